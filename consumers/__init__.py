@@ -1,0 +1,1 @@
+"""Kafka in: the batch ingest loop, contract → domain translation, parking, dead letters, offsets."""

@@ -1,0 +1,80 @@
+"""The consume loop: poll a batch, ingest it, publish its dead letters, until drained or stopped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from consumers.dead_letter_topic import DeadLetterTopic
+from consumers.ingest import BatchResult, Ingest
+from consumers.kafka_source import KafkaSource
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ConsumeTotals:
+    """What a consume run did, summed over its batches."""
+
+    batches: int = 0
+    messages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    redelivered: int = 0
+    parked: int = 0
+    dead_lettered: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, result: BatchResult) -> None:
+        """Add one batch's counts."""
+        self.batches += 1
+        self.messages += result.messages
+        self.applied += result.applied
+        self.duplicates += result.duplicates
+        self.redelivered += result.redelivered
+        self.parked += result.parked - result.unparked
+        self.dead_lettered += result.dead_lettered
+        for reason, count in result.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+
+
+def consume(
+    source: KafkaSource,
+    ingest: Ingest,
+    dead_letters: DeadLetterTopic,
+    *,
+    once: bool,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ConsumeTotals:
+    """Run the ingest loop.
+
+    With ``once`` it returns when every assigned partition is drained; otherwise it runs
+    until ``should_stop()`` is true, always finishing the batch in hand first.
+    """
+    totals = ConsumeTotals()
+    started = time.perf_counter()
+    dead_letters.publish_pending()
+    while not should_stop():
+        messages = source.poll()
+        if messages:
+            result = ingest.process(messages, source.lagging())
+            totals.add(result)
+            source.commit(ingest.positions)
+            if result.dead_lettered:
+                dead_letters.publish_pending()
+            log.debug("batch_ingested", messages=result.messages, applied=result.applied)
+        elif once and source.drained():
+            break
+    totals.seconds = time.perf_counter() - started
+    log.info(
+        "consume_finished",
+        batches=totals.batches,
+        messages=totals.messages,
+        applied=totals.applied,
+        dead_lettered=totals.dead_lettered,
+    )
+    return totals

@@ -1,0 +1,11 @@
+"""Errors raised by the Kafka side of ticketstream."""
+
+from __future__ import annotations
+
+
+class ConsumerError(Exception):
+    """Root of the consumer's errors."""
+
+
+class BrokerUnavailable(ConsumerError):
+    """The Kafka broker cannot be reached."""

@@ -1,0 +1,242 @@
+"""The batch ingest step: decode → translate → record → one transaction with offsets and letters."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from consumers.records import DeadLetter, IngestBatch, Message, ParkedEvent
+from consumers.translation import to_fact
+from contracts.codec import DEFAULT_MAX_MESSAGE_BYTES, decode
+from contracts.errors import ContractError
+from domain.application import Incidents
+from domain.errors import DomainError
+from domain.fact import Fact
+
+log = structlog.get_logger(__name__)
+
+MAX_SAVE_ATTEMPTS = 3
+
+
+class IngestStore(Protocol):
+    """What the ingest step reads back from its recorder."""
+
+    def stored_offsets(self) -> dict[str, int]: ...
+    def parked_events(self) -> list[ParkedEvent]: ...
+    def stream_times(self) -> dict[str, datetime]: ...
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Limits of the ingest step."""
+
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    orphan_after: timedelta = timedelta(days=7)
+
+
+@dataclass
+class BatchResult:
+    """Counts of what one batch did."""
+
+    messages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    redelivered: int = 0
+    parked: int = 0
+    unparked: int = 0
+    dead_lettered: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Ingest:
+    """Applies batches of Kafka messages to the Incidents application, exactly once."""
+
+    def __init__(self, app: Incidents, options: IngestOptions | None = None) -> None:
+        self.app = app
+        self.options = options or IngestOptions()
+        self.store: IngestStore = app.recorder  # type: ignore[assignment]
+        self.positions: dict[str, int] = {}
+        self.parked: dict[str, dict[str, ParkedEvent]] = {}
+        self.stream_times: dict[str, datetime] = {}
+        self.reload()
+
+    def reload(self) -> dict[str, int]:
+        """Re-read offsets, parked events and watermark from the store; return the offsets."""
+        self.positions = self.store.stored_offsets()
+        self.parked = {}
+        for parked in self.store.parked_events():
+            self.parked.setdefault(parked.incident_id, {})[parked.event_id] = parked
+        self.stream_times = self.store.stream_times()
+        return dict(self.positions)
+
+    def process(
+        self, messages: Sequence[Message], lagging: Collection[str] | None = None
+    ) -> BatchResult:
+        """Apply one batch of messages; everything it produces is stored in one transaction.
+
+        ``lagging`` names the partitions (``topic:partition``) still behind their end;
+        None means every partition seen so far may still be behind.
+
+        Raises:
+            IntegrityError: when another writer keeps winning the race for the same
+                incidents or offsets after MAX_SAVE_ATTEMPTS.
+        """
+        for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
+            try:
+                return self._process_once(messages, lagging)
+            except IntegrityError:
+                self.app.forget_cached()
+                self.reload()
+                log.warning("batch_conflict_retried", attempt=attempt)
+                if attempt == MAX_SAVE_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.app.forget_cached()
+                raise
+        raise AssertionError("unreachable")
+
+    def _process_once(
+        self, messages: Sequence[Message], lagging: Collection[str] | None
+    ) -> BatchResult:
+        fresh = [m for m in messages if m.coordinates.offset > self._position(m)]
+        result = BatchResult(messages=len(messages), redelivered=len(messages) - len(fresh))
+        batch = IngestBatch(offsets=_last_offsets(fresh))
+        origin: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
+        self._decode(fresh, batch, origin)
+        self._retry_parked({f.incident_id for f in origin}, origin)
+        decision = self.app.decide(origin)
+        rejected = dict(decision.rejected)
+        for fact, (message, parked) in origin.items():
+            error = rejected.get(fact)
+            if error is None:
+                if parked is not None:
+                    batch.unparked.append(parked.event_id)
+            else:
+                self._refuse(fact, error, message, parked, batch)
+        self._expire_parked(batch, self._watermark(batch, lagging))
+        result.applied = sum(len(i.pending_events) for i in decision.incidents)
+        if decision.incidents or batch.offsets or batch.dead_letters or batch.parked:
+            self.app.save(*decision.incidents, ingest=batch)
+        self._committed(batch)
+        result.duplicates = decision.duplicates
+        result.parked, result.unparked = len(batch.parked), len(batch.unparked)
+        result.dead_lettered = len(batch.dead_letters)
+        for letter in batch.dead_letters:
+            result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
+        return result
+
+    def _position(self, message: Message) -> int:
+        return self.positions.get(message.coordinates.tracking_name, -1)
+
+    def _decode(
+        self,
+        messages: Sequence[Message],
+        batch: IngestBatch,
+        origin: dict[Fact, tuple[Message, ParkedEvent | None]],
+    ) -> None:
+        times = batch.stream_times
+        for message in messages:
+            try:
+                event = decode(
+                    message.value, key=message.key, max_bytes=self.options.max_message_bytes
+                )
+            except ContractError as err:
+                batch.dead_letters.append(DeadLetter(message, err.reason, err.detail))
+                continue
+            fact = to_fact(event)
+            origin[fact] = (message, None)
+            name = message.coordinates.tracking_name
+            seen = times.get(name) or self.stream_times.get(name)
+            if seen is None or fact.occurred_at > seen:
+                times[name] = fact.occurred_at
+
+    def _retry_parked(
+        self, incident_ids: set[str], origin: dict[Fact, tuple[Message, ParkedEvent | None]]
+    ) -> None:
+        for incident_id in incident_ids & self.parked.keys():
+            for parked in self.parked[incident_id].values():
+                event = decode(parked.message.value, max_bytes=len(parked.message.value))
+                origin[to_fact(event)] = (parked.message, parked)
+
+    def _refuse(
+        self,
+        fact: Fact,
+        error: DomainError,
+        message: Message,
+        parked: ParkedEvent | None,
+        batch: IngestBatch,
+    ) -> None:
+        if error.fixable:
+            if parked is None or parked.reason != error.code:
+                batch.parked.append(
+                    ParkedEvent(
+                        message, fact.event_id, fact.incident_id, fact.occurred_at,
+                        error.code, str(error),
+                    )
+                )
+            return
+        batch.dead_letters.append(
+            DeadLetter(message, error.code, str(error), fact.event_id, fact.incident_id)
+        )
+        if parked is not None:
+            batch.unparked.append(parked.event_id)
+
+    def _watermark(self, batch: IngestBatch, lagging: Collection[str] | None) -> datetime | None:
+        """The event time below which no early event's partner can still be on its way.
+
+        Topics are consumed at different speeds: the watermark is the oldest stream time
+        of the partitions still lagging behind their end (one not seen yet holds it back
+        entirely); when all are caught up, it is the newest event time seen.
+        """
+        times = {**self.stream_times, **batch.stream_times}
+        if not times:
+            return None
+        behind = times.keys() if lagging is None else lagging
+        bounds = [times.get(name) for name in behind]
+        if None in bounds:
+            return None
+        return min(bounds) if bounds else max(times.values())  # type: ignore[type-var]
+
+    def _expire_parked(self, batch: IngestBatch, watermark: datetime | None) -> None:
+        if watermark is None:
+            return
+        limit = watermark - self.options.orphan_after
+        leaving = set(batch.unparked)
+        waiting = {p.event_id: p for group in self.parked.values() for p in group.values()}
+        waiting.update({p.event_id: p for p in batch.parked})
+        for event_id, parked in waiting.items():
+            if event_id in leaving or parked.occurred_at >= limit:
+                continue
+            reason = "orphan" if parked.reason == "not_received" else parked.reason
+            detail = f"parked past {self.options.orphan_after} of event time: {parked.detail}"
+            batch.dead_letters.append(
+                DeadLetter(parked.message, reason, detail, event_id, parked.incident_id)
+            )
+            batch.unparked.append(event_id)
+        leaving.update(batch.unparked)
+        batch.parked = [p for p in batch.parked if p.event_id not in leaving]
+
+    def _committed(self, batch: IngestBatch) -> None:
+        for tracking in batch.offsets:
+            self.positions[tracking.application_name] = tracking.notification_id
+        gone = set(batch.unparked)
+        for group in self.parked.values():
+            for event_id in gone & group.keys():
+                del group[event_id]
+        for parked in batch.parked:
+            self.parked.setdefault(parked.incident_id, {})[parked.event_id] = parked
+        self.parked = {k: v for k, v in self.parked.items() if v}
+        self.stream_times.update(batch.stream_times)
+
+
+def _last_offsets(messages: Sequence[Message]) -> list[Tracking]:
+    last: dict[str, int] = {}
+    for message in messages:
+        name = message.coordinates.tracking_name
+        last[name] = max(last.get(name, -1), message.coordinates.offset)
+    return [Tracking(application_name=name, notification_id=o) for name, o in last.items()]

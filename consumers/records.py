@@ -1,0 +1,66 @@
+"""Plain records the ingest loop stores beside the events: dead letters and parked events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from eventsourcing.persistence import Tracking
+
+
+@dataclass(frozen=True, slots=True)
+class Coordinates:
+    """Where a Kafka message came from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def tracking_name(self) -> str:
+        """The tracking key of the message's partition: ``topic:partition``."""
+        return f"{self.topic}:{self.partition}"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One consumed Kafka message, as raw bytes."""
+
+    coordinates: Coordinates
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that was not applied, with the specific reason why."""
+
+    message: Message
+    reason: str
+    detail: str
+    event_id: str | None = None
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedEvent:
+    """A valid event that cannot be applied yet (e.g. `resolved` before `received`)."""
+
+    message: Message
+    event_id: str
+    incident_id: str
+    occurred_at: datetime
+    reason: str
+    detail: str
+
+
+@dataclass
+class IngestBatch:
+    """Everything one batch stores in the same transaction as its new events."""
+
+    offsets: list[Tracking] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    parked: list[ParkedEvent] = field(default_factory=list)
+    unparked: list[str] = field(default_factory=list)
+    # Per ``topic:partition``, the newest event time seen there (its "stream time").
+    stream_times: dict[str, datetime] = field(default_factory=dict)

@@ -1,0 +1,159 @@
+"""Pydantic models of the eight incident event types: the single source of the v1 contract."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+SCHEMA_VERSION = 1
+
+IncidentId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Vocabulary values (channels, departments, …) are kept verbatim, bounded only in length.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LongText = Annotated[str, StringConstraints(max_length=2000)]
+Priority = Literal["low", "normal", "high", "critical"]
+Rating = Literal["bad", "neutral", "good"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        hide_input_in_errors=True,
+    )
+
+
+class Customer(_Strict):
+    """Personal data of the customer: stored, never logged."""
+
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+
+
+class EventBase(_Strict):
+    """Fields common to every event."""
+
+    event_id: UUID
+    schema_version: Literal[1] = Field(description="Contract version; only 1 exists")
+    incident_id: IncidentId
+    occurred_at: AwareDatetime = Field(
+        description="Event time as seen by Customer Service, RFC 3339 with offset"
+    )
+    source: ShortText = Field(description="Publishing system, e.g. store-014, callcentre, edms")
+
+
+class IncidentReceived(EventBase):
+    """Customer Service has received an incident from a source department."""
+
+    type: Literal["incident.received"]
+    channel: Label
+    department: Label
+    category: Label
+    reported_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the customer first contacted the source department; default occurred_at",
+    )
+    store: Label | None = None
+    priority: Priority = "normal"
+    customer: Customer | None = None
+    summary: LongText | None = None
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _null_priority_is_normal(cls, value: Any) -> Any:
+        return "normal" if value is None else value
+
+
+class IncidentEscalated(EventBase):
+    """The incident was handed to another party, e.g. technical support."""
+
+    type: Literal["incident.escalated"]
+    escalated_to: Label
+    reason: LongText | None = None
+
+
+class IncidentResolved(EventBase):
+    """The incident was resolved; ``completed_at`` is when the store did the work."""
+
+    type: Literal["incident.resolved"]
+    resolution: Label
+    root_cause: Label | None = None
+    completed_at: AwareDatetime | None = None
+
+
+class IncidentThanked(EventBase):
+    """A customer said thanks, about an incident or as a contact of its own."""
+
+    type: Literal["incident.thanked"]
+    channel: Label
+    standalone: bool = False
+    department: Label | None = None
+    praised: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @field_validator("standalone", mode="before")
+    @classmethod
+    def _null_standalone_is_false(cls, value: Any) -> Any:
+        return False if value is None else value
+
+
+class IncidentReopened(EventBase):
+    """A resolved incident was opened again."""
+
+    type: Literal["incident.reopened"]
+    reason: LongText | None = None
+
+
+class IncidentPaused(EventBase):
+    """Work on the incident waits for someone outside Customer Service."""
+
+    type: Literal["incident.paused"]
+    reason: Label | None = None
+
+
+class IncidentResumed(EventBase):
+    """Work on a paused incident continues."""
+
+    type: Literal["incident.resumed"]
+
+
+class IncidentRated(EventBase):
+    """The customer rated the service (CSAT)."""
+
+    type: Literal["incident.rated"]
+    rating: Rating
+    comment: LongText | None = None
+
+
+IncidentEvent = Annotated[
+    Union[
+        IncidentReceived,
+        IncidentEscalated,
+        IncidentResolved,
+        IncidentThanked,
+        IncidentReopened,
+        IncidentPaused,
+        IncidentResumed,
+        IncidentRated,
+    ],
+    Field(discriminator="type"),
+]
+
+EVENT_MODELS: dict[str, type[EventBase]] = {
+    "incident.received": IncidentReceived,
+    "incident.escalated": IncidentEscalated,
+    "incident.resolved": IncidentResolved,
+    "incident.thanked": IncidentThanked,
+    "incident.reopened": IncidentReopened,
+    "incident.paused": IncidentPaused,
+    "incident.resumed": IncidentResumed,
+    "incident.rated": IncidentRated,
+}
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+

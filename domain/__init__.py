@@ -1,0 +1,1 @@
+"""The customer-service domain: the Incident aggregate, its rules and the Incidents application."""

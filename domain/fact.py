@@ -1,0 +1,54 @@
+"""A Fact: one upstream occurrence translated into domain terms, ready to be recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Union
+
+Primitive = Union[str, int, float, bool, datetime, None]
+
+KINDS = (
+    "received",
+    "escalated",
+    "resolved",
+    "thanked",
+    "reopened",
+    "paused",
+    "resumed",
+    "rated",
+)
+# Among facts at the same instant, the order in which they make sense.
+_RANK = {kind: rank for rank, kind in enumerate(
+    ("received", "paused", "resumed", "escalated", "resolved", "reopened", "rated", "thanked")
+)}
+
+
+# eq=False: facts hash by identity, so they can key the map of rejected facts.
+@dataclass(frozen=True, slots=True, eq=False)
+class Fact:
+    """What happened to an incident, when, and the type-specific details (primitives only)."""
+
+    kind: str
+    incident_id: str
+    event_id: str
+    occurred_at: datetime
+    source: str
+    details: dict[str, Primitive] = field(default_factory=dict)
+
+    @property
+    def begins_stream(self) -> bool:
+        """Whether this fact may open an incident's stream."""
+        return self.kind == "received" or (
+            self.kind == "thanked" and bool(self.details.get("standalone"))
+        )
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, str]:
+        """Event-time order, made total by kind rank and event id."""
+        return timeline_key(self.occurred_at, self.kind, self.event_id)
+
+
+def timeline_key(occurred_at: datetime, kind: str, event_id: str) -> tuple[datetime, int, str]:
+    """The total event-time order of an incident's facts."""
+    return (occurred_at, _RANK[kind], event_id)

@@ -1,0 +1,246 @@
+"""The Incident aggregate: one customer-service incident as facts kept in event-time order."""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import (
+    BaseAggregate,
+    CanInitAggregate,
+    CanMutateAggregate,
+    MetaDomainEvent,
+)
+
+from domain import errors
+from domain.fact import Fact, timeline_key
+from domain.lifecycle import Entry, check_timeline
+
+
+class IncidentEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
+    """Base of the incident's stored events: string ids (the upstream incident_id)."""
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+
+
+class Incident(BaseAggregate[str]):
+    """An incident (or a standalone thanks contact) and everything that happened to it.
+
+    Facts may arrive in any order across topics; the aggregate keeps them sorted by event
+    time and admits a fact only if the whole timeline still obeys the lifecycle rules.
+    """
+
+    TOPIC = "incident.v1"
+
+    class Event(IncidentEvent):
+        """Attributes every incident event carries."""
+
+        event_id: str
+        occurred_at: datetime
+        source: str
+
+        def apply(self, aggregate: BaseAggregate[str]) -> None:
+            assert isinstance(aggregate, Incident)
+            aggregate._add_entry(self)
+
+    class Created(Event, CanInitAggregate[str]):
+        TOPIC = "incident.created.v1"
+        originator_topic: str
+
+    class Received(Created):
+        TOPIC = "incident.received.v1"
+        channel: str
+        department: str
+        category: str
+        reported_at: datetime | None
+        store: str | None
+        priority: str
+        customer_name: str | None
+        customer_phone: str | None
+        customer_email: str | None
+        summary: str | None
+
+        def apply(self, aggregate: BaseAggregate[str]) -> None:
+            assert isinstance(aggregate, Incident)
+            super().apply(aggregate)
+            aggregate.kind = "incident"
+            aggregate.channel = self.channel
+            aggregate.department = self.department
+            aggregate.category = self.category
+            aggregate.priority = self.priority
+            aggregate.store = self.store
+            aggregate.received_at = self.occurred_at
+            aggregate.reported_at = self.reported_at or self.occurred_at
+
+    class ThankedStandalone(Created):
+        TOPIC = "incident.thanked_standalone.v1"
+        channel: str
+        standalone: bool
+        department: str | None
+        praised: str | None
+
+        def apply(self, aggregate: BaseAggregate[str]) -> None:
+            assert isinstance(aggregate, Incident)
+            super().apply(aggregate)
+            aggregate.kind = "thanks"
+            aggregate.channel = self.channel
+            aggregate.department = self.department
+            aggregate.received_at = aggregate.reported_at = self.occurred_at
+
+    class Escalated(Event):
+        TOPIC = "incident.escalated.v1"
+        escalated_to: str
+        reason: str | None
+
+    class Resolved(Event):
+        TOPIC = "incident.resolved.v1"
+        resolution: str
+        root_cause: str | None
+        completed_at: datetime | None
+
+    class Thanked(Event):
+        TOPIC = "incident.thanked.v1"
+        channel: str
+        standalone: bool
+        department: str | None
+        praised: str | None
+
+    class Reopened(Event):
+        TOPIC = "incident.reopened.v1"
+        reason: str | None
+
+    class Paused(Event):
+        TOPIC = "incident.paused.v1"
+        reason: str | None
+
+    class Resumed(Event):
+        TOPIC = "incident.resumed.v1"
+
+    class Rated(Event):
+        TOPIC = "incident.rated.v1"
+        rating: str
+        comment: str | None
+
+    def __init__(self) -> None:
+        self.timeline: list[Entry] = []
+        self.event_ids: set[str] = set()
+        self.kind = "incident"
+        self.channel = ""
+        self.department: str | None = None
+        self.category: str | None = None
+        self.priority = "normal"
+        self.store: str | None = None
+        self.received_at: datetime | None = None
+        self.reported_at: datetime | None = None
+
+    @classmethod
+    def begin(cls, fact: Fact) -> Incident:
+        """Open an incident's stream with a `received` fact or a standalone thanks.
+
+        Raises:
+            IncidentNotReceived: when the fact cannot begin a stream.
+        """
+        if not fact.begins_stream:
+            raise errors.IncidentNotReceived(
+                f"{fact.kind} for an incident not received yet", event_id=fact.event_id
+            )
+        event_class = cls.Received if fact.kind == "received" else cls.ThankedStandalone
+        return cls._create(event_class, id=fact.incident_id, **_event_kwargs(fact))
+
+    def record(self, facts: Iterable[Fact]) -> dict[Fact, errors.DomainError]:
+        """Record every admissible fact; facts already recorded are ignored.
+
+        Returns the facts that were not admitted, each with the rule it would break.
+        A set of facts that is valid together is admitted together, whatever order
+        they arrived in (a late `reopened` makes an early second `resolved` valid).
+        """
+        fresh: dict[str, Fact] = {}
+        for fact in facts:
+            if fact.event_id not in self.event_ids:
+                fresh.setdefault(fact.event_id, fact)
+        admitted, rejected = self._admit(sorted(fresh.values(), key=lambda f: f.sort_key))
+        for fact in admitted:
+            self.trigger_event(_EVENT_CLASS[fact.kind], **_event_kwargs(fact))
+        return rejected
+
+    @property
+    def status(self) -> str:
+        """`open`, `paused`, `resolved`, or `thanks` for a standalone thanks contact."""
+        if self.kind == "thanks":
+            return "thanks"
+        state = "open"
+        for entry in self.timeline:
+            if entry.kind == "resolved":
+                state = "resolved"
+            elif entry.kind in ("reopened", "resumed"):
+                state = "open"
+            elif entry.kind == "paused":
+                state = "paused"
+        return state
+
+    def _admit(
+        self, candidates: Sequence[Fact]
+    ) -> tuple[list[Fact], dict[Fact, errors.DomainError]]:
+        if not candidates:
+            return [], {}
+        try:
+            self._check_with(candidates)
+        except errors.DomainError:
+            pass
+        else:
+            return list(candidates), {}
+        admitted: list[Fact] = []
+        rejected: dict[Fact, errors.DomainError] = {}
+        for fact in candidates:
+            try:
+                self._check_with([*admitted, fact])
+            except errors.DomainError as err:
+                rejected[fact] = err
+            else:
+                admitted.append(fact)
+        return admitted, rejected
+
+    def _check_with(self, facts: Sequence[Fact]) -> None:
+        entries = [*self.timeline, *(_entry(f.kind, f.event_id, f.occurred_at, f.details) for f in facts)]
+        entries.sort(key=lambda e: (e.occurred_at, e.rank, e.event_id))
+        check_timeline(entries)
+
+    def _add_entry(self, event: Incident.Event) -> None:
+        kind = _KIND_OF_EVENT[type(event).__name__]
+        entry = _entry(kind, event.event_id, event.occurred_at, event.__dict__)
+        insort(self.timeline, entry, key=lambda e: (e.occurred_at, e.rank, e.event_id))
+        self.event_ids.add(event.event_id)
+
+
+_EVENT_CLASS: dict[str, type[Incident.Event]] = {
+    "escalated": Incident.Escalated,
+    "resolved": Incident.Resolved,
+    "thanked": Incident.Thanked,
+    "reopened": Incident.Reopened,
+    "paused": Incident.Paused,
+    "resumed": Incident.Resumed,
+    "rated": Incident.Rated,
+}
+_KIND_OF_EVENT = {
+    "Received": "received",
+    "ThankedStandalone": "thanked",
+    **{cls.__name__: kind for kind, cls in _EVENT_CLASS.items()},
+}
+
+
+def _entry(kind: str, event_id: str, occurred_at: datetime, details: Any) -> Entry:
+    _, rank, _ = timeline_key(occurred_at, kind, event_id)
+    return Entry(occurred_at, rank, event_id, kind, bool(details.get("standalone")))
+
+
+def _event_kwargs(fact: Fact) -> dict[str, Any]:
+    return {
+        "event_id": fact.event_id,
+        "occurred_at": fact.occurred_at,
+        "source": fact.source,
+        **fact.details,
+    }

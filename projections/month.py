@@ -1,0 +1,27 @@
+"""Months as reports use them: "YYYY-MM" in the reporting time zone."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from projections.errors import QueryError
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def month_of(instant: datetime, zone: ZoneInfo) -> str:
+    """The reporting month an instant falls in."""
+    return instant.astimezone(zone).strftime("%Y-%m")
+
+
+def parse_month(text: str) -> str:
+    """Validate a YYYY-MM month argument.
+
+    Raises:
+        QueryError: if the text is not a month like 2025-03.
+    """
+    if not _MONTH.match(text):
+        raise QueryError(f"'{text}' is not a month; expected YYYY-MM, e.g. 2025-03")
+    return text

@@ -1,0 +1,126 @@
+"""The projection runner: catches read models up with the event store's notification log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from eventsourcing.persistence import Notification
+
+from domain.application import Incidents
+from domain.incident import Incident
+from projections.errors import ProjectionError
+from projections.read_model import ReadModel
+
+log = structlog.get_logger(__name__)
+
+_TRACKING_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_tracking ("
+    " projection TEXT PRIMARY KEY, notification_id INTEGER NOT NULL)"
+)
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """How far one read model is behind the event store."""
+
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        """Notifications not yet folded into the read model."""
+        return self.head - self.position
+
+
+class ProjectionRunner:
+    """Feeds the read models, each with its own position, one transaction per batch."""
+
+    def __init__(
+        self, app: Incidents, read_models: Sequence[ReadModel], batch_size: int = 10_000
+    ) -> None:
+        self.app = app
+        self.read_models = {m.name: m for m in read_models}
+        self.batch_size = batch_size
+        self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(_TRACKING_TABLE)
+            for model in read_models:
+                model.create_tables(c)
+
+    def positions(self) -> dict[str, int]:
+        """The last notification id each read model has folded in (0 = none)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT projection, notification_id FROM projection_tracking")
+            stored = {row[0]: row[1] for row in c.fetchall()}
+        return {name: stored.get(name, 0) for name in self.read_models}
+
+    def status(self) -> list[ProjectionStatus]:
+        """Position and lag of every read model."""
+        head = self.app.recorder.max_notification_id() or 0
+        return [ProjectionStatus(n, p, head) for n, p in self.positions().items()]
+
+    def catch_up(self) -> int:
+        """Process batches until every read model is at the head; return notifications read."""
+        total = 0
+        while (count := self.run_batch()) > 0:
+            total += count
+        return total
+
+    def run_forever(self, should_stop: Callable[[], bool], poll_seconds: float = 0.5) -> None:
+        """Keep the read models current until ``should_stop()`` (SQLite has no push, so poll)."""
+        while not should_stop():
+            if self.run_batch() == 0:
+                time.sleep(poll_seconds)
+
+    def run_batch(self) -> int:
+        """Fold the next batch of notifications into every read model behind the head."""
+        positions = self.positions()
+        head = self.app.recorder.max_notification_id() or 0
+        behind = [m for m in self.read_models.values() if positions[m.name] < head]
+        if not behind:
+            return 0
+        start = min(positions[m.name] for m in behind)
+        topics = sorted({t for m in behind for t in m.topics})
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, stop=head, topics=topics,
+            inclusive_of_start=False,
+        )
+        end = notifications[-1].id if len(notifications) == self.batch_size else head
+        events = [(n.id, self._event(n)) for n in notifications]
+        with self.datastore.transaction(commit=True) as c:
+            for model in behind:
+                position = positions[model.name]
+                mine = [e for i, e in events if i > position and e.TOPIC in model.topics]
+                model.process(c, mine)
+                c.execute(
+                    "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (projection)"
+                    " DO UPDATE SET notification_id = excluded.notification_id",
+                    (model.name, end),
+                )
+        log.debug("projections_advanced", to=end, events=len(events))
+        return max(len(notifications), 1)
+
+    def rebuild(self, name: str) -> int:
+        """Empty one read model and fold the whole event store into it again.
+
+        Raises:
+            ProjectionError: for an unknown read model name.
+        """
+        model = self.read_models.get(name)
+        if model is None:
+            known = ", ".join(sorted(self.read_models))
+            raise ProjectionError(f"no projection named '{name}'; known: {known}")
+        with self.datastore.transaction(commit=True) as c:
+            for table in model.tables:
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DELETE FROM projection_tracking WHERE projection=?", (name,))
+        log.info("projection_rebuild_started", projection=name)
+        return self.catch_up()
+
+    def _event(self, notification: Notification) -> Incident.Event:
+        event: Incident.Event = self.app.mapper.to_domain_event(notification)
+        return event

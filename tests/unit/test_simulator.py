@@ -1,0 +1,237 @@
+"""The traffic simulator: deterministic, valid on the wire, true to the lifecycle and realistic."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter, defaultdict
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.codec import validate_object
+from domain.fact import timeline_key
+from domain.lifecycle import Entry, check_timeline
+from producers.simulator import SimulationSpec, simulate, write_jsonl
+
+Event = dict[str, object]
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+@pytest.fixture(scope="module")
+def year() -> list[Event]:
+    """A year of default traffic, seed 1."""
+    return simulate(SimulationSpec(months=12, seed=1))
+
+
+def _jsonl(events: list[Event]) -> bytes:
+    stream = io.StringIO()
+    write_jsonl(events, stream)
+    return stream.getvalue().encode()
+
+
+def _at(value: object) -> datetime:
+    assert isinstance(value, str)
+    return datetime.fromisoformat(value)
+
+
+def _of_type(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e["type"] == f"incident.{kind}"]
+
+
+def _incident_ids(events: list[Event], kind: str) -> set[object]:
+    return {e["incident_id"] for e in _of_type(events, kind)}
+
+
+def _timelines(events: list[Event]) -> dict[str, list[Entry]]:
+    """Each incident's events as lifecycle entries, in the consumer's event-time order."""
+    timelines: dict[str, list[Entry]] = defaultdict(list)
+    for event in events:
+        kind = str(event["type"]).removeprefix("incident.")
+        key = timeline_key(_at(event["occurred_at"]), kind, str(event["event_id"]))
+        entry = Entry(key[0], key[1], key[2], kind, bool(event.get("standalone")))
+        timelines[str(event["incident_id"])].append(entry)
+    return {
+        incident_id: sorted(entries, key=lambda e: (e.occurred_at, e.rank, e.event_id))
+        for incident_id, entries in timelines.items()
+    }
+
+
+def _assert_lifecycle_holds(events: list[Event]) -> None:
+    for entries in _timelines(events).values():
+        check_timeline(entries)
+        instants = [entry.occurred_at for entry in entries]
+        assert len(set(instants)) == len(instants), "two events of one incident at one instant"
+
+
+def test_the_same_seed_gives_byte_identical_jsonl() -> None:
+    spec = SimulationSpec(months=2, seed=7)
+
+    first, second = _jsonl(simulate(spec)), _jsonl(simulate(spec))
+
+    assert first == second
+
+
+def test_a_different_seed_gives_different_traffic() -> None:
+    one, other = SimulationSpec(months=2, seed=7), SimulationSpec(months=2, seed=8)
+
+    assert _jsonl(simulate(one)) != _jsonl(simulate(other))
+
+
+def test_write_jsonl_writes_one_compact_key_sorted_object_per_line(tmp_path: Path) -> None:
+    events = simulate(SimulationSpec(months=1, incidents_per_month=10))
+    path = tmp_path / "events.jsonl"
+
+    count = write_jsonl(events, path)
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert count == len(lines) == len(events)
+    assert [json.loads(line) for line in lines] == events
+    assert lines[0] == json.dumps(events[0], separators=(",", ":"), sort_keys=True)
+
+
+def test_every_event_satisfies_the_wire_contract(year: list[Event]) -> None:
+    for event in year:
+        validate_object(event)
+
+
+def test_every_timestamp_carries_the_offset_of_the_configured_zone(year: list[Event]) -> None:
+    stamps = [e[field] for e in year for field in ("occurred_at", "reported_at", "completed_at")
+              if e.get(field) is not None]
+
+    offsets = {str(stamp)[-6:] for stamp in stamps}
+
+    assert offsets == {"+03:00"}
+
+
+def test_events_come_sorted_by_instant_then_event_id(year: list[Event]) -> None:
+    keys = [(_at(e["occurred_at"]), str(e["event_id"])) for e in year]
+
+    assert keys == sorted(keys)
+    assert len({e["event_id"] for e in year}) == len(year)
+
+
+def test_every_incident_obeys_the_lifecycle_rules(year: list[Event]) -> None:
+    _assert_lifecycle_holds(year)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    zone=st.sampled_from(["Europe/Moscow", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+    start=st.sampled_from([date(2024, 3, 1), date(2025, 10, 1), date(2025, 12, 1)]),
+    volume=st.integers(min_value=1, max_value=40),
+)
+def test_traffic_of_any_seed_and_zone_obeys_the_lifecycle_rules(
+    seed: int, zone: str, start: date, volume: int
+) -> None:
+    spec = SimulationSpec(
+        months=2, seed=seed, start=start, incidents_per_month=volume, timezone=zone
+    )
+
+    events = simulate(spec)
+
+    _assert_lifecycle_holds(events)
+    assert all(_at(e["occurred_at"]).utcoffset() is not None for e in events)
+
+
+def test_no_event_happens_after_the_period_even_if_incidents_stay_open(year: list[Event]) -> None:
+    end = datetime(2026, 1, 1, tzinfo=MOSCOW)
+
+    last = max(_at(e["occurred_at"]) for e in year)
+    open_incidents = _incident_ids(year, "received") - _incident_ids(year, "resolved")
+
+    assert last < end
+    assert open_incidents
+
+
+def test_every_month_has_at_least_a_hundred_incidents(year: list[Event]) -> None:
+    per_month = Counter(str(e["occurred_at"])[:7] for e in _of_type(year, "received"))
+
+    assert len(per_month) == 12
+    assert min(per_month.values()) >= 100
+
+
+def test_ten_to_twenty_percent_of_incidents_are_escalated(year: list[Event]) -> None:
+    share = len(_incident_ids(year, "escalated")) / len(_incident_ids(year, "received"))
+
+    assert 0.10 <= share <= 0.20
+
+
+def test_thanks_are_five_to_ten_percent_of_contacts(year: list[Event]) -> None:
+    thanks, received = len(_of_type(year, "thanked")), len(_of_type(year, "received"))
+
+    share = thanks / (thanks + received)
+
+    assert 0.05 <= share <= 0.10
+
+
+def test_ten_to_twenty_percent_of_resolved_incidents_had_long_service(year: list[Event]) -> None:
+    resolved = _of_type(year, "resolved")
+
+    long_service = {e["incident_id"] for e in resolved if e.get("root_cause")}
+
+    assert 0.10 <= len(long_service) / len({e["incident_id"] for e in resolved}) <= 0.20
+
+
+def test_customers_contact_departments_inside_their_working_hours(year: list[Event]) -> None:
+    for event in _of_type(year, "received"):
+        reported = _at(event["reported_at"])
+        if event["department"] == "retail_store":
+            assert time(10) <= reported.time() < time(22)
+        else:
+            assert reported.weekday() < 5
+            assert time(9) <= reported.time() < time(18)
+
+
+def test_phone_calls_are_received_at_once_and_other_handovers_later(year: list[Event]) -> None:
+    received = _of_type(year, "received")
+
+    delays = [(e["channel"], _at(e["occurred_at"]) - _at(e["reported_at"])) for e in received]
+
+    assert all(delay.total_seconds() == 0 for channel, delay in delays if channel == "phone")
+    assert all(delay.total_seconds() > 0 for channel, delay in delays if channel != "phone")
+
+
+def test_departments_hand_over_through_their_channels(year: list[Event]) -> None:
+    channels: dict[object, set[object]] = defaultdict(set)
+
+    for event in _of_type(year, "received"):
+        channels[event["department"]].add(event["channel"])
+
+    assert channels["call_centre"] <= {"phone", "email", "chat", "messenger"}
+    assert channels["retail_store"] == {"email", "document_system", "in_store"}
+    assert channels["document_management"] == {"document_system"}
+
+
+def test_retail_store_incidents_name_the_store_and_complete_before_cs_is_told(
+    year: list[Event],
+) -> None:
+    store_incidents = {e["incident_id"]: e["store"] for e in _of_type(year, "received")
+                       if e["department"] == "retail_store"}
+
+    resolutions = _of_type(year, "resolved")
+    store_resolutions = [e for e in resolutions if e["incident_id"] in store_incidents]
+
+    assert all(str(store).startswith("store-") for store in store_incidents.values())
+    assert store_resolutions
+    assert all(_at(e["completed_at"]) < _at(e["occurred_at"]) for e in store_resolutions)
+
+
+def test_standalone_thanks_are_contacts_of_their_own(year: list[Event]) -> None:
+    by_incident = Counter(e["incident_id"] for e in year)
+
+    standalone = [e for e in _of_type(year, "thanked") if e.get("standalone")]
+
+    assert standalone
+    assert all(str(e["incident_id"]).startswith("THX-2025-") for e in standalone)
+    assert all(by_incident[e["incident_id"]] == 1 for e in standalone)
+
+
+def test_a_spec_must_start_on_the_first_of_a_month() -> None:
+    with pytest.raises(ValueError, match="first day"):
+        SimulationSpec(start=date(2025, 1, 15))

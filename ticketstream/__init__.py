@@ -1,0 +1,1 @@
+"""The composition root: settings, logging, the embedded broker, the `ticketstream` CLI and the demo."""

@@ -1,0 +1,119 @@
+"""Builds the parts from settings: the event store application, read models, Kafka clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from consumers.dead_letter_topic import DeadLetterTopic
+from consumers.ingest import Ingest, IngestOptions
+from consumers.ingest_recorder import SQLiteIngestRecorder
+from consumers.kafka_source import KafkaSource, SourceOptions
+from domain.application import Incidents
+from producers.errors import PublishError
+from producers.publisher import Publisher
+from projections.channel_mix import ChannelMix
+from projections.dynamics import Dynamics
+from projections.read_model import ReadModel
+from projections.runner import ProjectionRunner
+from projections.thanks_share import ThanksShare
+from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
+from ticketstream.errors import TicketstreamError
+from ticketstream.settings import Settings
+from ticketstream.topics import ensure_topics
+
+
+def open_incidents(settings: Settings) -> Incidents:
+    """The Incidents application on the configured event store."""
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Incidents(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:SQLiteIngestRecorder",
+        }
+    )
+
+
+def ingest_recorder(app: Incidents) -> SQLiteIngestRecorder:
+    """The application's recorder, with the ingest loop's extra tables and queries."""
+    recorder = app.recorder
+    assert isinstance(recorder, SQLiteIngestRecorder)
+    return recorder
+
+
+def read_models(settings: Settings) -> list[ReadModel]:
+    """Every read model, in the reporting time zone."""
+    zone = settings.zone
+    return [ChannelMix(zone), Dynamics(zone), ThanksShare(zone)]
+
+
+def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
+    """The runner of all read models over this event store."""
+    return ProjectionRunner(app, read_models(settings), batch_size=settings.project_batch_size)
+
+
+def broker_state(settings: Settings) -> BrokerStateFile:
+    """Where a foreground `ticketstream broker` announces its address."""
+    return BrokerStateFile(settings.state_dir / "broker.json")
+
+
+@contextmanager
+def kafka_bootstrap(settings: Settings) -> Iterator[str]:
+    """The configured Kafka, else a running `ticketstream broker`, else a broker of our own.
+
+    The topics exist when the block starts.
+    """
+    if settings.kafka_bootstrap_servers:
+        servers = settings.kafka_bootstrap_servers
+        ensure_topics(servers, settings.topics, settings.topic_partitions)
+        yield servers
+        return
+    running = broker_state(settings).running()
+    if running:
+        ensure_topics(running, settings.topics, settings.topic_partitions)
+        yield running
+        return
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBroker(log_file=settings.state_dir / "broker.log") as broker:
+        ensure_topics(broker.bootstrap_servers, settings.topics, settings.topic_partitions)
+        yield broker.bootstrap_servers
+
+
+def ingest(settings: Settings, app: Incidents) -> Ingest:
+    """The batch ingest step over this application."""
+    options = IngestOptions(
+        max_message_bytes=settings.max_message_bytes, orphan_after=settings.orphan_after
+    )
+    return Ingest(app, options)
+
+
+def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
+    """A consumer-group member over the incident topics, positioned by the event store."""
+    options = SourceOptions(
+        bootstrap_servers=servers,
+        topics=settings.topics.incident_topics,
+        group_id=settings.consumer_group,
+        max_poll_records=settings.max_poll_records,
+        max_poll_interval_ms=settings.max_poll_interval_ms,
+    )
+    return KafkaSource(options, positions=step.reload)
+
+
+def publisher(settings: Settings, servers: str) -> Publisher:
+    """The publisher SDK connected to ``servers``.
+
+    Raises:
+        TicketstreamError: when the broker cannot be reached.
+    """
+    try:
+        return Publisher.connect(servers, settings.topics)
+    except PublishError as err:
+        raise TicketstreamError(str(err)) from None
+
+
+def dead_letter_topic(settings: Settings, producer_side: Publisher, app: Incidents) -> DeadLetterTopic:
+    """The outbox that forwards stored dead letters to the dead-letter topic."""
+    return DeadLetterTopic(producer_side.producer, settings.topics.dlq, ingest_recorder(app))

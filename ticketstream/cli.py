@@ -1,0 +1,298 @@
+"""The `ticketstream` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from datetime import date, datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from consumers.consume import consume as consume_loop
+from consumers.errors import ConsumerError
+from contracts.errors import ContractError
+from contracts.schema import export_json_schemas
+from producers.errors import PublishError
+from producers.jsonl import read_events
+from producers.simulator import SimulationSpec, simulate, write_jsonl
+from projections.errors import ProjectionError
+from ticketstream import assembly, reports
+from ticketstream.demo import run_demo
+from ticketstream.embedded_broker import EmbeddedBroker
+from ticketstream.errors import TicketstreamError
+from ticketstream.log_setup import configure_logging
+from ticketstream.settings import Settings, load_settings
+
+USER_ERRORS = (TicketstreamError, ProjectionError, PublishError, ContractError, ConsumerError)
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Event-sourced ticket processing for customer-service departments.",
+)
+schema_app = typer.Typer(no_args_is_help=True, help="The wire contract for upstream teams.")
+incident_app = typer.Typer(no_args_is_help=True, help="One incident from the event store.")
+projections_app = typer.Typer(no_args_is_help=True, help="Read-model positions and rebuilds.")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages that were not applied.")
+app.add_typer(schema_app, name="schema")
+app.add_typer(incident_app, name="incident")
+app.add_typer(projections_app, name="projections")
+app.add_typer(dlq_app, name="dlq")
+
+# Off a terminal rich would assume 80 columns; reports are wider than that.
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+
+class ReportName(str, Enum):
+    channels = "channels"
+    dynamics = "dynamics"
+    thanks = "thanks"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT; loops check it between batches."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopped = True
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+
+@app.command()
+def demo(
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months of traffic")] = 12,
+    seed: Annotated[int, typer.Option(help="Simulation seed")] = 1,
+    incidents_per_month: Annotated[int, typer.Option(min=1)] = 120,
+) -> None:
+    """Embedded broker + fresh SQLite store: simulate, publish, consume, project, report."""
+    settings = _settings()
+    spec = SimulationSpec(months=months, seed=seed, incidents_per_month=incidents_per_month)
+    run_demo(settings, spec, out)
+
+
+@app.command()
+def broker(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free)")] = 0) -> None:
+    """Run the embedded broker in the foreground until Ctrl-C; other commands find it."""
+    settings = _settings()
+    state = assembly.broker_state(settings)
+    stop = _StopFlag()
+    with EmbeddedBroker(port or None, log_file=settings.state_dir / "broker.log") as b:
+        state.write(b)
+        out.print(f"embedded broker listening on {b.bootstrap_servers} (memory only; Ctrl-C stops)")
+        out.print(f"export KAFKA_BOOTSTRAP_SERVERS={b.bootstrap_servers}")
+        try:
+            while not stop() and b.process is not None and b.process.poll() is None:
+                signal.sigtimedwait([signal.SIGTERM, signal.SIGINT], 0.5)
+        finally:
+            state.remove()
+
+
+@app.command("simulate")
+def simulate_command(
+    months: Annotated[int, typer.Option(min=1, max=240)] = 12,
+    seed: Annotated[int, typer.Option()] = 1,
+    start: Annotated[str, typer.Option(help="First month, YYYY-MM")] = "2025-01",
+    incidents_per_month: Annotated[int, typer.Option(min=1)] = 120,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write JSONL here")] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="Publish to Kafka")] = False,
+) -> None:
+    """Generate realistic, seeded customer-service traffic (same seed → same bytes)."""
+    settings = _settings()
+    spec = SimulationSpec(
+        months=months, seed=seed, start=_first_day(start), incidents_per_month=incidents_per_month
+    )
+    events = simulate(spec)
+    if publish:
+        _publish_dicts(settings, events)
+    elif output is not None:
+        with output.open("w") as stream:
+            count = write_jsonl(events, stream)
+        out.print(f"wrote {count} events to {output}", highlight=False)
+    else:
+        write_jsonl(events, sys.stdout)
+
+
+@app.command()
+def publish(
+    file: Annotated[Path, typer.Argument(help="JSONL file, one event per line")],
+    skip_invalid: Annotated[bool, typer.Option(help="Publish the valid lines, report the rest")] = False,
+) -> None:
+    """Validate every line, then publish the events to their topics."""
+    settings = _settings()
+    if not file.is_file():
+        raise TicketstreamError(f"no such file: {file}")
+    with file.open("rb") as lines:
+        batch = read_events(lines, skip_invalid=skip_invalid, max_bytes=settings.max_message_bytes)
+    for invalid in batch.invalid:
+        typer.echo(f"skipped {invalid}", err=True)
+    with assembly.kafka_bootstrap(settings) as servers:
+        sdk = assembly.publisher(settings, servers)
+        try:
+            count = sdk.publish(batch.events)
+        finally:
+            sdk.close()
+    out.print(f"published {count} events ({len(batch.invalid)} invalid lines skipped)", highlight=False)
+
+
+@app.command()
+def consume(
+    once: Annotated[bool, typer.Option("--once", help="Drain all partitions, then exit")] = False,
+) -> None:
+    """Consume the incident topics into the event store (a consumer-group member)."""
+    settings = _settings()
+    stop = _StopFlag()
+    incidents = assembly.open_incidents(settings)
+    with assembly.kafka_bootstrap(settings) as servers:
+        step = assembly.ingest(settings, incidents)
+        source = assembly.kafka_source(settings, servers, step)
+        sdk = assembly.publisher(settings, servers)
+        try:
+            totals = consume_loop(
+                source, step, assembly.dead_letter_topic(settings, sdk, incidents),
+                once=once, should_stop=stop,
+            )
+        finally:
+            source.close()
+            sdk.close()
+    out.print(reports.consume_summary(totals), highlight=False)
+
+
+@app.command()
+def project(
+    once: Annotated[bool, typer.Option("--once", help="Catch up, then exit")] = False,
+) -> None:
+    """Keep the read models current with the event store."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    if once:
+        count = runner.catch_up()
+        out.print(f"projected {count} notifications", highlight=False)
+    else:
+        runner.run_forever(_StopFlag())
+
+
+@app.command()
+def report(
+    name: Annotated[ReportName, typer.Argument(help="Which report")],
+    from_month: Annotated[Optional[str], typer.Option("--from", help="First month, YYYY-MM")] = None,
+    to_month: Annotated[Optional[str], typer.Option("--to", help="Last month, YYYY-MM")] = None,
+    department: Annotated[Optional[str], typer.Option(help="Only this department")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")] = OutputFormat.table,
+) -> None:
+    """Print a report from the read models."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    now = datetime.now(timezone.utc)
+    reports.print_report(
+        runner, name.value, from_month, to_month, department, fmt.value, now, settings.zone, out
+    )
+
+
+@schema_app.command("export")
+def schema_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory to write into")],
+) -> None:
+    """Write one JSON Schema per event type."""
+    written = export_json_schemas(output)
+    out.print(f"wrote {len(written)} schemas to {output}", highlight=False)
+
+
+@incident_app.command("show")
+def incident_show(incident_id: Annotated[str, typer.Argument()]) -> None:
+    """The incident's timeline from the event store."""
+    settings = _settings()
+    reports.print_incident(assembly.open_incidents(settings), incident_id, out)
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each read model's position and lag."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    reports.print_projection_status(runner, out)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(name: Annotated[str, typer.Argument()]) -> None:
+    """Empty one read model and replay the whole event store into it."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    count = runner.rebuild(name)
+    out.print(f"rebuilt {name} from {count} notifications", highlight=False)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    reason: Annotated[Optional[str], typer.Option(help="Only this reason")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Dead letters with their reasons and coordinates."""
+    settings = _settings()
+    incidents = assembly.open_incidents(settings)
+    recorder = assembly.ingest_recorder(incidents)
+    reports.print_dead_letters(recorder.dead_letters(reason=reason, limit=100_000), fmt.value, out)
+
+
+@dlq_app.command("show")
+def dlq_show(letter_id: Annotated[int, typer.Argument()]) -> None:
+    """One dead letter, its original bytes shown safely."""
+    settings = _settings()
+    incidents = assembly.open_incidents(settings)
+    stored = assembly.ingest_recorder(incidents).dead_letter(letter_id)
+    if stored is None:
+        raise TicketstreamError(f"no dead letter with id {letter_id}")
+    reports.print_dead_letter(stored, out)
+
+
+def _publish_dicts(settings: Settings, events: list[dict[str, object]]) -> None:
+    lines = (_line(e) for e in events)
+    batch = read_events(lines, max_bytes=settings.max_message_bytes)
+    with assembly.kafka_bootstrap(settings) as servers:
+        sdk = assembly.publisher(settings, servers)
+        try:
+            count = sdk.publish(batch.events)
+        finally:
+            sdk.close()
+    out.print(f"published {count} events", highlight=False)
+
+
+def _line(event: dict[str, object]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def _first_day(month: str) -> date:
+    try:
+        return datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise TicketstreamError(f"'{month}' is not a month; expected YYYY-MM") from None
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        app()
+    except USER_ERRORS as err:
+        typer.echo(f"ticketstream: error: {err}", err=True)
+        sys.exit(2)

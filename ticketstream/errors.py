@@ -1,0 +1,11 @@
+"""Errors of the composition root."""
+
+from __future__ import annotations
+
+
+class TicketstreamError(Exception):
+    """A mistake the user can fix; the CLI prints it as one line and exits 2."""
+
+
+class ConfigError(TicketstreamError):
+    """A setting is invalid."""

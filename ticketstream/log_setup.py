@@ -1,0 +1,40 @@
+"""structlog configuration: JSON lines, or a console renderer on a terminal; never payloads."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_PERSONAL_KEYS = {"customer", "customer_name", "customer_phone", "customer_email", "name", "phone"}
+
+
+def _mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in _PERSONAL_KEYS & event_dict.keys():
+        event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """Send structlog events to stderr at ``level`` as JSON or console lines."""
+    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _mask_personal_data,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # kafka-python logs through the standard library; keep it to warnings.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("kafka").setLevel(logging.ERROR)

@@ -1,0 +1,77 @@
+"""Rendering report rows as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.table import Table
+
+Format = Literal["table", "csv", "json"]
+Row = dict[str, Any]
+
+
+def render(rows: Sequence[Row], fmt: Format, title: str, console: Console) -> None:
+    """Print rows: JSON is one array of objects, CSV has a header line, a table is for people."""
+    if fmt == "json":
+        console.file.write(json.dumps(list(rows), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        console.file.write(to_csv(rows))
+    else:
+        console.print(to_table(rows, title))
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    """CSV text with a header of the first row's keys."""
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def to_table(rows: Sequence[Row], title: str) -> Table:
+    """A rich table of the rows; shares print as percentages."""
+    table = Table(title=title)
+    columns = list(rows[0]) if rows else ["(no data for this period)"]
+    for name in columns:
+        table.add_column(
+            name, justify="left" if name in ("month", "channel") else "right", no_wrap=True
+        )
+    for row in rows:
+        table.add_row(*(_cell(name, row[name]) for name in columns))
+    return table
+
+
+def channel_pivot(rows: Sequence[Row], title: str) -> Table:
+    """Months down, channels across, each cell 'contacts (share %)'."""
+    channels = sorted({row["channel"] for row in rows})
+    table = Table(title=title)
+    table.add_column("month", no_wrap=True)
+    for channel in channels:
+        table.add_column(channel, justify="right")
+    table.add_column("total", justify="right")
+    by_month: dict[str, dict[str, Row]] = {}
+    for row in rows:
+        by_month.setdefault(row["month"], {})[row["channel"]] = row
+    for month, cells in by_month.items():
+        total = sum(r["contacts"] for r in cells.values())
+        shown = [_share_cell(cells.get(ch)) for ch in channels]
+        table.add_row(month, *shown, str(total))
+    return table
+
+
+def _share_cell(row: Row | None) -> str:
+    return "" if row is None else f"{row['contacts']} ({row['share']:.0%})"
+
+
+def _cell(name: str, value: Any) -> str:
+    if name == "share" and isinstance(value, float):
+        return f"{value:.1%}"
+    return str(value)

@@ -1,0 +1,137 @@
+"""What the CLI prints: reports from the read models, timelines, statuses, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from consumers.consume import ConsumeTotals
+from consumers.ingest_recorder import StoredDeadLetter
+from domain.application import Incidents
+from projections import queries
+from projections.runner import ProjectionRunner
+from ticketstream.errors import TicketstreamError
+from ticketstream.report_output import Format, channel_pivot, render
+
+_QUERIES = {
+    "channels": (queries.channel_rows, "Channel mix: contacts per month and channel"),
+    "dynamics": (queries.dynamics_rows, "Incident dynamics: incidents received per month"),
+    "thanks": (queries.thanks_rows, "Share of thanks among contacts per month"),
+}
+
+
+def report_rows(
+    runner: ProjectionRunner,
+    name: str,
+    first: str | None,
+    last: str | None,
+    department: str | None,
+    now: datetime,
+    zone: ZoneInfo,
+) -> list[dict[str, object]]:
+    """The rows of one report over a period (the period's end defaults to the month of now)."""
+    query, _ = _QUERIES[name]
+    period = queries.Period.of(first, last, now, zone)
+    with runner.datastore.transaction(commit=False) as c:
+        return query(c, period, department)
+
+
+def print_report(
+    runner: ProjectionRunner,
+    name: str,
+    first: str | None,
+    last: str | None,
+    department: str | None,
+    fmt: Format,
+    now: datetime,
+    zone: ZoneInfo,
+    console: Console,
+) -> None:
+    """Print one report in the chosen format."""
+    rows = report_rows(runner, name, first, last, department, now, zone)
+    title = _QUERIES[name][1] + (f" — {department}" if department else "")
+    if name == "channels" and fmt == "table" and rows:
+        console.print(channel_pivot(rows, title))
+    else:
+        render(rows, fmt, title, console)
+
+
+def consume_summary(totals: ConsumeTotals) -> str:
+    """One line on what a consume run did."""
+    reasons = ", ".join(f"{r}={n}" for r, n in sorted(totals.reasons.items())) or "none"
+    rate = totals.messages / totals.seconds if totals.seconds else 0.0
+    return (
+        f"consumed {totals.messages} messages in {totals.batches} batches ({rate:,.0f}/s): "
+        f"{totals.applied} events applied, {totals.duplicates} duplicates ignored, "
+        f"{totals.redelivered} redelivered skipped, {totals.parked} parked, "
+        f"{totals.dead_lettered} dead-lettered (reasons: {reasons})"
+    )
+
+
+def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
+    """The incident's events in event-time order.
+
+    Raises:
+        TicketstreamError: when the event store has no such incident.
+    """
+    events = app.history(incident_id)
+    if not events:
+        raise TicketstreamError(f"no incident '{incident_id}' in the event store")
+    table = Table(title=f"Incident {incident_id}")
+    for column in ("occurred_at", "event", "source", "details", "version"):
+        table.add_column(column)
+    skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "event_id",
+            "occurred_at", "source", "customer_name", "customer_phone", "customer_email"}
+    for e in sorted(events, key=lambda e: e.occurred_at):  # type: ignore[attr-defined]
+        details = ", ".join(
+            f"{k}={v}" for k, v in vars(e).items() if k not in skip and v is not None
+        )
+        table.add_row(
+            e.occurred_at.isoformat(), type(e).__name__, e.source, details,  # type: ignore[attr-defined]
+            str(e.originator_version),
+        )
+    console.print(table)
+
+
+def print_projection_status(runner: ProjectionRunner, console: Console) -> None:
+    """Each read model's position and lag behind the event store."""
+    table = Table(title="Projections")
+    for column in ("projection", "position", "head", "lag"):
+        table.add_column(column)
+    for s in runner.status():
+        table.add_row(s.name, str(s.position), str(s.head), str(s.lag))
+    console.print(table)
+
+
+def print_dead_letters(letters: list[StoredDeadLetter], fmt: Format, console: Console) -> None:
+    """Dead letters, one row each, without payloads."""
+    rows = [
+        {
+            "id": s.id,
+            "reason": s.letter.reason,
+            "detail": s.letter.detail,
+            "topic": s.letter.message.coordinates.topic,
+            "partition": s.letter.message.coordinates.partition,
+            "offset": s.letter.message.coordinates.offset,
+            "incident_id": s.letter.incident_id,
+            "recorded_at": s.recorded_at,
+        }
+        for s in letters
+    ]
+    render(rows, fmt, "Dead letters", console)
+
+
+def print_dead_letter(stored: StoredDeadLetter, console: Console) -> None:
+    """One dead letter with its original bytes escaped (never interpreted as markup)."""
+    letter = stored.letter
+    c = letter.message.coordinates
+    console.print(f"id:          {stored.id}", markup=False, highlight=False)
+    console.print(f"reason:      {letter.reason}", markup=False, highlight=False)
+    console.print(f"detail:      {letter.detail}", markup=False, highlight=False)
+    console.print(f"from:        {c.topic} partition {c.partition} offset {c.offset}", markup=False, highlight=False)
+    console.print(f"recorded_at: {stored.recorded_at}", markup=False, highlight=False)
+    console.print(f"bytes:       {len(letter.message.value)}", markup=False, highlight=False)
+    console.print(repr(letter.message.value[:4096]), markup=False, highlight=False)

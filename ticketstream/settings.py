@@ -1,0 +1,88 @@
+"""Settings from TICKETSTREAM_* environment variables, read once by the CLI and passed down frozen."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.routing import TopicMap
+from ticketstream.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Everything configurable; every field is an environment variable TICKETSTREAM_<NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TICKETSTREAM_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "TICKETSTREAM_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+        description="host:port[,host:port]; unset = start the embedded broker",
+    )
+    event_store: str = "var/ticketstream.db"
+    topics: TopicMap = TopicMap()
+    topic_partitions: int = Field(default=4, ge=1, le=256)
+    consumer_group: str = "ticketstream-ingest"
+    max_poll_records: int = Field(default=2000, ge=1, le=100_000)
+    max_poll_interval_ms: int = Field(default=5000, ge=1000)
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    orphan_after_days: float = Field(default=7.0, gt=0)
+    report_timezone: str = "UTC"
+    project_batch_size: int = Field(default=10_000, ge=1)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    state_dir: Path = Path("var")
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The reporting time zone."""
+        return ZoneInfo(self.report_timezone)
+
+    @property
+    def orphan_after(self) -> timedelta:
+        """How long (in event time) an early event may stay parked."""
+        return timedelta(days=self.orphan_after_days)
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite event-store file.
+
+        Raises:
+            ConfigError: when the event store is not an SQLite file.
+        """
+        store = self.event_store
+        if store.startswith(("postgres://", "postgresql://")):
+            raise ConfigError("this command needs an SQLite event store")
+        return Path(store.removeprefix("sqlite:///"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment (and explicit overrides).
+
+    Raises:
+        ConfigError: naming the first invalid setting.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors(include_input=False)[0]
+        name = "TICKETSTREAM_" + "__".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"setting {name}: {first['msg']}") from None
