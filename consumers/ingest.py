@@ -121,7 +121,7 @@ class Ingest:
         self._expire_parked(batch, self._watermark(batch, lagging))
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
         if decision.incidents or batch.offsets or batch.dead_letters or batch.parked:
-            self.app.save(*decision.incidents, ingest=batch)
+            self.app.save_decision(decision, ingest=batch)
         self._committed(batch)
         result.duplicates = decision.duplicates
         result.parked, result.unparked = len(batch.parked), len(batch.unparked)

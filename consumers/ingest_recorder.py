@@ -80,6 +80,28 @@ class SQLiteIngestRecorder(SQLiteProcessRecorder):
                 [(name, t.isoformat()) for name, t in batch.stream_times.items()],
             )
 
+    def select_events_of(self, originator_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """Stored events of each id that has any, in version order (one query per 500 ids)."""
+        found: dict[str, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), 500):
+                chunk = originator_ids[start : start + 500]
+                c.execute(
+                    f"SELECT * FROM {self.events_table_name} WHERE originator_id IN"
+                    f" ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    found.setdefault(row["originator_id"], []).append(
+                        StoredEvent(
+                            originator_id=row["originator_id"],
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=row["state"],
+                        )
+                    )
+        return found
+
     def stored_offsets(self) -> dict[str, int]:
         """The last applied offset of every ``topic:partition`` seen so far."""
         with self.datastore.transaction(commit=False) as c:

@@ -32,4 +32,4 @@ def to_fact(event: EventBase) -> Fact:
 
 def _fields(event: EventBase) -> dict[str, Any]:
     # Shallow: nested models (customer) stay objects, datetimes stay datetimes.
-    return {name: getattr(event, name) for name in type(event).model_fields}
+    return event.__dict__

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import StoredEvent
 
 from domain import errors
 from domain.fact import Fact
 from domain.incident import Incident
+
+CACHE_SIZE = 100_000
+
+
+@runtime_checkable
+class SelectsManyStreams(Protocol):
+    """A recorder that can read the events of many aggregates in one query."""
+
+    def select_events_of(self, originator_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """Stored events of each id that has any, in version order."""
 
 
 @dataclass
@@ -32,31 +43,45 @@ class Incidents(Application[str]):
         # The ingest process is the writer of its incidents: a cached aggregate is trusted
         # (no fast-forward query, no deep copy). A concurrent writer makes the save fail
         # on the version key; the caller then calls forget_cached() and retries.
-        "AGGREGATE_CACHE_MAXSIZE": "100000",
+        "AGGREGATE_CACHE_MAXSIZE": str(CACHE_SIZE),
         "AGGREGATE_CACHE_FASTFORWARD": "n",
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
 
     def decide(self, facts: Iterable[Fact]) -> Decision:
-        """Record a batch of facts on their incidents (in memory; call save() to store).
+        """Record a batch of facts on their incidents (in memory; call save_decision to store).
 
         Facts that cannot be recorded come back in ``Decision.rejected`` with the domain
         error naming the rule they break; duplicates (known event ids) are only counted.
         """
         decision = Decision()
-        for incident_id, group in _by_incident(facts).items():
-            incident = self.find(incident_id)
+        groups = _by_incident(facts)
+        known = self.find_many(list(groups))
+        for incident_id, group in groups.items():
+            incident = known.get(incident_id)
             if incident is None:
                 incident, group = self._begin(group, decision)
                 if incident is None:
                     continue
-            known = sum(1 for fact in group if fact.event_id in incident.event_ids)
-            rejected = incident.record(group)
-            decision.rejected.extend(rejected.items())
-            decision.duplicates += known
+            ids = [fact.event_id for fact in group]
+            decision.duplicates += len(ids) - len(set(ids) - incident.event_ids)
+            decision.rejected.extend(incident.record(group).items())
             if incident.pending_events:
                 decision.incidents.append(incident)
         return decision
+
+    def save_decision(self, decision: Decision, **kwargs: Any) -> int:
+        """Store the new events of a decision in one transaction; return how many.
+
+        ``kwargs`` reach the recorder in the same transaction (e.g. consumed offsets).
+        """
+        new_events = [e for incident in decision.incidents for e in incident.collect_events()]
+        self.events.put(new_events, **kwargs)
+        cache = self.repository.cache
+        if cache is not None:
+            for incident in decision.incidents:
+                cache.put(incident.id, incident)
+        return len(new_events)
 
     def find(self, incident_id: str) -> Incident | None:
         """The incident with this id, or None if its stream has not begun."""
@@ -66,6 +91,26 @@ class Incidents(Application[str]):
             return None
         return incident
 
+    def find_many(self, incident_ids: Sequence[str]) -> dict[str, Incident]:
+        """The incidents among these ids whose streams have begun (cache first, then one query)."""
+        cache = self.repository.cache
+        if cache is None or not isinstance(self.recorder, SelectsManyStreams):
+            found = {i: self.find(i) for i in incident_ids}
+            return {i: incident for i, incident in found.items() if incident is not None}
+        known: dict[str, Incident] = {}
+        missing = []
+        for incident_id in incident_ids:
+            try:
+                known[incident_id] = cache.get(incident_id)  # type: ignore[assignment]
+            except KeyError:
+                missing.append(incident_id)
+        if missing:
+            for incident_id, stored in self.recorder.select_events_of(missing).items():
+                incident = _replay(self.mapper.to_domain_event(s) for s in stored)
+                cache.put(incident_id, incident)
+                known[incident_id] = incident
+        return known
+
     def history(self, incident_id: str) -> list[DomainEventProtocol[str]]:
         """The incident's stored events in recorded order (empty if unknown)."""
         return list(self.events.get(incident_id))
@@ -74,7 +119,7 @@ class Incidents(Application[str]):
         """Drop cached aggregates, e.g. after a failed save left them ahead of the store."""
         cache = self.repository.cache
         if isinstance(cache, LRUCache):
-            cache.clear()
+            self.repository.cache = LRUCache(maxsize=cache.maxsize)
 
     def _begin(
         self, group: list[Fact], decision: Decision
@@ -97,3 +142,10 @@ def _by_incident(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
         groups.setdefault(fact.incident_id, []).append(fact)
     return groups
 
+
+def _replay(events: Iterable[Any]) -> Incident:
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    assert isinstance(aggregate, Incident)
+    return aggregate

@@ -1,0 +1,62 @@
+"""Integration fixtures: a real embedded Kafka broker and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from contracts.routing import TopicMap
+from ticketstream.embedded_broker import EmbeddedBroker
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh Tansu broker for the module; its bootstrap address."""
+    log_file = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(log_file=log_file) as running:
+        yield running.bootstrap_servers
+
+
+@dataclass
+class Cli:
+    """Runs `python -m ticketstream` with the test's broker and event store."""
+
+    env: dict[str, str]
+    cwd: Path
+    topics: TopicMap
+    bootstrap: str
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "ticketstream", *args],
+            env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=240,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"ticketstream {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture
+def cli(broker: str, tmp_path: Path) -> Cli:
+    """The CLI against the module's broker, its own topics and a fresh SQLite store."""
+    prefix = tmp_path.name.replace("_", "-")
+    topics = TopicMap(**{name: f"{prefix}.{name}" for name in TopicMap.model_fields})
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": broker,
+        "TICKETSTREAM_EVENT_STORE": str(tmp_path / "events.db"),
+        "TICKETSTREAM_STATE_DIR": str(tmp_path / "var"),
+        "TICKETSTREAM_LOG_FORMAT": "json",
+        "TICKETSTREAM_CONSUMER_GROUP": f"it-{tmp_path.name}",
+        "TICKETSTREAM_MAX_POLL_RECORDS": "500",
+        **{f"TICKETSTREAM_TOPICS__{name.upper()}": t for name, t in topics.model_dump().items()},
+    }
+    return Cli(env, tmp_path, topics, broker)

@@ -1,0 +1,141 @@
+"""End to end through the real broker: publish → consume → project → report, via the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from collections import Counter
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from producers.simulator import SimulationSpec, simulate, write_jsonl
+from tests.integration.conftest import Cli
+
+MALFORMED = [
+    ("received", b"{not json", "not_json"),
+    ("received", b"\xff\xfe\x00garbage", "not_json"),
+    ("resolved", b"[1, 2, 3]", "not_an_object"),
+    ("lifecycle", b'{"type": "incident.teleported", "schema_version": 1}', "unknown_type"),
+    ("escalated", b'{"schema_version": 1, "incident_id": "X"}', "missing_type"),
+    ("received", b"x" * 70_000, "oversized"),
+]
+
+
+def _month_events(tmp_path: Path) -> tuple[Path, list[dict[str, object]]]:
+    events = simulate(SimulationSpec(months=1, seed=11, start=date(2025, 3, 1)))
+    path = tmp_path / "march.jsonl"
+    with path.open("w") as stream:
+        write_jsonl(events, stream)
+    return path, events
+
+
+def _naive_and_invalid(events: list[dict[str, object]]) -> list[tuple[str, bytes, str]]:
+    received = next(e for e in events if e["type"] == "incident.received")
+    naive = {**received, "occurred_at": "2025-03-03T10:00:00", "event_id": "5" * 8 + "-1111-4111-8111-" + "1" * 12}
+    wrong_version = {**received, "schema_version": 2}
+    return [
+        ("received", json.dumps(naive).encode(), "schema_violation"),
+        ("received", json.dumps(wrong_version).encode(), "unsupported_schema_version"),
+    ]
+
+
+def _expected_channel_mix(events: list[dict[str, object]]) -> Counter[tuple[str, str]]:
+    departments = {e["incident_id"]: e["department"] for e in events if e["type"] == "incident.received"}
+    expected: Counter[tuple[str, str]] = Counter()
+    for e in events:
+        if e["type"] in ("incident.received", "incident.thanked"):
+            at = datetime.fromisoformat(str(e["occurred_at"])).astimezone(timezone.utc)
+            expected[(at.strftime("%Y-%m"), str(e["channel"]))] += 1
+    assert departments  # the month has incidents
+    return expected
+
+
+def _send_raw(cli: Cli, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=cli.bootstrap, acks="all")
+    for concern, key, value in messages:
+        producer.send(getattr(cli.topics, concern), key=key, value=value).get(timeout=30)
+    producer.close()
+
+
+def test_a_published_month_with_duplicates_and_garbage_reports_exact_channel_counts(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path, events = _month_events(tmp_path)
+    bad = [(c, v, r) for c, v, r in MALFORMED] + _naive_and_invalid(events)
+    duplicates = random.Random(3).sample(events, 40)
+
+    cli("publish", str(path))
+    _send_raw(cli, [(c, b"BAD", v) for c, v, _ in bad])
+    _send_raw(
+        cli,
+        [
+            (_concern(str(e["type"])), str(e["incident_id"]).encode(), json.dumps(e).encode())
+            for e in duplicates
+        ],
+    )
+    consumed = cli("consume", "--once")
+    cli("project", "--once")
+    report = cli("report", "channels", "--format", "json", "--to", "2025-12")
+
+    rows = json.loads(report.stdout)
+    assert Counter({(r["month"], r["channel"]): r["contacts"] for r in rows}) == _expected_channel_mix(events)
+    assert all(abs(sum(r["share"] for r in rows if r["month"] == m) - 1) < 0.01 for m in {r["month"] for r in rows})
+    assert f"{len(events)} events applied" in consumed.stdout
+    assert "40 duplicates ignored" in consumed.stdout
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        stored = db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
+        letters = db.execute("SELECT reason, payload FROM dead_letters ORDER BY id").fetchall()
+    assert stored == len(events)
+    assert sorted(reason for reason, _ in letters) == sorted(r for _, _, r in bad)
+    assert sorted(bytes(p) for _, p in letters) == sorted(v for _, v, _ in bad)
+    assert sorted(_dead_letter_topic_reasons(cli, len(bad))) == sorted(r for _, _, r in bad)
+
+
+def test_consuming_again_applies_nothing_twice(cli: Cli, tmp_path: Path) -> None:
+    path, events = _month_events(tmp_path)
+    cli("publish", str(path))
+    cli("consume", "--once")
+
+    again = cli("consume", "--once")
+
+    assert "0 events applied" in again.stdout
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == len(events)
+
+
+def test_the_dynamics_and_thanks_reports_count_what_was_published(cli: Cli, tmp_path: Path) -> None:
+    path, events = _month_events(tmp_path)
+    cli("publish", str(path))
+    cli("consume", "--once")
+    cli("project", "--once")
+
+    dynamics = json.loads(cli("report", "dynamics", "--format", "json", "--to", "2025-12").stdout)
+    thanks = json.loads(cli("report", "thanks", "--format", "json", "--to", "2025-12").stdout)
+
+    kinds = Counter(str(e["type"]) for e in events)
+    assert sum(r["incidents"] for r in dynamics) == kinds["incident.received"]
+    assert sum(r["thanks"] for r in thanks) == kinds["incident.thanked"]
+    assert sum(r["contacts"] for r in thanks) == kinds["incident.received"] + kinds["incident.thanked"]
+
+
+def _concern(event_type: str) -> str:
+    kind = event_type.removeprefix("incident.")
+    return kind if kind in ("received", "escalated", "resolved", "thanked") else "lifecycle"
+
+
+def _dead_letter_topic_reasons(cli: Cli, expected: int) -> list[str]:
+    consumer = KafkaConsumer(bootstrap_servers=cli.bootstrap, auto_offset_reset="earliest")
+    partitions = [TopicPartition(cli.topics.dlq, p) for p in consumer.partitions_for_topic(cli.topics.dlq)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    reasons: list[str] = []
+    for _ in range(20):
+        for records in consumer.poll(timeout_ms=500).values():
+            reasons += [dict(r.headers)["dlq.reason"].decode() for r in records]
+        if len(reasons) >= expected:
+            break
+    consumer.close()
+    return reasons

@@ -1,0 +1,347 @@
+"""Hypothesis strategies for the wire contract of DESIGN §2: valid events and invalid messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import strategies as st
+
+Event = dict[str, Any]
+InvalidMessage = tuple[bytes, str]
+
+MAX_MESSAGE_BYTES = 64 * 1024
+
+# Recognizable personal data: no error detail may ever quote it.
+CUSTOMER_NAME = "Zinaida Prokhorova-Uvarova"
+CUSTOMER_PHONE = "+7 912 345-67-89"
+CUSTOMER_EMAIL = "zinaida.prokhorova@example.org"
+PERSONAL_DATA = (CUSTOMER_NAME, CUSTOMER_PHONE, CUSTOMER_EMAIL)
+
+EVENT_TYPES = (
+    "incident.received",
+    "incident.escalated",
+    "incident.resolved",
+    "incident.thanked",
+    "incident.reopened",
+    "incident.paused",
+    "incident.resumed",
+    "incident.rated",
+)
+
+# The contract of DESIGN §2, written out independently of the models: field -> (kind, required).
+COMMON_FIELDS: dict[str, tuple[str, bool]] = {
+    "event_id": ("uuid", True),
+    "type": ("type", True),
+    "schema_version": ("schema_version", True),
+    "incident_id": ("incident_id", True),
+    "occurred_at": ("timestamp", True),
+    "source": ("label", True),
+}
+SPECIFIC_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
+    "incident.received": {
+        "channel": ("label", True),
+        "department": ("label", True),
+        "category": ("label", True),
+        "reported_at": ("timestamp", False),
+        "store": ("label", False),
+        "priority": ("priority", False),
+        "customer": ("customer", False),
+        "summary": ("text", False),
+    },
+    "incident.escalated": {"escalated_to": ("label", True), "reason": ("text", False)},
+    "incident.resolved": {
+        "resolution": ("label", True),
+        "root_cause": ("label", False),
+        "completed_at": ("timestamp", False),
+    },
+    "incident.thanked": {
+        "channel": ("label", True),
+        "standalone": ("bool", False),
+        "department": ("label", False),
+        "praised": ("name", False),
+    },
+    "incident.reopened": {"reason": ("text", False)},
+    "incident.paused": {"reason": ("label", False)},
+    "incident.resumed": {},
+    "incident.rated": {"rating": ("rating", True), "comment": ("text", False)},
+}
+PRIORITIES = ("low", "normal", "high", "critical")
+RATINGS = ("bad", "neutral", "good")
+_INCIDENT_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+_VOCABULARY = (
+    "phone", "email", "chat", "store-014", "callcentre", "edms", "tech_support",
+    "supplier_delay", "incomplete_documents", "refund", "exchange", "awaiting_customer",
+)  # fmt: skip
+
+
+def fields_of(event_type: str) -> dict[str, tuple[str, bool]]:
+    """Every field of ``event_type`` with its kind and whether it is required."""
+    return {**COMMON_FIELDS, **SPECIFIC_FIELDS[event_type]}
+
+
+def required_fields(event_type: str) -> set[str]:
+    """The fields an event of ``event_type`` must carry."""
+    return {name for name, (_, required) in fields_of(event_type).items() if required}
+
+
+def to_json(obj: object) -> bytes:
+    """The message bytes an upstream system would publish for ``obj``."""
+    return json.dumps(obj).encode()
+
+
+# --- valid values ---------------------------------------------------------------------------
+
+
+def labels() -> st.SearchStrategy[str]:
+    """Vocabulary values: known ones or any 1..64 characters (unknown values are kept)."""
+    return st.sampled_from(_VOCABULARY) | st.text(min_size=1, max_size=64)
+
+
+def incident_ids() -> st.SearchStrategy[str]:
+    """1..64 characters of ``[A-Za-z0-9._:-]``."""
+    return st.text(_INCIDENT_ID_ALPHABET, min_size=1, max_size=64)
+
+
+@st.composite
+def timestamps(draw: st.DrawFn, naive: bool = False) -> str:
+    """RFC 3339 timestamps with an offset (``Z`` or ±hh:mm), or naive ones if asked."""
+    moment = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))
+    spec = draw(st.sampled_from(("seconds", "milliseconds", "microseconds")))
+    if naive:
+        return moment.isoformat(timespec=spec)
+    minutes = draw(st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59))
+    text = moment.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat(timespec=spec)
+    if minutes == 0 and draw(st.booleans()):
+        text = text.removesuffix("+00:00") + "Z"
+    return text
+
+
+def customers() -> st.SearchStrategy[Event]:
+    """The customer object: every part optional, absent or null."""
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.none() | st.just(CUSTOMER_NAME) | st.text(max_size=200),
+            "phone": st.none() | st.just(CUSTOMER_PHONE) | st.text(max_size=40),
+            "email": st.none() | st.just(CUSTOMER_EMAIL) | st.text(max_size=254),
+        },
+    )
+
+
+_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "uuid": st.uuids().map(str),
+    "incident_id": incident_ids(),
+    "timestamp": timestamps(),
+    "label": labels(),
+    "text": st.text(max_size=2000),
+    "name": st.text(max_size=200),
+    "bool": st.booleans(),
+    "priority": st.sampled_from(PRIORITIES),
+    "rating": st.sampled_from(RATINGS),
+    "customer": customers(),
+}
+
+
+def valid_events(event_type: str | None = None) -> st.SearchStrategy[Event]:
+    """JSON-ready events of ``event_type`` (any type if None) exactly as DESIGN §2 allows."""
+    if event_type is None:
+        return st.one_of([valid_events(t) for t in EVENT_TYPES])
+    required: dict[str, st.SearchStrategy[Any]] = {
+        "event_id": _VALUES["uuid"],
+        "type": st.just(event_type),
+        "schema_version": st.just(1),
+        "incident_id": _VALUES["incident_id"],
+        "occurred_at": _VALUES["timestamp"],
+        "source": _VALUES["label"],
+    }
+    optional: dict[str, st.SearchStrategy[Any]] = {}
+    for name, (kind, is_required) in SPECIFIC_FIELDS[event_type].items():
+        if is_required:
+            required[name] = _VALUES[kind]
+        else:
+            optional[name] = st.none() | _VALUES[kind]
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+@st.composite
+def events_with_personal_data(draw: st.DrawFn, event_type: str | None = None) -> Event:
+    """A valid event carrying the recognizable customer's data wherever the type has room."""
+    event_type = event_type or draw(st.sampled_from(EVENT_TYPES))
+    event = draw(valid_events(event_type))
+    mention = f"{CUSTOMER_NAME}, {CUSTOMER_PHONE}"
+    room = {
+        "incident.received": "summary",
+        "incident.escalated": "reason",
+        "incident.resolved": "root_cause",
+        "incident.thanked": "praised",
+        "incident.reopened": "reason",
+        "incident.paused": "reason",
+        "incident.rated": "comment",
+    }
+    if event_type == "incident.received":
+        event["customer"] = {"name": CUSTOMER_NAME, "phone": CUSTOMER_PHONE, "email": CUSTOMER_EMAIL}
+    if event_type in room:
+        event[room[event_type]] = mention
+    return event
+
+
+# --- invalid messages -----------------------------------------------------------------------
+
+_JSON_STARTS = set(b'{["-0123456789tfnNI \t\r\n')
+
+
+@st.composite
+def _not_json(draw: st.DrawFn) -> InvalidMessage:
+    shape = draw(st.sampled_from(("random", "truncated", "bad_utf8", "empty")))
+    if shape == "random":
+        first = draw(st.integers(0, 255).filter(lambda b: b not in _JSON_STARTS))
+        return bytes([first]) + draw(st.binary(max_size=200)), "not_json"
+    if shape == "empty":
+        return draw(st.sampled_from((b"", b" ", b"\n\t "))), "not_json"
+    raw = to_json(draw(events_with_personal_data()))
+    if shape == "truncated":
+        return raw[: draw(st.integers(1, len(raw) - 1))], "not_json"
+    # Invalid UTF-8 inside a string value: stray bytes, a cut sequence, an encoded surrogate.
+    junk = draw(st.sampled_from((b"\xff", b"\x80", b"\xc3\x28", b"\xc0\xaf", b"\xe2\x82",
+                                 b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80")))  # fmt: skip
+    return raw.replace(b'"type": "', b'"type": "' + junk, 1), "not_json"
+
+
+def _json_values(objects: bool) -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+        | st.sampled_from(PERSONAL_DATA) | st.text(max_size=20)
+    )  # fmt: skip
+    nested = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=10,
+    )
+    return nested if objects else scalars | st.lists(nested, max_size=4)
+
+
+@st.composite
+def _not_an_object(draw: st.DrawFn) -> InvalidMessage:
+    value = draw(_json_values(objects=False) | st.lists(events_with_personal_data(), min_size=1, max_size=2))
+    return to_json(value), "not_an_object"
+
+
+@st.composite
+def _missing_type(draw: st.DrawFn) -> InvalidMessage:
+    event = draw(events_with_personal_data())
+    del event["type"]
+    return to_json(event), "missing_type"
+
+
+@st.composite
+def _unknown_type(draw: st.DrawFn) -> InvalidMessage:
+    event = draw(events_with_personal_data())
+    event["type"] = draw(
+        st.sampled_from(("incident.closed", "Incident.Received", "received", "incident.received.v1", ""))
+        | st.just(CUSTOMER_NAME)
+        | st.text(max_size=30).filter(lambda t: t not in EVENT_TYPES)
+        | st.integers()
+        | st.lists(st.sampled_from(EVENT_TYPES), max_size=2)
+    )
+    return to_json(event), "unknown_type"
+
+
+@st.composite
+def _unsupported_schema_version(draw: st.DrawFn) -> InvalidMessage:
+    event = draw(events_with_personal_data())
+    event["schema_version"] = draw(
+        st.integers().filter(lambda v: v != 1)
+        | st.sampled_from(("1", "v1", "1.0", 1.5, None, [1], {"major": 1}, CUSTOMER_NAME))
+    )
+    return to_json(event), "unsupported_schema_version"
+
+
+def _wrong_values(kind: str) -> st.SearchStrategy[Any]:
+    """JSON values of the wrong type (or outside the allowed set) for a field of ``kind``."""
+    anything = (
+        st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+        | st.lists(st.just(CUSTOMER_NAME), min_size=1, max_size=2) | st.just({"name": CUSTOMER_NAME})
+    )  # fmt: skip
+    wrong: dict[str, st.SearchStrategy[Any]] = {
+        "uuid": anything | st.booleans() | st.sampled_from(("not-a-uuid", CUSTOMER_PHONE, "")),
+        "incident_id": anything | st.booleans(),
+        "timestamp": anything | st.booleans() | st.sampled_from(("yesterday", "2024-13-01T10:00:00+03:00", CUSTOMER_NAME)),
+        "label": anything | st.booleans(),
+        "text": anything | st.booleans(),
+        "name": anything | st.booleans(),
+        "bool": anything | st.sampled_from(("true", "false", "yes", 0, 1, CUSTOMER_NAME)),
+        "priority": anything | st.booleans() | st.sampled_from(("urgent", "NORMAL", "", CUSTOMER_NAME)),
+        "rating": anything | st.booleans() | st.sampled_from(("excellent", "Good", "", CUSTOMER_NAME)),
+        "customer": st.integers() | st.booleans() | st.sampled_from((CUSTOMER_NAME, [CUSTOMER_PHONE])),
+    }
+    return wrong[kind]
+
+
+def _too_long(kind: str) -> st.SearchStrategy[Any]:
+    """Strings outside the length or character rules of a field of ``kind``, if it has any."""
+    pad = f" {CUSTOMER_NAME} {CUSTOMER_PHONE} "
+    return {
+        "incident_id": st.text(_INCIDENT_ID_ALPHABET, min_size=65, max_size=100)
+        | st.sampled_from(("", CUSTOMER_NAME, CUSTOMER_PHONE, "INC 1", "INC/1", "INC-№1")),
+        "label": st.integers(65, 120).map(lambda n: (pad * 4)[:n]) | st.just(""),
+        "text": st.integers(2001, 2100).map(lambda n: (pad * 60)[:n]),
+        "name": st.integers(201, 260).map(lambda n: (pad * 8)[:n]),
+    }.get(kind, st.nothing())
+
+
+@st.composite
+def _schema_violation(draw: st.DrawFn) -> InvalidMessage:
+    event_type = draw(st.sampled_from(EVENT_TYPES))
+    event = draw(events_with_personal_data(event_type))
+    fields = fields_of(event_type)
+    settable = [n for n in fields if n not in ("type", "schema_version")]
+    defect = draw(st.sampled_from(("missing", "null", "wrong_type", "naive", "extra", "too_long")))
+    if defect == "missing":
+        del event[draw(st.sampled_from(sorted(required_fields(event_type) - {"type"})))]
+    elif defect == "null":
+        event[draw(st.sampled_from(sorted(required_fields(event_type) - {"type", "schema_version"})))] = None
+    elif defect == "wrong_type":
+        name = draw(st.sampled_from(settable))
+        event[name] = draw(_wrong_values(fields[name][0]))
+    elif defect == "naive":
+        stamps = [n for n in settable if fields[n][0] == "timestamp"]
+        event[draw(st.sampled_from(stamps))] = draw(timestamps(naive=True))
+    elif defect == "extra":
+        known = set(fields) | {"customer"}
+        name = draw(st.from_regex(r"[a-z_]{1,20}", fullmatch=True).filter(lambda n: n not in known))
+        if event_type == "incident.received" and draw(st.booleans()):
+            event["customer"][name] = CUSTOMER_PHONE
+        else:
+            event[name] = draw(st.sampled_from((CUSTOMER_NAME, CUSTOMER_PHONE, None, 1)))
+    else:
+        bounded = [n for n in settable if fields[n][0] in ("incident_id", "label", "text", "name")]
+        name = draw(st.sampled_from(bounded))
+        event[name] = draw(_too_long(fields[name][0]))
+    return to_json(event), "schema_violation"
+
+
+@st.composite
+def _oversized(draw: st.DrawFn) -> InvalidMessage:
+    raw = to_json(draw(events_with_personal_data()))
+    size = draw(st.integers(MAX_MESSAGE_BYTES + 1, MAX_MESSAGE_BYTES + 4096))
+    filler = draw(st.sampled_from((b" ", b"\n", b"x")))
+    return raw + filler * (size - len(raw)), "oversized"
+
+
+def invalid_messages() -> st.SearchStrategy[InvalidMessage]:
+    """(message bytes, expected reason) for every way a message can break the contract.
+
+    Each message breaks exactly one rule; a key that differs from the incident id is a
+    separate check (it needs the key too).
+    """
+    return st.one_of(
+        _not_json(),
+        _not_an_object(),
+        _missing_type(),
+        _unknown_type(),
+        _unsupported_schema_version(),
+        _schema_violation(),
+        _oversized(),
+    )

@@ -1,0 +1,5 @@
+"""`python -m ticketstream` runs the CLI."""
+
+from ticketstream.cli import main
+
+main()
