@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class ConsumeTotals:
     dead_lettered: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    poll_seconds: float = 0.0
+    ingest_seconds: float = 0.0
 
     def add(self, result: BatchResult) -> None:
         """Add one batch's counts."""
@@ -55,17 +58,23 @@ def consume(
     With ``once`` it returns when every assigned partition is drained; otherwise it runs
     until ``should_stop()`` is true, always finishing the batch in hand first.
     """
+    # Batches create many long-lived objects (cached aggregates): collect less often.
+    gc.set_threshold(50_000, 50, 100)
     totals = ConsumeTotals()
     started = time.perf_counter()
     dead_letters.publish_pending()
     while not should_stop():
+        polled = time.perf_counter()
         messages = source.poll()
+        totals.poll_seconds += time.perf_counter() - polled
         if messages:
+            ingested = time.perf_counter()
             result = ingest.process(messages, source.lagging())
             totals.add(result)
             source.commit(ingest.positions)
             if result.dead_lettered:
                 dead_letters.publish_pending()
+            totals.ingest_seconds += time.perf_counter() - ingested
             log.debug("batch_ingested", messages=result.messages, applied=result.applied)
         elif once and source.drained():
             break

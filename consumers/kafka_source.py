@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import heapq
+from collections import deque
 from dataclasses import dataclass
 
 import structlog
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -30,8 +33,13 @@ class SourceOptions:
     max_poll_records: int = 2000
     # The embedded broker holds a group join for the whole rebalance timeout, which
     # kafka-python takes from max_poll_interval_ms: keep it short, batches are shorter.
-    max_poll_interval_ms: int = 5000
+    max_poll_interval_ms: int = 3000
     client_id: str = "ticketstream-consumer"
+    # How far (in record time) a released record may be ahead of the slowest partition
+    # still lagging: keeps topics roughly in step, so few events arrive early.
+    max_skew_ms: int = 10 * 60 * 1000
+    # Past this many held-back records, release regardless of skew (bounds memory).
+    max_buffered_records: int = 200_000
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -41,6 +49,7 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
         self.source = source
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.source.forget(revoked)
         log.info("partitions_revoked", partitions=len(revoked))
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -54,6 +63,9 @@ class KafkaSource:
         self.options = options
         self.positions = positions
         self._ends: dict[TopicPartition, int] | None = None
+        self._buffer: dict[TopicPartition, deque[ConsumerRecord]] = {}
+        self._fetched_times: dict[TopicPartition, int] = {}
+        self._buffered = 0
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=options.bootstrap_servers,
@@ -68,6 +80,7 @@ class KafkaSource:
                 fetch_max_bytes=16 * 1024 * 1024,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                fetch_max_wait_ms=100,
             )
         except KafkaError as err:
             raise BrokerUnavailable(f"no Kafka broker at {options.bootstrap_servers}") from err
@@ -82,22 +95,78 @@ class KafkaSource:
                 self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, last + 1)
-        self._ends = None
+        self.forget(partitions)
         log.info("partitions_assigned", partitions=len(partitions))
 
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        """Drop what is held back for these partitions (they are revoked or re-seeked)."""
+        for tp in partitions:
+            self._buffered -= len(self._buffer.pop(tp, ()))
+            self._fetched_times.pop(tp, None)
+        self._ends = None
+
     def poll(self, timeout_ms: int = 500) -> list[Message]:
-        """The next batch (possibly empty)."""
+        """The next batch (possibly empty), kept roughly in record-time step across partitions."""
+        if self._buffered:
+            timeout_ms = 10  # records are waiting here: mostly take what is already fetched
         try:
-            batches = self.consumer.poll(
+            fetched = self.consumer.poll(
                 timeout_ms=timeout_ms, max_records=self.options.max_poll_records
             )
         except KafkaError as err:
             raise BrokerUnavailable(str(err)) from err
+        for tp, records in fetched.items():
+            self._buffer.setdefault(tp, deque()).extend(records)
+            self._fetched_times[tp] = records[-1].timestamp
+            self._buffered += len(records)
         return [
             Message(Coordinates(r.topic, r.partition, r.offset), r.key, r.value)
-            for records in batches.values()
-            for r in records
+            for r in self._release()
         ]
+
+    def _release(self) -> list[ConsumerRecord]:
+        """Buffered records in record-time order, up to what the slowest partition allows.
+
+        Topics are fetched at different speeds. Records are released oldest first across
+        partitions, and never more than ``max_skew_ms`` past a partition that has more
+        data in Kafka but none fetched here yet: an incident's `received` then comes
+        before its `resolved` from another topic.
+        """
+        limit = self._release_limit()
+        heads = [(q[0].timestamp, n, tp) for n, (tp, q) in enumerate(self._buffer.items()) if q]
+        heapq.heapify(heads)
+        batch: list[ConsumerRecord] = []
+        room = self.options.max_poll_records
+        while heads and room:
+            timestamp, n, tp = heapq.heappop(heads)
+            if limit is not None and timestamp > limit:
+                break
+            records = self._buffer[tp]
+            batch.append(records.popleft())
+            room -= 1
+            if records:
+                heapq.heappush(heads, (records[0].timestamp, n, tp))
+        self._buffered -= len(batch)
+        return batch
+
+    def _release_limit(self) -> int | None:
+        """The newest record time that may be released now (None: no limit)."""
+        if self._buffered > self.options.max_buffered_records:
+            return None
+        waiting = [
+            tp for tp in self.consumer.assignment()
+            if not self._buffer.get(tp) and self._is_lagging(tp)
+        ]
+        if not waiting:
+            return None
+        times = [self._fetched_times.get(tp) for tp in waiting]
+        if None in times:
+            return -1  # a lagging partition has delivered nothing yet: wait for it
+        return min(t for t in times if t is not None) + self.options.max_skew_ms
+
+    def _is_lagging(self, tp: TopicPartition) -> bool:
+        end = self.consumer.highwater(tp)
+        return end is None or self.consumer.position(tp) < end
 
     def commit(self, positions: dict[str, int]) -> None:
         """Tell the broker how far we are (for lag tools; our store stays authoritative)."""
@@ -114,12 +183,11 @@ class KafkaSource:
 
     def lagging(self) -> set[str]:
         """Assigned partitions (``topic:partition``) not yet consumed up to their end."""
-        behind = set()
-        for tp in self.consumer.assignment():
-            end = self.consumer.highwater(tp)
-            if end is None or self.consumer.position(tp) < end:
-                behind.add(f"{tp.topic}:{tp.partition}")
-        return behind
+        return {
+            f"{tp.topic}:{tp.partition}"
+            for tp in self.consumer.assignment()
+            if self._is_lagging(tp) or self._buffer.get(tp)
+        }
 
     def drained(self) -> bool:
         """True once assigned and every assigned partition has reached its end offset."""
@@ -128,7 +196,9 @@ class KafkaSource:
             return False
         if self._ends is None or set(self._ends) != assignment:
             self._ends = self.consumer.end_offsets(list(assignment))
-        return all(self.consumer.position(tp) >= end for tp, end in self._ends.items())
+        return self._buffered == 0 and all(
+            self.consumer.position(tp) >= end for tp, end in self._ends.items()
+        )
 
     def close(self) -> None:
         """Leave the group and close connections."""

@@ -41,12 +41,21 @@ class EventBase(_Strict):
     """Fields common to every event."""
 
     event_id: UUID
-    schema_version: Literal[1] = Field(description="Contract version; only 1 exists")
+    schema_version: Annotated[int, Field(json_schema_extra={"const": SCHEMA_VERSION})] = Field(
+        description="Contract version; only 1 exists"
+    )
     incident_id: IncidentId
     occurred_at: AwareDatetime = Field(
         description="Event time as seen by Customer Service, RFC 3339 with offset"
     )
     source: ShortText = Field(description="Publishing system, e.g. store-014, callcentre, edms")
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {value} is not supported; this reader knows 1")
+        return value
 
 
 class IncidentReceived(EventBase):
@@ -61,7 +70,7 @@ class IncidentReceived(EventBase):
         description="When the customer first contacted the source department; default occurred_at",
     )
     store: Label | None = None
-    priority: Priority = "normal"
+    priority: Priority | None = "normal"
     customer: Customer | None = None
     summary: LongText | None = None
 
@@ -93,7 +102,7 @@ class IncidentThanked(EventBase):
 
     type: Literal["incident.thanked"]
     channel: Label
-    standalone: bool = False
+    standalone: bool | None = False
     department: Label | None = None
     praised: Annotated[str, StringConstraints(max_length=200)] | None = None
 

@@ -185,24 +185,27 @@ class Incident(BaseAggregate[str]):
     def _admit(
         self, candidates: Sequence[Fact]
     ) -> tuple[list[Fact], dict[Fact, errors.DomainError]]:
-        if not candidates:
-            return [], {}
-        try:
-            self._check_with(candidates)
-        except errors.DomainError:
-            pass
-        else:
-            return list(candidates), {}
-        admitted: list[Fact] = []
+        """Admit the largest set of candidates that is valid together.
+
+        A rejected candidate is taken out and the rest tried again together, so facts
+        that need each other (a `resolved` and the `reopened` before a later `resolved`)
+        are not held back by an unrelated invalid one.
+        """
+        remaining = list(candidates)
         rejected: dict[Fact, errors.DomainError] = {}
-        for fact in candidates:
+        while remaining:
             try:
-                self._check_with([*admitted, fact])
+                self._check_with(remaining)
             except errors.DomainError as err:
-                rejected[fact] = err
+                culprit = next((f for f in remaining if f.event_id == err.event_id), None)
+                if culprit is None:
+                    # The clash shows on a recorded fact: blame the latest candidate before it.
+                    culprit = _latest_before(remaining, err.event_id, self.timeline)
+                remaining.remove(culprit)
+                rejected[culprit] = err
             else:
-                admitted.append(fact)
-        return admitted, rejected
+                break
+        return remaining, rejected
 
     def _check_with(self, facts: Sequence[Fact]) -> None:
         entries = [*self.timeline, *(_entry(f.kind, f.event_id, f.occurred_at, f.details) for f in facts)]
@@ -230,6 +233,12 @@ _KIND_OF_EVENT = {
     "ThankedStandalone": "thanked",
     **{cls.__name__: kind for kind, cls in _EVENT_CLASS.items()},
 }
+
+
+def _latest_before(candidates: list[Fact], event_id: str, timeline: list[Entry]) -> Fact:
+    clash = next((e for e in timeline if e.event_id == event_id), None)
+    earlier = [f for f in candidates if clash is None or f.occurred_at <= clash.occurred_at]
+    return max(earlier or candidates, key=lambda f: f.sort_key)
 
 
 def _entry(kind: str, event_id: str, occurred_at: datetime, details: Any) -> Entry:

@@ -58,7 +58,13 @@ class Publisher:
         pending = []
         for event in events:
             topic = self.topics.topic_for(getattr(event, "type"))
-            future = self.producer.send(topic, key=message_key(event), value=encode(event))
+            future = self.producer.send(
+                topic,
+                key=message_key(event),
+                value=encode(event),
+                # Event time as the record time lets consumers align topics by it.
+                timestamp_ms=int(event.occurred_at.timestamp() * 1000),
+            )
             pending.append((event, future))
         self.producer.flush()
         for event, future in pending:

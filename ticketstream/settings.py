@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1, le=256)
     consumer_group: str = "ticketstream-ingest"
     max_poll_records: int = Field(default=2000, ge=1, le=100_000)
-    max_poll_interval_ms: int = Field(default=5000, ge=1000)
+    max_poll_interval_ms: int = Field(default=3000, ge=1000)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     orphan_after_days: float = Field(default=7.0, gt=0)
     report_timezone: str = "UTC"

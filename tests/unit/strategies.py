@@ -181,7 +181,7 @@ def events_with_personal_data(draw: st.DrawFn, event_type: str | None = None) ->
         "incident.rated": "comment",
     }
     if event_type == "incident.received":
-        event["customer"] = {"name": CUSTOMER_NAME, "phone": CUSTOMER_PHONE, "email": CUSTOMER_EMAIL}
+        event["customer"] = dict(zip(("name", "phone", "email"), PERSONAL_DATA))
     if event_type in room:
         event[room[event_type]] = mention
     return event
@@ -190,6 +190,10 @@ def events_with_personal_data(draw: st.DrawFn, event_type: str | None = None) ->
 # --- invalid messages -----------------------------------------------------------------------
 
 _JSON_STARTS = set(b'{["-0123456789tfnNI \t\r\n')
+_BAD_UTF8 = (
+    b"\xff", b"\x80", b"\xc3\x28", b"\xc0\xaf", b"\xe2\x82",
+    b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80",
+)  # fmt: skip
 
 
 @st.composite
@@ -204,8 +208,7 @@ def _not_json(draw: st.DrawFn) -> InvalidMessage:
     if shape == "truncated":
         return raw[: draw(st.integers(1, len(raw) - 1))], "not_json"
     # Invalid UTF-8 inside a string value: stray bytes, a cut sequence, an encoded surrogate.
-    junk = draw(st.sampled_from((b"\xff", b"\x80", b"\xc3\x28", b"\xc0\xaf", b"\xe2\x82",
-                                 b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80")))  # fmt: skip
+    junk = draw(st.sampled_from(_BAD_UTF8))
     return raw.replace(b'"type": "', b'"type": "' + junk, 1), "not_json"
 
 
@@ -216,7 +219,8 @@ def _json_values(objects: bool) -> st.SearchStrategy[Any]:
     )  # fmt: skip
     nested = st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        lambda inner: st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4),
         max_leaves=10,
     )
     return nested if objects else scalars | st.lists(nested, max_size=4)
@@ -224,7 +228,8 @@ def _json_values(objects: bool) -> st.SearchStrategy[Any]:
 
 @st.composite
 def _not_an_object(draw: st.DrawFn) -> InvalidMessage:
-    value = draw(_json_values(objects=False) | st.lists(events_with_personal_data(), min_size=1, max_size=2))
+    events = st.lists(events_with_personal_data(), min_size=1, max_size=2)
+    value = draw(_json_values(objects=False) | events)
     return to_json(value), "not_an_object"
 
 
@@ -239,7 +244,9 @@ def _missing_type(draw: st.DrawFn) -> InvalidMessage:
 def _unknown_type(draw: st.DrawFn) -> InvalidMessage:
     event = draw(events_with_personal_data())
     event["type"] = draw(
-        st.sampled_from(("incident.closed", "Incident.Received", "received", "incident.received.v1", ""))
+        st.sampled_from(
+            ("incident.closed", "Incident.Received", "received", "incident.received.v1", "")
+        )
         | st.just(CUSTOMER_NAME)
         | st.text(max_size=30).filter(lambda t: t not in EVENT_TYPES)
         | st.integers()
@@ -260,21 +267,25 @@ def _unsupported_schema_version(draw: st.DrawFn) -> InvalidMessage:
 
 def _wrong_values(kind: str) -> st.SearchStrategy[Any]:
     """JSON values of the wrong type (or outside the allowed set) for a field of ``kind``."""
+    pii = CUSTOMER_NAME
     anything = (
         st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-        | st.lists(st.just(CUSTOMER_NAME), min_size=1, max_size=2) | st.just({"name": CUSTOMER_NAME})
+        | st.lists(st.just(CUSTOMER_NAME), min_size=1, max_size=2)
+        | st.just({"name": CUSTOMER_NAME})
     )  # fmt: skip
     wrong: dict[str, st.SearchStrategy[Any]] = {
         "uuid": anything | st.booleans() | st.sampled_from(("not-a-uuid", CUSTOMER_PHONE, "")),
         "incident_id": anything | st.booleans(),
-        "timestamp": anything | st.booleans() | st.sampled_from(("yesterday", "2024-13-01T10:00:00+03:00", CUSTOMER_NAME)),
+        "timestamp": anything
+        | st.booleans()
+        | st.sampled_from(("yesterday", "2024-13-01T10:00:00+03:00", CUSTOMER_NAME)),
         "label": anything | st.booleans(),
         "text": anything | st.booleans(),
         "name": anything | st.booleans(),
         "bool": anything | st.sampled_from(("true", "false", "yes", 0, 1, CUSTOMER_NAME)),
-        "priority": anything | st.booleans() | st.sampled_from(("urgent", "NORMAL", "", CUSTOMER_NAME)),
-        "rating": anything | st.booleans() | st.sampled_from(("excellent", "Good", "", CUSTOMER_NAME)),
-        "customer": st.integers() | st.booleans() | st.sampled_from((CUSTOMER_NAME, [CUSTOMER_PHONE])),
+        "priority": anything | st.booleans() | st.sampled_from(("urgent", "NORMAL", "", pii)),
+        "rating": anything | st.booleans() | st.sampled_from(("excellent", "Good", "", pii)),
+        "customer": st.integers() | st.booleans() | st.sampled_from((pii, [CUSTOMER_PHONE])),
     }
     return wrong[kind]
 
@@ -301,7 +312,8 @@ def _schema_violation(draw: st.DrawFn) -> InvalidMessage:
     if defect == "missing":
         del event[draw(st.sampled_from(sorted(required_fields(event_type) - {"type"})))]
     elif defect == "null":
-        event[draw(st.sampled_from(sorted(required_fields(event_type) - {"type", "schema_version"})))] = None
+        nullable = required_fields(event_type) - {"type", "schema_version"}
+        event[draw(st.sampled_from(sorted(nullable)))] = None
     elif defect == "wrong_type":
         name = draw(st.sampled_from(settable))
         event[name] = draw(_wrong_values(fields[name][0]))

@@ -1,0 +1,598 @@
+"""The wire contract: decoding, canonical encoding, rejection reasons, routing and JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from contracts.codec import decode, encode, message_key, validate_object
+from contracts.errors import ContractError
+from contracts.events import IncidentReceived
+from contracts.routing import TopicMap
+from contracts.schema import export_json_schemas
+from tests.unit.strategies import (
+    CUSTOMER_NAME,
+    CUSTOMER_PHONE,
+    EVENT_TYPES,
+    MAX_MESSAGE_BYTES,
+    PERSONAL_DATA,
+    Event,
+    events_with_personal_data,
+    fields_of,
+    invalid_messages,
+    required_fields,
+    to_json,
+    valid_events,
+)
+
+DEFAULT_TOPICS = {
+    "incident.received": "incidents.received",
+    "incident.escalated": "incidents.escalated",
+    "incident.resolved": "incidents.resolved",
+    "incident.thanked": "incidents.thanked",
+    "incident.reopened": "incidents.lifecycle",
+    "incident.paused": "incidents.lifecycle",
+    "incident.resumed": "incidents.lifecycle",
+    "incident.rated": "incidents.lifecycle",
+}
+CONFIGURED = TopicMap(
+    received="cs.in",
+    escalated="cs.escalations",
+    resolved="cs.done",
+    thanked="cs.praise",
+    lifecycle="cs.life",
+    dlq="cs.dead",
+)
+CONFIGURED_TOPICS = {
+    "incident.received": "cs.in",
+    "incident.escalated": "cs.escalations",
+    "incident.resolved": "cs.done",
+    "incident.thanked": "cs.praise",
+    "incident.reopened": "cs.life",
+    "incident.paused": "cs.life",
+    "incident.resumed": "cs.life",
+    "incident.rated": "cs.life",
+}
+A_THANKS: Event = {
+    "event_id": "6f1c2a4e-8b0d-4c39-9a51-0d6c7f3e2b18",
+    "type": "incident.thanked",
+    "schema_version": 1,
+    "incident_id": "INC-2024-000123",
+    "occurred_at": "2024-08-14T10:15:00+03:00",
+    "source": "callcentre",
+    "channel": "phone",
+    "praised": CUSTOMER_NAME,
+}
+A_RECEIPT: Event = {
+    "event_id": "0b7e3d52-41a9-4f0c-8e6b-5c2d9a1f7e30",
+    "type": "incident.received",
+    "schema_version": 1,
+    "incident_id": "INC-2024-000123",
+    "occurred_at": "2024-08-14T09:40:00+03:00",
+    "source": "store-014",
+    "channel": "in_store",
+    "department": "retail_store",
+    "category": "product_quality",
+    "customer": {"name": CUSTOMER_NAME, "phone": CUSTOMER_PHONE},
+}
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _nulls_in(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _nulls_in(v) for v in value.values())
+    return False
+
+
+def _assert_no_personal_data(error: ContractError) -> None:
+    for secret in PERSONAL_DATA:
+        assert secret not in str(error)
+        assert secret not in error.detail
+        assert secret not in repr(error)
+
+
+# --- round trip and canonical encoding ------------------------------------------------------
+
+
+@settings(max_examples=200)
+@given(valid_events())
+def test_a_valid_event_survives_encoding_and_decoding(obj: Event) -> None:
+    event = validate_object(obj)
+
+    decoded = decode(encode(event))
+
+    assert decoded == event
+    assert type(decoded) is type(event)
+
+
+@settings(max_examples=200)
+@given(valid_events())
+def test_decoding_the_published_bytes_gives_the_validated_object(obj: Event) -> None:
+    raw = to_json(obj)
+
+    event = decode(raw)
+
+    assert event == validate_object(obj)
+
+
+@settings(max_examples=200)
+@given(valid_events())
+def test_encoding_is_a_fixed_point_of_decoding(obj: Event) -> None:
+    once = encode(validate_object(obj))
+
+    twice = encode(decode(once))
+
+    assert twice == once
+
+
+@settings(max_examples=150)
+@given(valid_events(), st.randoms(use_true_random=False))
+def test_key_order_and_null_optional_fields_do_not_change_the_encoding(
+    obj: Event, rng: Any
+) -> None:
+    items = list(_without_nulls(obj).items())
+    rng.shuffle(items)
+    reshaped = dict(items)
+
+    encoded = encode(validate_object(reshaped))
+
+    assert encoded == encode(validate_object(obj))
+
+
+@settings(max_examples=150)
+@given(valid_events())
+def test_the_encoding_omits_absent_optional_fields_instead_of_writing_null(obj: Event) -> None:
+    event = validate_object(obj)
+
+    written = json.loads(encode(event))
+
+    assert not _nulls_in(written)
+    assert written["type"] == obj["type"]
+    assert written["schema_version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("base", "field", "default"),
+    [(A_RECEIPT, "priority", "normal"), (A_THANKS, "standalone", False)],
+    ids=["priority", "standalone"],
+)
+@pytest.mark.parametrize("null", [False, True], ids=["absent", "null"])
+def test_an_absent_or_null_defaulted_field_takes_its_default(
+    base: Event, field: str, default: object, null: bool
+) -> None:
+    obj = {**base, field: None} if null else base
+
+    event = decode(to_json(obj))
+
+    assert getattr(event, field) == default
+
+
+def test_the_message_key_is_the_incident_id_in_utf8() -> None:
+    event = validate_object(A_THANKS)
+
+    key = message_key(event)
+
+    assert key == b"INC-2024-000123"
+    assert decode(to_json(A_THANKS), key=key) == event
+
+
+def test_a_message_whose_key_differs_from_its_incident_id_is_rejected() -> None:
+    raw = to_json(A_THANKS)
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw, key=b"INC-2024-000124")
+
+    assert caught.value.reason == "key_mismatch"
+    _assert_no_personal_data(caught.value)
+
+
+@settings(max_examples=100)
+@given(valid_events(), st.binary(max_size=70))
+def test_any_key_but_the_incident_id_is_a_key_mismatch(obj: Event, key: bytes) -> None:
+    assume(key != obj["incident_id"].encode())
+    raw = to_json(obj)
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw, key=key)
+
+    assert caught.value.reason == "key_mismatch"
+
+
+def test_a_message_of_exactly_the_size_limit_is_accepted() -> None:
+    raw = to_json(A_THANKS)
+    padded = raw + b" " * (MAX_MESSAGE_BYTES - len(raw))
+
+    event = decode(padded)
+
+    assert len(padded) == MAX_MESSAGE_BYTES
+    assert event == validate_object(A_THANKS)
+
+
+def test_a_message_one_byte_over_the_size_limit_is_oversized() -> None:
+    raw = to_json(A_THANKS)
+    padded = raw + b" " * (MAX_MESSAGE_BYTES + 1 - len(raw))
+
+    with pytest.raises(ContractError) as caught:
+        decode(padded)
+
+    assert caught.value.reason == "oversized"
+
+
+def test_the_size_limit_is_configurable() -> None:
+    raw = to_json(A_THANKS)
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw, max_bytes=len(raw) - 1)
+
+    assert caught.value.reason == "oversized"
+    assert decode(raw, max_bytes=len(raw)) == validate_object(A_THANKS)
+
+
+# --- rejections -----------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(invalid_messages())
+def test_every_invalid_message_is_rejected_with_its_specific_reason(
+    message: tuple[bytes, str],
+) -> None:
+    raw, reason = message
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert caught.value.reason == reason
+    assert caught.value.detail
+
+
+@settings(max_examples=300)
+@given(invalid_messages())
+def test_a_rejection_never_quotes_the_customers_personal_data(message: tuple[bytes, str]) -> None:
+    raw, _ = message
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    _assert_no_personal_data(caught.value)
+
+
+@settings(max_examples=200)
+@given(invalid_messages().filter(lambda m: m[1] not in ("not_json", "oversized")))
+@example((to_json({**A_THANKS, "standalone": "true"}), "schema_violation"))
+@example((to_json({**A_THANKS, "occurred_at": 1723619700}), "schema_violation"))
+def test_validating_a_parsed_object_rejects_what_decoding_rejects(
+    message: tuple[bytes, str],
+) -> None:
+    raw, reason = message
+    obj = json.loads(raw)
+
+    with pytest.raises(ContractError) as caught:
+        validate_object(obj)
+
+    assert caught.value.reason == reason
+    _assert_no_personal_data(caught.value)
+
+
+def test_a_boolean_schema_version_is_not_version_one() -> None:
+    raw = to_json({**A_THANKS, "schema_version": True})
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "unsupported_schema_version"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("occurred_at", "2024-08-14T10:15:00"),
+        ("occurred_at", "2024-08-14 10:15:00.123456"),
+        ("reported_at", "2024-08-14T09:00:00"),
+    ],
+)
+def test_a_naive_timestamp_is_a_schema_violation(field: str, value: str) -> None:
+    obj = {**A_RECEIPT, field: value}
+
+    with pytest.raises(ContractError) as caught:
+        decode(to_json(obj))
+
+    assert caught.value.reason == "schema_violation"
+    assert field in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "incident_id",
+    ["x" * 65, "", "INC 1", CUSTOMER_PHONE, "INC/1", "INC-1\n"],
+    ids=["65 chars", "empty", "space", "phone", "slash", "trailing newline"],
+)
+def test_an_incident_id_outside_the_rules_is_a_schema_violation(incident_id: str) -> None:
+    raw = to_json({**A_THANKS, "incident_id": incident_id})
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "schema_violation"
+    assert "incident_id" in caught.value.detail
+    _assert_no_personal_data(caught.value)
+
+
+def test_an_incident_id_of_64_allowed_characters_is_accepted() -> None:
+    incident_id = ("AZaz09._:-" * 7)[:64]
+
+    event = decode(to_json({**A_THANKS, "incident_id": incident_id}))
+
+    assert event.incident_id == incident_id
+
+
+def test_a_summary_over_2000_characters_is_rejected_without_quoting_it() -> None:
+    summary = (f"{CUSTOMER_NAME} called from {CUSTOMER_PHONE}. " * 60)[:2001]
+    obj = {**A_RECEIPT, "summary": summary}
+
+    with pytest.raises(ContractError) as caught:
+        decode(to_json(obj))
+
+    assert caught.value.reason == "schema_violation"
+    assert "summary" in caught.value.detail
+    _assert_no_personal_data(caught.value)
+
+
+def test_a_summary_of_exactly_2000_characters_is_accepted() -> None:
+    obj = {**A_RECEIPT, "summary": "é" * 2000}
+
+    event = decode(to_json(obj))
+
+    assert isinstance(event, IncidentReceived)
+    assert event.summary is not None
+    assert len(event.summary) == 2000
+
+
+def test_the_detail_of_a_violation_names_the_offending_field() -> None:
+    raw = to_json({**A_THANKS, "channel": 7})
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "schema_violation"
+    assert "channel" in caught.value.detail
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("event_type", "topic"), DEFAULT_TOPICS.items())
+def test_each_type_goes_to_its_default_topic(event_type: str, topic: str) -> None:
+    topics = TopicMap()
+
+    routed = topics.topic_for(event_type)
+
+    assert routed == topic
+
+
+@pytest.mark.parametrize(("event_type", "topic"), CONFIGURED_TOPICS.items())
+def test_each_type_goes_to_its_configured_topic(event_type: str, topic: str) -> None:
+    routed = CONFIGURED.topic_for(event_type)
+
+    assert routed == topic
+
+
+def test_the_consumer_subscribes_to_every_incident_topic_but_not_the_dead_letters() -> None:
+    topics = CONFIGURED.incident_topics
+
+    assert set(topics) == set(CONFIGURED_TOPICS.values())
+    assert "cs.dead" not in topics
+    assert TopicMap().dlq == "incidents.dlq"
+
+
+def test_a_type_outside_the_contract_has_no_topic() -> None:
+    topics = TopicMap()
+
+    with pytest.raises(KeyError):
+        topics.topic_for("incident.closed")
+
+
+@settings(max_examples=50)
+@given(valid_events())
+def test_every_valid_event_is_routed_to_a_subscribed_topic(obj: Event) -> None:
+    event_type = validate_object(obj).model_dump()["type"]
+
+    topic = CONFIGURED.topic_for(event_type)
+
+    assert topic in CONFIGURED.incident_topics
+    assert TopicMap().topic_for(event_type) == DEFAULT_TOPICS[obj["type"]]
+
+
+# --- JSON Schema export ---------------------------------------------------------------------
+
+_SCHEMA_KEYWORDS = {
+    "$defs", "$id", "$ref", "additionalProperties", "anyOf", "const", "default", "description",
+    "enum", "format", "maxLength", "minLength", "pattern", "properties", "required", "title",
+    "type",
+}  # fmt: skip
+_JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
+
+
+class _Schemas(dict[str, dict[str, Any]]):
+    """The exported schemas by event type (short repr: hypothesis prints its arguments)."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} exported schemas>"
+
+
+@pytest.fixture(scope="module")
+def schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The exported schemas, by event type."""
+    paths = export_json_schemas(tmp_path_factory.mktemp("schemas"))
+    return _Schemas((p.name.removesuffix(".schema.json"), json.loads(p.read_text())) for p in paths)
+
+
+def _is_type(value: Any, name: str) -> bool:
+    return {
+        "object": isinstance(value, dict),
+        "array": isinstance(value, list),
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "null": value is None,
+    }[name]
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _has_format(value: str, name: str) -> bool:
+    try:
+        if name == "uuid":
+            UUID(value)
+        elif name == "date-time":
+            return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+    return True
+
+
+def _conforms(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> bool:
+    """A minimal JSON Schema check of the keywords the export uses (jsonschema is not installed)."""
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _conforms(value, target, root)
+    if "anyOf" in schema and not any(_conforms(value, s, root) for s in schema["anyOf"]):
+        return False
+    if "type" in schema and not _is_type(value, schema["type"]):
+        return False
+    if "const" in schema and not _same(value, schema["const"]):
+        return False
+    if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
+        return False
+    if isinstance(value, str):
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", math.inf):
+            return False
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return False
+        if "format" in schema and not _has_format(value, schema["format"]):
+            return False
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        if any(name not in value for name in schema.get("required", [])):
+            return False
+        if schema.get("additionalProperties") is False and any(n not in properties for n in value):
+            return False
+        return all(_conforms(v, properties[n], root) for n, v in value.items() if n in properties)
+    return True
+
+
+def _keywords(schema: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(schema, dict):
+        for name, sub in schema.items():
+            found.add(name)
+            if name in ("properties", "$defs"):
+                for nested in sub.values():
+                    found |= _keywords(nested)
+            elif name == "anyOf":
+                for nested in sub:
+                    found |= _keywords(nested)
+    return found
+
+
+def test_the_export_writes_one_schema_file_per_event_type(tmp_path: Path) -> None:
+    directory = tmp_path / "out"
+
+    paths = export_json_schemas(directory)
+
+    assert sorted(p.name for p in paths) == sorted(f"{t}.schema.json" for t in EVENT_TYPES)
+    assert sorted(directory.iterdir()) == sorted(paths)
+
+
+def test_the_export_can_be_run_again_over_its_own_output(tmp_path: Path) -> None:
+    first = {p.name: p.read_text() for p in export_json_schemas(tmp_path)}
+
+    second = {p.name: p.read_text() for p in export_json_schemas(tmp_path)}
+
+    assert second == first
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_exported_schema_is_a_closed_object_schema(
+    schemas: dict[str, dict[str, Any]], event_type: str
+) -> None:
+    schema = schemas[event_type]
+
+    keywords = _keywords(schema)
+
+    assert keywords <= _SCHEMA_KEYWORDS
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert schema["$id"].endswith(f"{event_type}.v1.json")
+    assert schema["properties"]["type"]["const"] == event_type
+    assert schema["properties"]["schema_version"]["const"] == 1
+    assert set(schema["required"]) <= set(schema["properties"])
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_exported_schema_lists_exactly_the_contracts_fields(
+    schemas: dict[str, dict[str, Any]], event_type: str
+) -> None:
+    schema = schemas[event_type]
+
+    properties, required = set(schema["properties"]), set(schema["required"])
+
+    assert properties == set(fields_of(event_type))
+    assert required == required_fields(event_type)
+
+
+def test_every_exported_schema_has_its_own_id(schemas: dict[str, dict[str, Any]]) -> None:
+    ids = [schema["$id"] for schema in schemas.values()]
+
+    assert len(set(ids)) == len(EVENT_TYPES)
+
+
+@settings(max_examples=200)
+@given(valid_events())
+def test_the_exported_schema_accepts_every_valid_event(
+    schemas: dict[str, dict[str, Any]], obj: Event
+) -> None:
+    schema = schemas[obj["type"]]
+
+    accepted = _conforms(obj, schema, schema)
+
+    assert accepted
+
+
+@settings(max_examples=50)
+@given(
+    events_with_personal_data("incident.received"), st.sampled_from(["missing", "extra", "long"])
+)
+def test_the_exported_schema_rejects_what_the_contract_rejects(
+    schemas: dict[str, dict[str, Any]], obj: Event, defect: str
+) -> None:
+    if defect == "missing":
+        del obj["category"]
+    elif defect == "extra":
+        obj["customer"]["passport"] = "4509 123456"
+    else:
+        obj["incident_id"] = "x" * 65
+    schema = schemas["incident.received"]
+
+    accepted = _conforms(obj, schema, schema)
+
+    assert not accepted
+    with pytest.raises(ContractError):
+        decode(to_json(obj))
