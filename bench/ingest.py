@@ -118,7 +118,8 @@ def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore
     elapsed = time.perf_counter() - started
     print(
         f"    consume: {totals.messages:,} messages in {consumed:.1f} s "
-        f"(polling {totals.poll_seconds:.1f} s, ingesting {totals.ingest_seconds:.1f} s) "
+        f"(polling {totals.poll_seconds:.1f} s of which group join {totals.first_message_after:.1f} s,"
+        f" ingesting {totals.ingest_seconds:.1f} s) "
         f"({totals.applied:,} applied, {totals.parked:,} parked, "
         f"{totals.dead_lettered:,} dead-lettered); project: {notifications:,} in {projected:.1f} s"
     )

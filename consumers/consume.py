@@ -15,6 +15,9 @@ from consumers.kafka_source import KafkaSource
 
 log = structlog.get_logger(__name__)
 
+# Offsets live in the event store; the broker's copy is only for lag tools.
+COMMIT_INTERVAL_SECONDS = 1.0
+
 
 @dataclass
 class ConsumeTotals:
@@ -30,6 +33,7 @@ class ConsumeTotals:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     poll_seconds: float = 0.0
+    first_message_after: float = 0.0
     ingest_seconds: float = 0.0
 
     def add(self, result: BatchResult) -> None:
@@ -61,23 +65,28 @@ def consume(
     # Batches create many long-lived objects (cached aggregates): collect less often.
     gc.set_threshold(50_000, 50, 100)
     totals = ConsumeTotals()
-    started = time.perf_counter()
+    started = committed = time.perf_counter()
     dead_letters.publish_pending()
     while not should_stop():
         polled = time.perf_counter()
         messages = source.poll()
         totals.poll_seconds += time.perf_counter() - polled
         if messages:
+            if not totals.batches:
+                totals.first_message_after = time.perf_counter() - started
             ingested = time.perf_counter()
             result = ingest.process(messages, source.lagging())
             totals.add(result)
-            source.commit(ingest.positions)
+            if time.perf_counter() - committed > COMMIT_INTERVAL_SECONDS:
+                source.commit(ingest.positions)
+                committed = time.perf_counter()
             if result.dead_lettered:
                 dead_letters.publish_pending()
             totals.ingest_seconds += time.perf_counter() - ingested
             log.debug("batch_ingested", messages=result.messages, applied=result.applied)
         elif once and source.drained():
             break
+    source.commit(ingest.positions)
     totals.seconds = time.perf_counter() - started
     log.info(
         "consume_finished",

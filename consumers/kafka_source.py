@@ -30,10 +30,12 @@ class SourceOptions:
     bootstrap_servers: str
     topics: tuple[str, ...]
     group_id: str = "ticketstream-ingest"
-    max_poll_records: int = 2000
+    max_poll_records: int = 5000
     # The embedded broker holds a group join for the whole rebalance timeout, which
     # kafka-python takes from max_poll_interval_ms: keep it short, batches are shorter.
     max_poll_interval_ms: int = 3000
+    # Tansu holds a group join for about this long; real Kafka wants at least 6000.
+    session_timeout_ms: int = 10_000
     client_id: str = "ticketstream-consumer"
     # How far (in record time) a released record may be ahead of the slowest partition
     # still lagging: keeps topics roughly in step, so few events arrive early.
@@ -75,8 +77,8 @@ class KafkaSource:
                 auto_offset_reset="earliest",
                 max_poll_records=options.max_poll_records,
                 max_poll_interval_ms=options.max_poll_interval_ms,
-                session_timeout_ms=max(options.max_poll_interval_ms, 6000),
-                heartbeat_interval_ms=1000,
+                session_timeout_ms=options.session_timeout_ms,
+                heartbeat_interval_ms=max(options.session_timeout_ms // 3, 100),
                 fetch_max_bytes=16 * 1024 * 1024,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,

@@ -51,6 +51,16 @@ class Incident(BaseAggregate[str]):
         TOPIC = "incident.created.v1"
         originator_topic: str
 
+        def mutate(self, aggregate: BaseAggregate[str] | None) -> BaseAggregate[str] | None:
+            # The library's generic version inspects __init__ signatures on every call;
+            # an Incident's __init__ takes nothing, so build it directly (hot path).
+            assert aggregate is None
+            incident = Incident.__new__(Incident)
+            incident.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            incident.__init__()  # type: ignore[misc]
+            self.apply(incident)
+            return incident
+
     class Received(Created):
         TOPIC = "incident.received.v1"
         channel: str

@@ -7,146 +7,63 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from random import Random
 from typing import IO, NamedTuple
 from zoneinfo import ZoneInfo
 
-Event = dict[str, object]
-
-# Who hands incidents over, and through which channels (DESIGN §1).
-DEPARTMENTS = {
-    "retail_store": 0.40,
-    "call_centre": 0.28,
-    "service_centre": 0.10,
-    "services": 0.08,
-    "document_management": 0.07,
-    "other": 0.07,
-}
-THANKING_DEPARTMENTS = {
-    "retail_store": 0.45, "call_centre": 0.30, "service_centre": 0.10, "services": 0.10,
-    "other": 0.05,
-}
-CHANNELS: Mapping[str, Mapping[str, float]] = {
-    "retail_store": {"email": 0.45, "document_system": 0.35, "in_store": 0.20},
-    "call_centre": {"phone": 0.60, "email": 0.28, "chat": 0.07, "messenger": 0.05},
-    "service_centre": {"email": 0.92, "document_system": 0.08},
-    "services": {"email": 0.90, "document_system": 0.10},
-    "document_management": {"document_system": 1.0},
-    "other": {"email": 0.45, "web_form": 0.25, "social": 0.15, "messenger": 0.10, "chat": 0.05},
-}
-SOURCES = {
-    "call_centre": "callcentre",
-    "service_centre": "service-centre",
-    "services": "services",
-    "document_management": "edms",
-    "other": "web",
-}
-STORES = tuple(f"store-{n:03d}" for n in (1, 2, 3, 5, 7, 8, 11, 12, 14, 15, 17, 19, 21, 23, 26))
-STORE_WEIGHTS = tuple(1 / (1 + 0.2 * rank) for rank in range(len(STORES)))
-CATEGORIES: Mapping[str, Mapping[str, float]] = {
-    "retail_store": {
-        "promotion_terms": 0.25, "poor_consultation": 0.25, "product_quality": 0.25,
-        "quality_certificate": 0.10, "warranty": 0.15,
-    },
-    "call_centre": {
-        "promotion_terms": 0.15, "poor_consultation": 0.10, "product_quality": 0.20,
-        "poor_service": 0.15, "delivery": 0.20, "assembly": 0.08, "warranty": 0.12,
-    },
-    "service_centre": {"warranty": 0.55, "product_quality": 0.30, "poor_service": 0.15},
-    "services": {"assembly": 0.45, "delivery": 0.30, "poor_service": 0.25},
-    "document_management": {"quality_certificate": 0.60, "product_quality": 0.25, "warranty": 0.15},
-    "other": {
-        "poor_service": 0.35, "delivery": 0.30, "promotion_terms": 0.20, "product_quality": 0.15,
-    },
-}
-SUMMARIES = {
-    "promotion_terms": ("Promotion discount was not applied at checkout",
-                        "Customer disputes the terms of a loyalty promotion"),
-    "poor_consultation": ("Consultant gave wrong information about the product",
-                          "Customer was not told about compatible accessories"),
-    "product_quality": ("Product stopped working within two weeks",
-                        "Visible defect found after unpacking"),
-    "quality_certificate": ("Customer asks for the quality certificate of a product",
-                            "Certificate of conformity requested for a purchase"),
-    "poor_service": ("Long queue and impolite staff at the service desk",
-                     "Promised call-back never happened"),
-    "delivery": ("Delivery missed the agreed time slot", "Goods were delivered damaged"),
-    "assembly": ("Assembly team did not arrive", "Furniture assembled with missing parts"),
-    "warranty": ("Warranty repair takes longer than promised",
-                 "Warranty claim refused without explanation"),
-}
-RESOLUTIONS: Mapping[str, Mapping[str, float]] = {
-    "promotion_terms": {"explanation": 0.6, "refund": 0.4},
-    "poor_consultation": {"explanation": 0.5, "exchange": 0.3, "refund": 0.2},
-    "product_quality": {"exchange": 0.45, "refund": 0.30, "repair": 0.25},
-    "quality_certificate": {"certificate_provided": 0.9, "explanation": 0.1},
-    "poor_service": {"explanation": 0.7, "refund": 0.3},
-    "delivery": {"explanation": 0.5, "refund": 0.3, "exchange": 0.2},
-    "assembly": {"repair": 0.6, "explanation": 0.4},
-    "warranty": {"repair": 0.6, "exchange": 0.3, "explanation": 0.1},
-}
-PRIORITIES = {"normal": 0.75, "high": 0.12, "low": 0.10, "critical": 0.03}
-# Paper-trail causes come from departments that hand over documents.
-PAPER_CAUSES = {
-    "incomplete_documents": 0.22, "no_comment": 0.10, "missing_remark_number": 0.09,
-    "illegible_customer_name": 0.07, "low_resolution_scan": 0.08,
-}
-OTHER_CAUSES = {
-    "slow_department_response": 0.17, "supplier_delay": 0.13, "customer_unreachable": 0.09,
-    "waiting_for_expert": 0.05,
-}
-PAPER_DEPARTMENTS = frozenset({"retail_store", "document_management"})
-PAUSE_OF_CAUSE = {
-    "supplier_delay": "awaiting_supplier", "customer_unreachable": "awaiting_customer",
-}
-PAUSE_REASONS = {"awaiting_customer": 0.6, "awaiting_supplier": 0.4}
-ESCALATION_TARGETS = {"tech_support": 0.70, "store_manager": 0.18, "supplier": 0.12}
-ESCALATION_REASONS = {
-    "tech_support": "technical question for an engineer",
-    "store_manager": "decision of the store manager needed",
-    "supplier": "supplier assessment of the defect",
-}
-REOPEN_REASONS = (
-    "customer disputes the resolution", "the defect came back", "refund not received",
+from producers.traffic_mix import (
+    CATEGORIES,
+    CHANNELS,
+    CS_SOURCE,
+    DEPARTMENTS,
+    ESCALATION_REASONS,
+    ESCALATION_SHARE,
+    ESCALATION_TARGETS,
+    FEMALE_NAMES,
+    GROWTH_PER_MONTH,
+    LATE_ANSWER_SHARE,
+    LATE_COMPLETION_REPORT_SHARE,
+    LATE_HANDOVER_SHARE,
+    LONG_SERVICE_SHARE,
+    MALE_NAMES,
+    OTHER_CAUSES,
+    PAPER_CAUSES,
+    PAPER_DEPARTMENTS,
+    PAUSE_OF_CAUSE,
+    PAUSE_REASONS,
+    PAUSE_SHARE,
+    PRAISED,
+    PRIORITIES,
+    RATING_COMMENTS,
+    RATING_SHARE,
+    RATINGS,
+    REOPEN_REASONS,
+    REOPEN_SHARE,
+    RESOLUTIONS,
+    SEASONALITY,
+    SECOND_ESCALATION_SHARE,
+    SOURCES,
+    STANDALONE_THANKS_PER_INCIDENT,
+    STORE_WEIGHTS,
+    STORES,
+    SUMMARIES,
+    SURNAMES,
+    SURVEY_SOURCE,
+    THANKING_DEPARTMENTS,
+    THANKS_AFTER_GOOD_RATING,
+    THANKS_OTHERWISE,
+    TROUBLED_RATINGS,
 )
-RATINGS = {"good": 0.58, "neutral": 0.25, "bad": 0.17}
-TROUBLED_RATINGS = {"good": 0.25, "neutral": 0.30, "bad": 0.45}
-RATING_COMMENTS = {
-    "good": ("quick and polite", "problem solved, thank you"),
-    "neutral": ("took a while but solved", "ok"),
-    "bad": ("took far too long", "had to call several times"),
-}
-PRAISED = {
-    "retail_store": ("consultant {first}", "{store} team"),
-    "call_centre": ("operator {first}", "call centre team"),
-    "service_centre": ("engineer {first}", "service centre team"),
-    "services": ("assembly team", "installer {first}"),
-    "document_management": ("document service team",),
-    "other": ("customer service team", "manager {first}"),
-}
-MALE_NAMES = ("Alexei", "Dmitry", "Ivan", "Sergei", "Pavel", "Mikhail", "Andrei", "Nikolai")
-FEMALE_NAMES = ("Anna", "Olga", "Maria", "Elena", "Natalia", "Irina", "Tatiana", "Svetlana")
-SURNAMES = ("Ivanov", "Petrov", "Smirnov", "Kuznetsov", "Popov", "Sokolov", "Volkov", "Lebedev")
+from producers.working_hours import (
+    OFFICE_HOURS,
+    STORE_HOURS,
+    WorkingClock,
+    WorkingHours,
+)
 
-# Calendar month → relative volume (New Year, 8 March, back to school); mean ≈ 1.
-SEASONALITY = (0.93, 0.93, 1.04, 0.97, 0.94, 0.96, 1.00, 1.08, 1.06, 1.00, 1.02, 1.07)
-GROWTH_PER_MONTH = 0.005
-ESCALATION_SHARE = 0.15
-SECOND_ESCALATION_SHARE = 0.10
-LONG_SERVICE_SHARE = 0.15
-PAUSE_SHARE = 0.22
-LATE_HANDOVER_SHARE = 0.12  # of non-phone contacts, ≈ 10 % of all
-LATE_ANSWER_SHARE = 0.10
-LATE_COMPLETION_REPORT_SHARE = 0.08
-REOPEN_SHARE = 0.06
-RATING_SHARE = 0.33
-STANDALONE_THANKS_PER_INCIDENT = 0.035
-THANKS_AFTER_GOOD_RATING = 0.20
-THANKS_OTHERWISE = 0.018
-CS_SOURCE = "cs-desk"
-SURVEY_SOURCE = "csat-survey"
+Event = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -166,66 +83,6 @@ class SimulationSpec:
             raise ValueError("start must be the first day of a month")
 
 
-@dataclass(frozen=True)
-class _Hours:
-    """Local working hours of a department, and whether it works at weekends."""
-
-    opens: int
-    closes: int
-    weekends: bool
-
-    def works_on(self, day: date) -> bool:
-        return self.weekends or day.weekday() < 5
-
-    @property
-    def minutes_per_day(self) -> int:
-        return (self.closes - self.opens) * 60
-
-
-STORE_HOURS = _Hours(10, 22, weekends=True)
-OFFICE_HOURS = _Hours(9, 18, weekends=False)
-
-
-class _Clock:
-    """Working-time arithmetic on UTC instants, with working days read in the local zone."""
-
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self._windows: dict[tuple[_Hours, date], tuple[datetime, datetime] | None] = {}
-
-    def window(self, hours: _Hours, day: date) -> tuple[datetime, datetime] | None:
-        """The working interval of ``day`` as UTC instants, or None on a day off."""
-        key = (hours, day)
-        if key not in self._windows:
-            self._windows[key] = (
-                (self.instant(day, hours.opens), self.instant(day, hours.closes))
-                if hours.works_on(day) else None
-            )
-        return self._windows[key]
-
-    def instant(self, day: date, hour: int) -> datetime:
-        return datetime.combine(day, time(hour), self.zone).astimezone(UTC)
-
-    def add(self, hours: _Hours, start: datetime, minutes: int) -> datetime:
-        """The instant ``minutes`` working minutes after ``start``."""
-        remaining = timedelta(minutes=minutes)
-        day = start.astimezone(self.zone).date()
-        while True:
-            window = self.window(hours, day)
-            if window is not None:
-                begin = max(start, window[0])
-                if begin + remaining <= window[1]:
-                    return begin + remaining
-                if begin < window[1]:
-                    remaining -= window[1] - begin
-            day += timedelta(days=1)
-
-    def moment(self, rng: Random, hours: _Hours, days: list[date]) -> datetime:
-        """A random whole minute inside the working hours of one of ``days``."""
-        window = self.window(hours, rng.choice([d for d in days if hours.works_on(d)]))
-        assert window is not None  # the day was chosen among working days
-        span = int((window[1] - window[0]).total_seconds()) // 60
-        return window[0] + timedelta(minutes=rng.randrange(span))
 
 
 @dataclass(frozen=True)
@@ -236,7 +93,7 @@ class _Contact:
     channel: str
     source: str
     store: str | None
-    hours: _Hours
+    hours: WorkingHours
     reported_at: datetime
 
 
@@ -255,7 +112,7 @@ def _iso(at: datetime, zone: ZoneInfo) -> str:
 
 
 def _contact(
-    rng: Random, clock: _Clock, days: list[date], departments: Mapping[str, float]
+    rng: Random, clock: WorkingClock, days: list[date], departments: Mapping[str, float]
 ) -> _Contact:
     department = _pick(rng, departments)
     channel = _pick(rng, CHANNELS[department])
@@ -302,7 +159,9 @@ def _pause_count(rng: Random, root_cause: str | None) -> int:
 class _Story:
     """One incident's events, built forwards in time so that the lifecycle rules hold."""
 
-    def __init__(self, rng: Random, clock: _Clock, contact: _Contact, incident_id: str) -> None:
+    def __init__(
+        self, rng: Random, clock: WorkingClock, contact: _Contact, incident_id: str
+    ) -> None:
         self.rng, self.clock, self.contact, self.incident_id = rng, clock, contact, incident_id
         self.now = contact.reported_at
         self.events: list[_Stamped] = []
@@ -423,7 +282,9 @@ class _Story:
                   department=self.contact.department, praised=_praised(self.rng, self.contact))
 
 
-def _incident(rng: Random, clock: _Clock, contact: _Contact, incident_id: str) -> list[_Stamped]:
+def _incident(
+    rng: Random, clock: WorkingClock, contact: _Contact, incident_id: str
+) -> list[_Stamped]:
     story = _Story(rng, clock, contact, incident_id)
     story.receive()
     root_cause = _long_service_cause(rng, contact.department)
@@ -435,7 +296,9 @@ def _incident(rng: Random, clock: _Clock, contact: _Contact, incident_id: str) -
     return story.events
 
 
-def _standalone_thanks(rng: Random, clock: _Clock, contact: _Contact, thanks_id: str) -> _Stamped:
+def _standalone_thanks(
+    rng: Random, clock: WorkingClock, contact: _Contact, thanks_id: str
+) -> _Stamped:
     story = _Story(rng, clock, contact, thanks_id)
     story.emit("thanked", contact.source, channel=contact.channel, standalone=True,
                department=contact.department, praised=_praised(rng, contact))
@@ -466,7 +329,7 @@ def _volume(rng: Random, spec: SimulationSpec, index: int, month: date) -> int:
 
 
 def _month(
-    rng: Random, clock: _Clock, ids: _Numbering, days: list[date], volume: int
+    rng: Random, clock: WorkingClock, ids: _Numbering, days: list[date], volume: int
 ) -> list[_Stamped]:
     """Every event of the incidents and standalone thanks that begin in one month."""
     def contacts(count: int, departments: Mapping[str, float]) -> list[_Contact]:
@@ -489,7 +352,7 @@ def simulate(spec: SimulationSpec) -> list[Event]:
     Events that would happen after the period are left out, so some incidents stay open.
     """
     rng = Random(spec.seed)
-    clock = _Clock(ZoneInfo(spec.timezone))
+    clock = WorkingClock(ZoneInfo(spec.timezone))
     ids = _Numbering()
     starts = _month_starts(spec.start, spec.months)
     stamped: list[_Stamped] = []

@@ -13,7 +13,8 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def month_of(instant: datetime, zone: ZoneInfo) -> str:
     """The reporting month an instant falls in."""
-    return instant.astimezone(zone).strftime("%Y-%m")
+    local = instant.astimezone(zone)
+    return f"{local.year:04d}-{local.month:02d}"
 
 
 def parse_month(text: str) -> str:

@@ -98,6 +98,7 @@ def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
         group_id=settings.consumer_group,
         max_poll_records=settings.max_poll_records,
         max_poll_interval_ms=settings.max_poll_interval_ms,
+        session_timeout_ms=settings.group_session_timeout_ms,
     )
     return KafkaSource(options, positions=step.reload)
 
