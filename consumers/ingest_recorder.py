@@ -1,4 +1,8 @@
-"""The event-store recorder of the ingest loop: events, offsets, dead letters, parked events — one transaction."""
+"""Event-store recorders of the ingest loop: events, offsets, dead letters, parked events — one transaction.
+
+One set of SQL serves SQLite and PostgreSQL; the two recorders differ only in placeholder,
+a few column types, and where the library keeps its tracking table.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor, SQLiteProcessRecorder
 
 from consumers.records import Coordinates, DeadLetter, IngestBatch, Message, ParkedEvent
 
-_TABLES = [
-    "CREATE TABLE IF NOT EXISTS dead_letters ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,"
-    " key BLOB, payload BLOB NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
-    " event_id TEXT, incident_id TEXT, recorded_at TEXT NOT NULL,"
-    " published INTEGER NOT NULL DEFAULT 0)",
-    "CREATE INDEX IF NOT EXISTS dead_letters_unpublished ON dead_letters (published)",
-    "CREATE TABLE IF NOT EXISTS parked_events ("
-    " event_id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-    " topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,"
-    " key BLOB, payload BLOB NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS stream_times ("
-    " partition_name TEXT PRIMARY KEY, occurred_at TEXT NOT NULL)",
-]
+_DEAD_LETTER_COLUMNS = (
+    "source_topic, source_partition, source_offset, message_key, payload, reason, detail,"
+    " event_id, incident_id, recorded_at"
+)
+_PARKED_COLUMNS = (
+    "event_id, incident_id, occurred_at, source_topic, source_partition, source_offset,"
+    " message_key, payload, reason, detail"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,44 +37,73 @@ class StoredDeadLetter:
     published: bool
 
 
-class SQLiteIngestRecorder(SQLiteProcessRecorder):
-    """SQLite process recorder that also stores a batch's offsets, dead letters and parked events."""
+class IngestTables:
+    """The ingest loop's own tables and queries, written once for both databases."""
 
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *_TABLES]
+    placeholder = "?"
+    id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    bytes_type = "BLOB"
+    datastore: Any
+    events_table_name: str
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        # Plain executemany: the ingest loop needs no notification ids back.
-        SQLiteAggregateRecorder._insert_events(self, c, stored_events)
-        batch: IngestBatch | None = kwargs.get("ingest")
-        if batch is not None:
-            self._insert_batch(c, batch)
-        return None
+    def ingest_table_statements(self) -> list[str]:
+        """DDL of the dead-letter, parked-event and stream-time tables."""
+        return [
+            f"CREATE TABLE IF NOT EXISTS dead_letters (id {self.id_column},"
+            " source_topic TEXT NOT NULL, source_partition INTEGER NOT NULL,"
+            f" source_offset BIGINT NOT NULL, message_key {self.bytes_type},"
+            f" payload {self.bytes_type} NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
+            " event_id TEXT, incident_id TEXT, recorded_at TEXT NOT NULL,"
+            " published INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS dead_letters_unpublished ON dead_letters (published)",
+            "CREATE TABLE IF NOT EXISTS parked_events (event_id TEXT PRIMARY KEY,"
+            " incident_id TEXT NOT NULL, occurred_at TEXT NOT NULL, source_topic TEXT NOT NULL,"
+            " source_partition INTEGER NOT NULL, source_offset BIGINT NOT NULL,"
+            f" message_key {self.bytes_type}, payload {self.bytes_type} NOT NULL,"
+            " reason TEXT NOT NULL, detail TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS stream_times ("
+            " partition_name TEXT PRIMARY KEY, occurred_at TEXT NOT NULL)",
+        ]
 
-    def _insert_batch(self, c: SQLiteCursor, batch: IngestBatch) -> None:
-        for tracking in batch.offsets:
-            self._insert_tracking(c, tracking)
+    def tracking_table(self) -> str:
+        """Where the library keeps tracking records (our Kafka offsets)."""
+        return "tracking"
+
+    def sql(self, statement: str) -> str:
+        """The statement with this database's placeholder."""
+        return statement.replace("?", self.placeholder)
+
+    def insert_batch(self, c: Any, batch: IngestBatch) -> None:
+        """Write a batch's letters, parked events and stream times (not its offsets)."""
         if batch.unparked:
             c.executemany(
-                "DELETE FROM parked_events WHERE event_id=?", [(e,) for e in batch.unparked]
+                self.sql("DELETE FROM parked_events WHERE event_id=?"),
+                [(e,) for e in batch.unparked],
             )
         if batch.parked:
             c.executemany(
-                "INSERT OR REPLACE INTO parked_events VALUES (?,?,?,?,?,?,?,?,?,?)",
+                self.sql(
+                    f"INSERT INTO parked_events ({_PARKED_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (event_id) DO UPDATE SET reason=excluded.reason,"
+                    " detail=excluded.detail"
+                ),
                 [_parked_row(p) for p in batch.parked],
             )
         if batch.dead_letters:
             now = datetime.now(timezone.utc).isoformat()
             c.executemany(
-                "INSERT INTO dead_letters (topic, partition, offset, key, payload, reason,"
-                " detail, event_id, incident_id, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                self.sql(
+                    f"INSERT INTO dead_letters ({_DEAD_LETTER_COLUMNS})"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)"
+                ),
                 [_dead_letter_row(d, now) for d in batch.dead_letters],
             )
         if batch.stream_times:
             c.executemany(
-                "INSERT OR REPLACE INTO stream_times VALUES (?, ?)",
+                self.sql(
+                    "INSERT INTO stream_times VALUES (?, ?) ON CONFLICT (partition_name)"
+                    " DO UPDATE SET occurred_at=excluded.occurred_at"
+                ),
                 [(name, t.isoformat()) for name, t in batch.stream_times.items()],
             )
 
@@ -84,11 +111,16 @@ class SQLiteIngestRecorder(SQLiteProcessRecorder):
         """Stored events of each id that has any, in version order (one query per 500 ids)."""
         found: dict[str, list[StoredEvent]] = {}
         with self.datastore.transaction(commit=False) as c:
+            self.enter(c)
             for start in range(0, len(originator_ids), 500):
-                chunk = originator_ids[start : start + 500]
+                chunk = list(originator_ids[start : start + 500])
                 c.execute(
-                    f"SELECT * FROM {self.events_table_name} WHERE originator_id IN"
-                    f" ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    self.sql(
+                        "SELECT originator_id, originator_version, topic, state"
+                        f" FROM {self.events_table_name}"
+                        f" WHERE originator_id IN ({','.join('?' * len(chunk))})"
+                        " ORDER BY originator_id, originator_version"
+                    ),
                     chunk,
                 )
                 for row in c.fetchall():
@@ -97,30 +129,25 @@ class SQLiteIngestRecorder(SQLiteProcessRecorder):
                             originator_id=row["originator_id"],
                             originator_version=row["originator_version"],
                             topic=row["topic"],
-                            state=row["state"],
+                            state=bytes(row["state"]),
                         )
                     )
         return found
 
     def stored_offsets(self) -> dict[str, int]:
         """The last applied offset of every ``topic:partition`` seen so far."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT application_name, notification_id FROM tracking")
-            return {
-                row[0]: row[1] for row in c.fetchall() if ":" in row[0]
-            }
+        rows = self._select(f"SELECT application_name, notification_id FROM {self.tracking_table()}")
+        return {r["application_name"]: r["notification_id"] for r in rows if ":" in r["application_name"]}
 
     def parked_events(self) -> list[ParkedEvent]:
         """Every parked event, oldest event time first."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT * FROM parked_events ORDER BY occurred_at, event_id")
-            return [_parked_from_row(row) for row in c.fetchall()]
+        rows = self._select("SELECT * FROM parked_events ORDER BY occurred_at, event_id")
+        return [_parked_from_row(row) for row in rows]
 
     def stream_times(self) -> dict[str, datetime]:
         """Per ``topic:partition``, the newest event time ingested from it."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT partition_name, occurred_at FROM stream_times")
-            return {row[0]: datetime.fromisoformat(row[1]) for row in c.fetchall()}
+        rows = self._select("SELECT partition_name, occurred_at FROM stream_times")
+        return {r["partition_name"]: datetime.fromisoformat(r["occurred_at"]) for r in rows}
 
     def dead_letters(
         self, *, reason: str | None = None, unpublished_only: bool = False, limit: int = 1000
@@ -133,23 +160,78 @@ class SQLiteIngestRecorder(SQLiteProcessRecorder):
         if unpublished_only:
             where.append("published=0")
         sql = f"SELECT * FROM dead_letters WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, [*params, limit])
-            return [_stored_dead_letter(row) for row in c.fetchall()]
+        return [_stored_dead_letter(row) for row in self._select(sql, [*params, limit])]
 
     def dead_letter(self, letter_id: int) -> StoredDeadLetter | None:
         """One dead letter by id."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT * FROM dead_letters WHERE id=?", (letter_id,))
-            row = c.fetchone()
-        return _stored_dead_letter(row) if row else None
+        rows = self._select("SELECT * FROM dead_letters WHERE id=?", [letter_id])
+        return _stored_dead_letter(rows[0]) if rows else None
 
     def mark_published(self, letter_ids: Sequence[int]) -> None:
         """Record that these dead letters reached the dead-letter topic."""
         with self.datastore.transaction(commit=True) as c:
+            self.enter(c)
             c.executemany(
-                "UPDATE dead_letters SET published=1 WHERE id=?", [(i,) for i in letter_ids]
+                self.sql("UPDATE dead_letters SET published=1 WHERE id=?"),
+                [(i,) for i in letter_ids],
             )
+
+    def enter(self, c: Any) -> None:
+        """Prepare a new transaction's cursor (PostgreSQL: find our tables in the schema)."""
+
+    def _select(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            self.enter(c)
+            c.execute(self.sql(statement), params)
+            return list(c.fetchall())
+
+
+class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
+    """The SQLite event store of the ingest loop."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self.ingest_table_statements()]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # Plain executemany: the ingest loop needs no notification ids back.
+        SQLiteAggregateRecorder._insert_events(self, c, stored_events)
+        batch: IngestBatch | None = kwargs.get("ingest")
+        if batch is not None:
+            for tracking in batch.offsets:
+                self._insert_tracking(c, tracking)
+            self.insert_batch(c, batch)
+        return None
+
+
+class PostgresIngestRecorder(IngestTables, PostgresProcessRecorder):
+    """The PostgreSQL event store of the ingest loop (tables in the configured schema)."""
+
+    placeholder = "%s"
+    id_column = "BIGSERIAL PRIMARY KEY"
+    bytes_type = "BYTEA"
+
+    def _create_table(self, curs: Any) -> None:
+        super()._create_table(curs)
+        self.enter(curs)
+        for statement in self.ingest_table_statements():
+            curs.execute(statement)
+
+    def tracking_table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.tracking_table_name}"'
+
+    def enter(self, c: Any) -> None:
+        c.execute(f'SET LOCAL search_path TO "{self.datastore.schema}"')
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        batch: IngestBatch | None = kwargs.get("ingest")
+        if batch is not None:
+            self.enter(curs)
+            for tracking in batch.offsets:
+                self._insert_tracking(curs, tracking)
+            self.insert_batch(curs, batch)
+        super()._insert_events(curs, stored_events, **kwargs)
 
 
 def _parked_row(p: ParkedEvent) -> tuple[Any, ...]:
@@ -192,6 +274,6 @@ def _stored_dead_letter(row: Any) -> StoredDeadLetter:
 
 
 def _message(row: Any) -> Message:
-    coordinates = Coordinates(row["topic"], row["partition"], row["offset"])
-    key = bytes(row["key"]) if row["key"] is not None else None
+    coordinates = Coordinates(row["source_topic"], row["source_partition"], row["source_offset"])
+    key = bytes(row["message_key"]) if row["message_key"] is not None else None
     return Message(coordinates, key, bytes(row["payload"]))

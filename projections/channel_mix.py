@@ -52,11 +52,12 @@ class ChannelMix:
                 department = e.department or departments.get(e.originator_id, UNKNOWN_DEPARTMENT)
                 counts[(month, e.channel, department)] += 1
         c.executemany(
-            "INSERT OR IGNORE INTO channel_mix_incidents VALUES (?, ?)", new_incidents
+            "INSERT INTO channel_mix_incidents VALUES (?, ?) ON CONFLICT DO NOTHING",
+            new_incidents,
         )
         c.executemany(
             "INSERT INTO channel_mix VALUES (?, ?, ?, ?) ON CONFLICT (month, channel, department)"
-            " DO UPDATE SET contacts = contacts + excluded.contacts",
+            " DO UPDATE SET contacts = channel_mix.contacts + excluded.contacts",
             [(*key, n) for key, n in counts.items()],
         )
 

@@ -35,6 +35,6 @@ class Dynamics:
         )
         c.executemany(
             "INSERT INTO dynamics VALUES (?, ?, ?) ON CONFLICT (month, department)"
-            " DO UPDATE SET incidents = incidents + excluded.incidents",
+            " DO UPDATE SET incidents = dynamics.incidents + excluded.incidents",
             [(*key, n) for key, n in counts.items()],
         )

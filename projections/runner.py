@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import structlog
@@ -11,14 +12,16 @@ from eventsourcing.persistence import Notification
 
 from domain.application import Incidents
 from domain.incident import Incident
+from projections import portable_cursor
 from projections.errors import ProjectionError
+from projections.portable_cursor import PortableCursor
 from projections.read_model import ReadModel
 
 log = structlog.get_logger(__name__)
 
 _TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
-    " projection TEXT PRIMARY KEY, notification_id INTEGER NOT NULL)"
+    " projection TEXT PRIMARY KEY, notification_id BIGINT NOT NULL)"
 )
 
 
@@ -46,14 +49,18 @@ class ProjectionRunner:
         self.read_models = {m.name: m for m in read_models}
         self.batch_size = batch_size
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
-        with self.datastore.transaction(commit=True) as c:
+        with self.transaction(commit=True) as c:
             c.execute(_TRACKING_TABLE)
             for model in read_models:
                 model.create_tables(c)
 
+    def transaction(self, *, commit: bool) -> AbstractContextManager[PortableCursor]:
+        """A transaction on the read models' database (the event store's)."""
+        return portable_cursor.transaction(self.datastore, commit=commit)
+
     def positions(self) -> dict[str, int]:
         """The last notification id each read model has folded in (0 = none)."""
-        with self.datastore.transaction(commit=False) as c:
+        with self.transaction(commit=False) as c:
             c.execute("SELECT projection, notification_id FROM projection_tracking")
             stored = {row[0]: row[1] for row in c.fetchall()}
         return {name: stored.get(name, 0) for name in self.read_models}
@@ -91,7 +98,7 @@ class ProjectionRunner:
         )
         end = notifications[-1].id if len(notifications) == self.batch_size else head
         events = [(n.id, self._event(n)) for n in notifications]
-        with self.datastore.transaction(commit=True) as c:
+        with self.transaction(commit=True) as c:
             for model in behind:
                 position = positions[model.name]
                 mine = [e for i, e in events if i > position and e.TOPIC in model.topics]
@@ -114,7 +121,7 @@ class ProjectionRunner:
         if model is None:
             known = ", ".join(sorted(self.read_models))
             raise ProjectionError(f"no projection named '{name}'; known: {known}")
-        with self.datastore.transaction(commit=True) as c:
+        with self.transaction(commit=True) as c:
             for table in model.tables:
                 c.execute(f"DELETE FROM {table}")
             c.execute("DELETE FROM projection_tracking WHERE projection=?", (name,))

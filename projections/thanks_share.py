@@ -37,6 +37,7 @@ class ThanksShare:
                 thanked[month_of(e.occurred_at, self.zone)] += 1
         c.executemany(
             "INSERT INTO thanks_share VALUES (?, ?, ?) ON CONFLICT (month) DO UPDATE SET"
-            " received = received + excluded.received, thanked = thanked + excluded.thanked",
+            " received = thanks_share.received + excluded.received,"
+            " thanked = thanks_share.thanked + excluded.thanked",
             [(m, received[m], thanked[m]) for m in sorted(received.keys() | thanked.keys())],
         )

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from consumers.dead_letter_topic import DeadLetterTopic
 from consumers.ingest import Ingest, IngestOptions
-from consumers.ingest_recorder import SQLiteIngestRecorder
+from consumers.ingest_recorder import IngestTables
 from consumers.kafka_source import KafkaSource, SourceOptions
 from domain.application import Incidents
 from producers.errors import PublishError
@@ -19,28 +19,22 @@ from projections.runner import ProjectionRunner
 from projections.thanks_share import ThanksShare
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
 from ticketstream.errors import TicketstreamError
+from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
 from ticketstream.settings import Settings
 from ticketstream.topics import ensure_topics
 
 
 def open_incidents(settings: Settings) -> Incidents:
-    """The Incidents application on the configured event store."""
-    path = settings.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Incidents(
-        env={
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(path),
-            "SQLITE_LOCK_TIMEOUT": "30",
-            "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:SQLiteIngestRecorder",
-        }
-    )
+    """The Incidents application on the configured event store (SQLite file or PostgreSQL)."""
+    if is_postgres(settings.event_store):
+        ensure_schema(settings.event_store)
+    return Incidents(env=event_store_env(settings.event_store))
 
 
-def ingest_recorder(app: Incidents) -> SQLiteIngestRecorder:
+def ingest_recorder(app: Incidents) -> IngestTables:
     """The application's recorder, with the ingest loop's extra tables and queries."""
     recorder = app.recorder
-    assert isinstance(recorder, SQLiteIngestRecorder)
+    assert isinstance(recorder, IngestTables)
     return recorder
 
 

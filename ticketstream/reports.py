@@ -35,7 +35,7 @@ def report_rows(
     """The rows of one report over a period (the period's end defaults to the month of now)."""
     query, _ = _QUERIES[name]
     period = queries.Period.of(first, last, now, zone)
-    with runner.datastore.transaction(commit=False) as c:
+    with runner.transaction(commit=False) as c:
         return query(c, period, department)
 
 

@@ -78,18 +78,6 @@ class Settings(BaseSettings):
         """How long (in event time) an early event may stay parked."""
         return timedelta(days=self.orphan_after_days)
 
-    @property
-    def sqlite_path(self) -> Path:
-        """The SQLite event-store file.
-
-        Raises:
-            ConfigError: when the event store is not an SQLite file.
-        """
-        store = self.event_store
-        if store.startswith(("postgres://", "postgresql://")):
-            raise ConfigError("this command needs an SQLite event store")
-        return Path(store.removeprefix("sqlite:///"))
-
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings from the environment (and explicit overrides).

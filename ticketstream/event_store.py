@@ -1,0 +1,90 @@
+"""Where the event store lives: the eventsourcing environment for an SQLite file or a PostgreSQL URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from ticketstream.errors import ConfigError
+
+_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_postgres(location: str) -> bool:
+    """Whether the event store setting names a PostgreSQL database."""
+    return location.startswith(_PREFIXES)
+
+
+def event_store_env(location: str) -> dict[str, str]:
+    """The eventsourcing environment for ``location`` (a file path, sqlite:///path or postgresql://).
+
+    Raises:
+        ConfigError: for a PostgreSQL URL without a database name.
+    """
+    if is_postgres(location):
+        return _postgres_env(location)
+    path = Path(location.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": "30",
+        "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:SQLiteIngestRecorder",
+    }
+
+
+def ensure_schema(location: str) -> None:
+    """Create the PostgreSQL schema the URL names (``?schema=``) if it does not exist.
+
+    Raises:
+        ConfigError: when the database cannot be reached.
+    """
+    env = _postgres_env(location)
+    try:
+        with psycopg.connect(_conninfo(env), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
+            )
+    except psycopg.Error as err:
+        raise ConfigError(f"cannot reach the PostgreSQL event store: {err}".strip()) from None
+
+
+def drop_schema(location: str) -> None:
+    """Drop the URL's schema and everything in it (tests and throwaway stores only)."""
+    env = _postgres_env(location)
+    with psycopg.connect(_conninfo(env), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
+        )
+
+
+def _postgres_env(location: str) -> dict[str, str]:
+    url = urlsplit(location)
+    dbname = url.path.lstrip("/")
+    if not dbname:
+        raise ConfigError(f"the PostgreSQL URL names no database: {url.scheme}://…/DBNAME")
+    schema = parse_qs(url.query).get("schema", ["public"])[0]
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:PostgresIngestRecorder",
+    }
+
+
+def _conninfo(env: dict[str, str]) -> str:
+    return psycopg.conninfo.make_conninfo(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+    )
