@@ -8,7 +8,7 @@ import sys
 from datetime import date, datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -291,8 +291,22 @@ def _first_day(month: str) -> date:
 
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
+    if len(sys.argv) == 1:
+        sys.argv.append("--help")
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="ticketstream")
+    except typer.Abort:
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as err:  # bad options and arguments
+        message = getattr(err, "format_message", lambda: str(err))()
+        _fail(" ".join(str(message).split()))
     except USER_ERRORS as err:
-        typer.echo(f"ticketstream: error: {err}", err=True)
-        sys.exit(2)
+        _fail(str(err))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"ticketstream: error: {message}", err=True)
+    sys.exit(2)

@@ -35,6 +35,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    # kafka-python logs through the standard library; keep it to warnings.
+    # kafka-python logs every failed connection attempt through the standard library;
+    # our own code reports what they mean (e.g. "no Kafka broker reachable").
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("kafka").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)

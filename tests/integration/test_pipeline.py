@@ -148,3 +148,12 @@ def _dead_letter_topic_reasons(cli: Cli, expected: int) -> list[str]:
             break
     consumer.close()
     return reasons
+
+
+def test_an_unreachable_broker_is_one_line_and_exit_code_2(cli: Cli) -> None:
+    cli.env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"
+
+    result = cli("consume", "--once", check=False)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "ticketstream: error: no Kafka broker reachable at 127.0.0.1:1"

@@ -1,0 +1,65 @@
+"""User mistakes on the command line: one clear line on stderr, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ticketstream", *args],
+        env={**os.environ, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "e.db"), **env},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (("report", "channels", "--from", "2025-13"), {}, "'2025-13' is not a month"),
+        (("report", "channels", "--from", "2025-06", "--to", "2025-01"), {}, "ends (2025-01) before it begins"),
+        (("report", "sideways"), {}, "'sideways' is not one of"),
+        (("report", "dynamics", "--format", "xml"), {}, "'xml' is not one of"),
+        (("frobnicate",), {}, "No such command 'frobnicate'"),
+        (("incident", "show", "INC-404"), {}, "no incident 'INC-404'"),
+        (("publish", "missing.jsonl"), {}, "no such file: missing.jsonl"),
+        (("dlq", "show", "99"), {}, "no dead letter with id 99"),
+        (("projections", "rebuild", "nope"), {}, "no projection named 'nope'"),
+        (("simulate", "--start", "March"), {}, "'March' is not a month"),
+        (("report", "dynamics"), {"TICKETSTREAM_REPORT_TIMEZONE": "Mars/Olympus"}, "TICKETSTREAM_REPORT_TIMEZONE"),
+        (("report", "dynamics"), {"TICKETSTREAM_EVENT_STORE": "postgresql://127.0.0.1:5432/"}, "names no database"),
+    ],
+)
+def test_a_user_mistake_is_one_line_and_exit_code_2(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], says: str
+) -> None:
+    result = _run(tmp_path, *args, **env)
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ticketstream: error: ")
+    assert says in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_jsonl_line_is_named_and_nothing_is_published(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "incident.received"}\n', encoding="utf-8")
+
+    result = _run(tmp_path, "publish", str(events), KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
+
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("ticketstream: error: line 1: schema_violation:")
+
+
+def test_no_arguments_prints_help(tmp_path: Path) -> None:
+    result = _run(tmp_path)
+
+    assert result.returncode == 0
+    assert "Usage: ticketstream" in result.stdout
