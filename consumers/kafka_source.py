@@ -30,7 +30,7 @@ class SourceOptions:
     bootstrap_servers: str
     topics: tuple[str, ...]
     group_id: str = "ticketstream-ingest"
-    max_poll_records: int = 5000
+    max_poll_records: int = 10_000
     # The embedded broker holds a group join for the whole rebalance timeout, which
     # kafka-python takes from max_poll_interval_ms: keep it short, batches are shorter.
     max_poll_interval_ms: int = 3000
@@ -79,8 +79,8 @@ class KafkaSource:
                 max_poll_interval_ms=options.max_poll_interval_ms,
                 session_timeout_ms=options.session_timeout_ms,
                 heartbeat_interval_ms=max(options.session_timeout_ms // 3, 100),
-                fetch_max_bytes=16 * 1024 * 1024,
-                max_partition_fetch_bytes=4 * 1024 * 1024,
+                fetch_max_bytes=32 * 1024 * 1024,
+                max_partition_fetch_bytes=1024 * 1024,
                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
                 fetch_max_wait_ms=100,
             )

@@ -19,7 +19,7 @@ KINDS = (
     "rated",
 )
 # Among facts at the same instant, the order in which they make sense.
-_RANK = {kind: rank for rank, kind in enumerate(
+RANK = {kind: rank for rank, kind in enumerate(
     ("received", "paused", "resumed", "escalated", "resolved", "reopened", "rated", "thanked")
 )}
 
@@ -51,4 +51,4 @@ class Fact:
 
 def timeline_key(occurred_at: datetime, kind: str, event_id: str) -> tuple[datetime, int, str]:
     """The total event-time order of an incident's facts."""
-    return (occurred_at, _RANK[kind], event_id)
+    return (occurred_at, RANK[kind], event_id)

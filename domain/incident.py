@@ -15,7 +15,7 @@ from eventsourcing.domain import (
 )
 
 from domain import errors
-from domain.fact import Fact, timeline_key
+from domain.fact import RANK, Fact
 from domain.lifecycle import Entry, check_timeline
 
 
@@ -37,10 +37,10 @@ class Incident(BaseAggregate[str]):
     TOPIC = "incident.v1"
 
     class Event(IncidentEvent):
-        """Attributes every incident event carries."""
+        """Attributes every incident event carries; instants are RFC 3339 strings with offset."""
 
         event_id: str
-        occurred_at: datetime
+        occurred_at: str
         source: str
 
         def apply(self, aggregate: BaseAggregate[str]) -> None:
@@ -66,7 +66,7 @@ class Incident(BaseAggregate[str]):
         channel: str
         department: str
         category: str
-        reported_at: datetime | None
+        reported_at: str | None
         store: str | None
         priority: str
         customer_name: str | None
@@ -83,8 +83,8 @@ class Incident(BaseAggregate[str]):
             aggregate.category = self.category
             aggregate.priority = self.priority
             aggregate.store = self.store
-            aggregate.received_at = self.occurred_at
-            aggregate.reported_at = self.reported_at or self.occurred_at
+            aggregate.received_at = datetime.fromisoformat(self.occurred_at)
+            aggregate.reported_at = datetime.fromisoformat(self.reported_at or self.occurred_at)
 
     class ThankedStandalone(Created):
         TOPIC = "incident.thanked_standalone.v1"
@@ -99,7 +99,7 @@ class Incident(BaseAggregate[str]):
             aggregate.kind = "thanks"
             aggregate.channel = self.channel
             aggregate.department = self.department
-            aggregate.received_at = aggregate.reported_at = self.occurred_at
+            aggregate.received_at = aggregate.reported_at = datetime.fromisoformat(self.occurred_at)
 
     class Escalated(Event):
         TOPIC = "incident.escalated.v1"
@@ -110,7 +110,7 @@ class Incident(BaseAggregate[str]):
         TOPIC = "incident.resolved.v1"
         resolution: str
         root_cause: str | None
-        completed_at: datetime | None
+        completed_at: str | None
 
     class Thanked(Event):
         TOPIC = "incident.thanked.v1"
@@ -224,7 +224,8 @@ class Incident(BaseAggregate[str]):
 
     def _add_entry(self, event: Incident.Event) -> None:
         kind = _KIND_OF_EVENT[type(event).__name__]
-        entry = _entry(kind, event.event_id, event.occurred_at, event.__dict__)
+        occurred_at = datetime.fromisoformat(event.occurred_at)
+        entry = _entry(kind, event.event_id, occurred_at, event.__dict__)
         insort(self.timeline, entry, key=lambda e: (e.occurred_at, e.rank, e.event_id))
         self.event_ids.add(event.event_id)
 
@@ -252,14 +253,16 @@ def _latest_before(candidates: list[Fact], event_id: str, timeline: list[Entry])
 
 
 def _entry(kind: str, event_id: str, occurred_at: datetime, details: Any) -> Entry:
-    _, rank, _ = timeline_key(occurred_at, kind, event_id)
-    return Entry(occurred_at, rank, event_id, kind, bool(details.get("standalone")))
+    return Entry(occurred_at, RANK[kind], event_id, kind, bool(details.get("standalone")))
 
 
 def _event_kwargs(fact: Fact) -> dict[str, Any]:
-    return {
+    # Stored events hold primitives: instants become RFC 3339 strings with their offset.
+    kwargs: dict[str, Any] = {
         "event_id": fact.event_id,
-        "occurred_at": fact.occurred_at,
+        "occurred_at": fact.occurred_at.isoformat(),
         "source": fact.source,
-        **fact.details,
     }
+    for name, value in fact.details.items():
+        kwargs[name] = value.isoformat() if isinstance(value, datetime) else value
+    return kwargs

@@ -11,8 +11,10 @@ from projections.errors import QueryError
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def month_of(instant: datetime, zone: ZoneInfo) -> str:
-    """The reporting month an instant falls in."""
+def month_of(instant: datetime | str, zone: ZoneInfo) -> str:
+    """The reporting month an instant (or its RFC 3339 text) falls in."""
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
     local = instant.astimezone(zone)
     return f"{local.year:04d}-{local.month:02d}"
 

@@ -85,12 +85,12 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
         table.add_column(column)
     skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "event_id",
             "occurred_at", "source", "customer_name", "customer_phone", "customer_email"}
-    for e in sorted(events, key=lambda e: e.occurred_at):  # type: ignore[attr-defined]
+    for e in sorted(events, key=lambda e: datetime.fromisoformat(e.occurred_at)):  # type: ignore[attr-defined]
         details = ", ".join(
             f"{k}={v}" for k, v in vars(e).items() if k not in skip and v is not None
         )
         table.add_row(
-            e.occurred_at.isoformat(), type(e).__name__, e.source, details,  # type: ignore[attr-defined]
+            e.occurred_at, type(e).__name__, e.source, details,  # type: ignore[attr-defined]
             str(e.originator_version),
         )
     console.print(table)

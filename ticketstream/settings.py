@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     topics: TopicMap = TopicMap()
     topic_partitions: int = Field(default=4, ge=1, le=256)
     consumer_group: str = "ticketstream-ingest"
-    max_poll_records: int = Field(default=5000, ge=1, le=100_000)
+    max_poll_records: int = Field(default=10_000, ge=1, le=100_000)
     max_poll_interval_ms: int = Field(default=3000, ge=1000)
     session_timeout_ms: int | None = Field(
         default=None,

@@ -1,0 +1,479 @@
+"""The batch ingest step on a real SQLite event store: offsets, duplicates, parking, dead letters."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from itertools import count
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.ingest import Ingest, IngestOptions
+from consumers.records import Coordinates, Message
+from contracts.routing import TopicMap
+from domain.application import Incidents
+from producers.simulator import SimulationSpec, simulate
+from ticketstream.event_store import event_store_env
+
+Event = dict[str, Any]
+Outcome = tuple[frozenset[tuple[str, str]], tuple[tuple[str, int, int, str], ...], frozenset[str]]
+
+TOPICS = TopicMap()
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+_REQUIRED: dict[str, Event] = {
+    "received": {"channel": "email", "department": "retail_store", "category": "product_quality"},
+    "escalated": {"escalated_to": "tech_support"},
+    "resolved": {"resolution": "exchange"},
+    "thanked": {"channel": "phone"},
+    "reopened": {},
+    "paused": {},
+    "resumed": {},
+    "rated": {"rating": "good"},
+}
+_EVENT_NUMBERS = count(1)
+
+
+def wire(kind: str, incident_id: str = "INC-1", hours: float = 0, **fields: Any) -> Event:
+    """A valid wire event of ``kind`` (DESIGN §2) happening ``hours`` after T0."""
+    return {
+        "event_id": str(UUID(int=next(_EVENT_NUMBERS), version=4)),
+        "type": f"incident.{kind}",
+        "schema_version": 1,
+        "incident_id": incident_id,
+        "occurred_at": (T0 + timedelta(hours=hours)).isoformat(),
+        "source": "store-014",
+        **_REQUIRED[kind],
+        **fields,
+    }
+
+
+class Feed:
+    """Messages as a broker hands them out: every topic-partition numbered from offset 0."""
+
+    def __init__(self) -> None:
+        self.next_offsets: Counter[tuple[str, int]] = Counter()
+
+    def __call__(self, event: Event, *, key: bytes | None = None, partition: int = 0) -> Message:
+        """The message an upstream system publishes for ``event``, on its default topic."""
+        topic = TOPICS.topic_for(str(event["type"]))
+        key = key or str(event["incident_id"]).encode()
+        return self.raw(json.dumps(event).encode(), topic, key, partition)
+
+    def raw(self, value: bytes, topic: str, key: bytes | None = None, partition: int = 0) -> Message:
+        """A message with exactly these bytes at the next offset of ``topic:partition``."""
+        offset = self.next_offsets[topic, partition]
+        self.next_offsets[topic, partition] += 1
+        return Message(Coordinates(topic, partition, offset), key, value)
+
+
+def messages_of(events: Sequence[Event], partition: int = 0) -> list[Message]:
+    """The events on their default topics, keyed by incident id, in the given order."""
+    feed = Feed()
+    return [feed(event, partition=partition) for event in events]
+
+
+def open_app(path: Path) -> Incidents:
+    """The Incidents application on an SQLite file, built the way the CLI builds it."""
+    return Incidents(env=event_store_env(str(path)))
+
+
+def stored_events(app: Incidents) -> list[tuple[str, str]]:
+    """(incident_id, event_id) of every stored event, in notification order."""
+    notifications = app.recorder.select_notifications(start=None, limit=10**6)
+    return [(n.originator_id, app.mapper.to_domain_event(n).event_id) for n in notifications]
+
+
+def reasons(app: Incidents) -> list[str]:
+    """The reasons of the stored dead letters, oldest first."""
+    return [stored.letter.reason for stored in app.recorder.dead_letters()]
+
+
+def parked_ids(app: Incidents) -> set[str]:
+    """Event ids of the stored parked events."""
+    return {parked.event_id for parked in app.recorder.parked_events()}
+
+
+def kinds(app: Incidents, incident_id: str) -> list[str]:
+    """The stored event classes of one incident, in recorded order."""
+    return [type(event).__name__ for event in app.history(incident_id)]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Incidents]:
+    application = open_app(tmp_path / "e.db")
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def feed() -> Feed:
+    return Feed()
+
+
+# --- events, offsets and dead letters in one transaction ------------------------------------
+
+
+def test_a_batch_stores_its_events_offsets_and_dead_letters_together(
+    app: Incidents, feed: Feed
+) -> None:
+    received, escalated = wire("received"), wire("escalated", hours=1)
+    batch = [feed(received), feed.raw(b"{not json", TOPICS.received), feed(escalated)]
+
+    result = Ingest(app).process(batch)
+
+    assert stored_events(app) == [("INC-1", received["event_id"]), ("INC-1", escalated["event_id"])]
+    assert app.recorder.stored_offsets() == {"incidents.received:0": 1, "incidents.escalated:0": 0}
+    assert reasons(app) == ["not_json"]
+    assert (result.messages, result.applied, result.dead_lettered) == (3, 2, 1)
+
+
+def test_a_batch_that_fails_to_commit_stores_nothing_and_can_be_processed_again(
+    app: Incidents, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = [feed(wire("received")), feed.raw(b"{not json", TOPICS.received)]
+    ingest = Ingest(app)
+
+    def fail(*args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(app.recorder, "insert_batch", fail)
+    with pytest.raises(RuntimeError):
+        ingest.process(batch)
+    monkeypatch.undo()
+
+    assert (stored_events(app), app.recorder.stored_offsets(), reasons(app)) == ([], {}, [])
+    assert ingest.positions == {}
+    retried = ingest.process(batch)
+    assert (retried.applied, retried.dead_lettered, retried.redelivered) == (1, 1, 0)
+    assert len(stored_events(app)) == 1
+    assert app.recorder.stored_offsets() == {"incidents.received:0": 1}
+
+
+def test_messages_delivered_again_at_the_same_offsets_are_skipped_and_change_nothing(
+    app: Incidents, feed: Feed
+) -> None:
+    batch = [
+        feed(wire("received")),
+        feed(wire("resolved", hours=2)),
+        feed.raw(b"\xff garbage", TOPICS.resolved),
+    ]
+    ingest = Ingest(app)
+    ingest.process(batch)
+    before = (stored_events(app), app.recorder.stored_offsets(), reasons(app))
+
+    again = ingest.process(batch)
+
+    assert (again.redelivered, again.applied, again.duplicates, again.dead_lettered) == (3, 0, 0, 0)
+    assert (stored_events(app), app.recorder.stored_offsets(), reasons(app)) == before
+
+
+def test_the_same_event_at_a_new_offset_is_a_duplicate_and_changes_nothing(
+    app: Incidents, feed: Feed
+) -> None:
+    received, resolved = wire("received"), wire("resolved", hours=2)
+    ingest = Ingest(app)
+    ingest.process([feed(received), feed(resolved)])
+    events_before = stored_events(app)
+
+    again = ingest.process([feed(received), feed(resolved)])
+
+    assert (again.redelivered, again.applied, again.duplicates) == (0, 0, 2)
+    assert stored_events(app) == events_before
+    assert kinds(app, "INC-1") == ["Received", "Resolved"]
+    assert reasons(app) == []
+    assert app.recorder.stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 1}
+
+
+# --- early events are parked until their incident begins ------------------------------------
+
+
+def test_an_event_arriving_before_its_receipt_is_parked_and_applied_when_the_receipt_arrives(
+    app: Incidents, feed: Feed
+) -> None:
+    received = wire("received", "INC-7")
+    escalated, resolved = wire("escalated", "INC-7", hours=1), wire("resolved", "INC-7", hours=3)
+    ingest = Ingest(app)
+    early = ingest.process([feed(resolved), feed(escalated)])
+    assert early.parked == 2
+    assert parked_ids(app) == {resolved["event_id"], escalated["event_id"]}
+    assert {p.reason for p in app.recorder.parked_events()} == {"not_received"}
+    assert stored_events(app) == []
+
+    late = ingest.process([feed(received)])
+
+    assert (late.applied, late.unparked) == (3, 2)
+    assert kinds(app, "INC-7") == ["Received", "Escalated", "Resolved"]
+    assert app.recorder.parked_events() == []
+    assert ingest.parked == {}
+    assert reasons(app) == []
+
+
+def test_a_parked_event_whose_incident_never_begins_becomes_an_orphan_after_the_orphan_time(
+    app: Incidents, feed: Feed
+) -> None:
+    orphan = wire("resolved", "INC-LOST")
+    message = feed(orphan)
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
+    ingest.process([message], lagging=set())
+    ingest.process([feed(wire("received", "INC-2", hours=7 * 24))], lagging=set())
+    assert parked_ids(app) == {orphan["event_id"]}
+
+    result = ingest.process([feed(wire("received", "INC-3", hours=7 * 24 + 0.01))], lagging=set())
+
+    assert result.reasons == {"orphan": 1}
+    [letter] = [stored.letter for stored in app.recorder.dead_letters()]
+    assert (letter.reason, letter.event_id, letter.incident_id) == (
+        "orphan", orphan["event_id"], "INC-LOST",
+    )  # fmt: skip
+    assert letter.message == message
+    assert app.recorder.parked_events() == []
+    assert ingest.parked == {}
+    assert "INC-LOST" not in {incident_id for incident_id, _ in stored_events(app)}
+
+
+def test_a_parked_event_is_not_expired_while_a_lagging_partition_has_not_been_seen(
+    app: Incidents, feed: Feed
+) -> None:
+    orphan = wire("resolved", "INC-LOST")
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
+    ingest.process([feed(orphan)], lagging=set())
+
+    result = ingest.process(
+        [feed(wire("received", "INC-2", hours=30 * 24))], lagging={"incidents.escalated:0"}
+    )
+
+    assert result.dead_lettered == 0
+    assert parked_ids(app) == {orphan["event_id"]}
+    caught_up = ingest.process([feed(wire("received", "INC-3", hours=30 * 24))], lagging=set())
+    assert caught_up.reasons == {"orphan": 1}
+    assert app.recorder.parked_events() == []
+
+
+def test_without_lagging_information_the_slowest_partition_seen_holds_the_watermark(
+    app: Incidents, feed: Feed
+) -> None:
+    orphan = wire("resolved", "INC-LOST")
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
+    ingest.process([feed(orphan)])
+
+    held = ingest.process([feed(wire("received", "INC-2", hours=30 * 24))])
+    released = ingest.process([feed(wire("resolved", "INC-2", hours=30 * 24 + 1))])
+
+    assert held.dead_lettered == 0
+    assert released.reasons == {"orphan": 1}
+    assert reasons(app) == ["orphan"]
+    assert app.recorder.parked_events() == []
+
+
+# --- lifecycle rules: fixable violations wait, final ones are refused -----------------------
+
+
+def test_a_rating_before_the_resolution_is_parked_until_the_resolution_arrives(
+    app: Incidents, feed: Feed
+) -> None:
+    rated, resolved = wire("rated", hours=5), wire("resolved", hours=4)
+    ingest = Ingest(app)
+    ingest.process([feed(wire("received"))])
+    waiting = ingest.process([feed(rated)])
+    assert waiting.parked == 1
+    assert [p.reason for p in app.recorder.parked_events()] == ["rated_before_resolution"]
+
+    result = ingest.process([feed(resolved)])
+
+    assert (result.applied, result.unparked) == (2, 1)
+    assert kinds(app, "INC-1") == ["Received", "Resolved", "Rated"]
+    assert app.recorder.parked_events() == []
+    assert reasons(app) == []
+
+
+def test_a_second_receipt_of_an_existing_incident_is_dead_lettered_at_once(
+    app: Incidents, feed: Feed
+) -> None:
+    second = wire("received", hours=1, channel="phone")
+    ingest = Ingest(app)
+    ingest.process([feed(wire("received"))])
+
+    result = ingest.process([feed(second)])
+
+    assert (result.dead_lettered, result.parked) == (1, 0)
+    [letter] = [stored.letter for stored in app.recorder.dead_letters()]
+    assert (letter.reason, letter.event_id, letter.incident_id) == (
+        "already_received", second["event_id"], "INC-1",
+    )  # fmt: skip
+    assert letter.message.value == json.dumps(second).encode()
+    assert kinds(app, "INC-1") == ["Received"]
+    assert app.recorder.parked_events() == []
+
+
+# --- malformed messages ---------------------------------------------------------------------
+
+
+def _unknown_type() -> bytes:
+    return json.dumps({**wire("received", "INC-X"), "type": "incident.teleported"}).encode()
+
+
+def _oversized() -> bytes:
+    return json.dumps(wire("received", "INC-X", summary="x" * 2000)).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "reason"),
+    [
+        (b"{not json", b"INC-X", "not_json"),
+        (_unknown_type(), b"INC-X", "unknown_type"),
+        (_oversized(), b"INC-X", "oversized"),
+        (json.dumps(wire("received", "INC-X")).encode(), b"INC-OTHER", "key_mismatch"),
+    ],
+    ids=["not_json", "unknown_type", "oversized", "key_mismatch"],
+)
+def test_a_malformed_message_is_dead_lettered_with_its_reason_and_bytes_and_the_rest_applied(
+    app: Incidents, feed: Feed, value: bytes, key: bytes, reason: str
+) -> None:
+    received, resolved = wire("received"), wire("resolved", hours=1)
+    bad = feed.raw(value, TOPICS.received, key)
+    ingest = Ingest(app, IngestOptions(max_message_bytes=1024))
+
+    result = ingest.process([feed(received), bad, feed(resolved)])
+
+    assert result.reasons == {reason: 1}
+    [stored] = app.recorder.dead_letters()
+    assert stored.letter.reason == reason
+    assert stored.letter.message == bad
+    assert stored.letter.detail
+    assert stored_events(app) == [("INC-1", received["event_id"]), ("INC-1", resolved["event_id"])]
+    assert app.recorder.stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 0}
+
+
+# --- restart --------------------------------------------------------------------------------
+
+
+def test_a_restarted_ingest_resumes_from_the_stored_offsets_and_parked_events(
+    tmp_path: Path, feed: Feed
+) -> None:
+    early = wire("resolved", "INC-2", hours=2)
+    first_batch = [feed(wire("received", "INC-1")), feed(early), feed.raw(b"[", TOPICS.resolved)]
+    before = open_app(tmp_path / "e.db")
+    Ingest(before).process(first_batch, lagging=set())
+    before.close()
+    after = open_app(tmp_path / "e.db")
+
+    restarted = Ingest(after)
+
+    assert restarted.positions == after.recorder.stored_offsets()
+    assert restarted.positions == {"incidents.received:0": 0, "incidents.resolved:0": 1}
+    assert {i: set(group) for i, group in restarted.parked.items()} == {"INC-2": {early["event_id"]}}
+    assert restarted.parked["INC-2"][early["event_id"]].message == first_batch[1]
+    again = restarted.process(first_batch)
+    assert (again.redelivered, again.dead_lettered) == (3, 0)
+    resumed = restarted.process([feed(wire("received", "INC-2"))])
+    assert (resumed.applied, resumed.unparked) == (2, 1)
+    assert kinds(after, "INC-2") == ["Received", "Resolved"]
+    assert after.recorder.parked_events() == []
+    assert reasons(after) == ["not_json"]
+    after.close()
+
+
+# --- batch boundaries do not matter ---------------------------------------------------------
+
+
+@cache
+def _sequence() -> tuple[Message, ...]:
+    """~60 messages: a simulated month whose received topic lags a day behind the others,
+    plus duplicates, a redelivery, malformed messages and events that never become valid."""
+    events = simulate(SimulationSpec(months=1, seed=2, incidents_per_month=16))
+    delay = {"incident.received": timedelta(days=1)}
+
+    def arrival(event: Event) -> datetime:
+        at = datetime.fromisoformat(str(event["occurred_at"]))
+        return at + delay.get(str(event["type"]), timedelta())
+
+    resolved = {e["incident_id"] for e in events if e["type"] == "incident.resolved"}
+    received = [e for e in events if e["type"] == "incident.received"]
+    still_open = next(str(e["incident_id"]) for e in received if e["incident_id"] not in resolved)
+    extras = [
+        # A second receipt of an existing incident, later in event time.
+        {**wire("received", str(received[0]["incident_id"])), "occurred_at": "2025-01-31T12:00:00+03:00"},
+        {**wire("rated", still_open), "occurred_at": "2025-01-31T13:00:00+03:00"},  # never resolved
+        {**wire("resolved", "INC-NEVER"), "occurred_at": "2025-01-20T10:00:00+03:00"},  # never received
+    ]
+    ordered = sorted([*events, *extras], key=arrival)
+    # (event or raw bytes, topic, key) in delivery order; offsets are numbered afterwards.
+    sent: list[tuple[Event | bytes, str, bytes]] = [
+        (e, TOPICS.topic_for(str(e["type"])), str(e["incident_id"]).encode()) for e in ordered
+    ]
+    sent.insert(5, (b"{not json", TOPICS.received, b"INC-X"))
+    sent.insert(20, sent[3])  # the same event again, at a new offset
+    sent.insert(40, (ordered[12], TOPICS.topic_for(str(ordered[12]["type"])), b"INC-OTHER"))
+    feed = Feed()
+    messages = [
+        feed.raw(value if isinstance(value, bytes) else json.dumps(value).encode(), topic, key)
+        for value, topic, key in sent
+    ]
+    messages.insert(30, messages[10])  # a redelivery of an earlier message, at its offset
+    return tuple(messages)
+
+
+def _outcome_of(batches: Sequence[Sequence[Message]]) -> Outcome:
+    with tempfile.TemporaryDirectory() as directory:
+        app = open_app(Path(directory) / "e.db")
+        ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=366)))
+        for batch in batches:
+            ingest.process(batch)
+        letters = tuple(
+            sorted(
+                (c.topic, c.partition, c.offset, stored.letter.reason)
+                for stored in app.recorder.dead_letters()
+                for c in [stored.letter.message.coordinates]
+            )
+        )
+        outcome = (frozenset(stored_events(app)), letters, frozenset(parked_ids(app)))
+        app.close()
+    return outcome
+
+
+@cache
+def _outcome_in_one_batch() -> Outcome:
+    return _outcome_of([_sequence()])
+
+
+def test_the_sequence_of_the_batch_boundary_property_exercises_every_path() -> None:
+    events, letters, parked = _outcome_in_one_batch()
+
+    assert 55 <= len(_sequence()) <= 65
+    assert {reason for *_, reason in letters} == {"not_json", "key_mismatch", "already_received"}
+    assert len(parked) == 2
+    assert len(events) > 40
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 64), max_size=12, unique=True))
+def test_splitting_a_message_sequence_into_batches_anywhere_stores_the_same_outcome(
+    cuts: list[int],
+) -> None:
+    messages = _sequence()
+    bounds = [0, *sorted(c for c in cuts if c < len(messages)), len(messages)]
+    batches = [messages[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    outcome = _outcome_of(batches)
+
+    assert outcome == _outcome_in_one_batch()
+
+
+def test_which_of_two_receipts_of_an_incident_is_kept_does_not_depend_on_batch_boundaries() -> None:
+    feed = Feed()
+    later, earlier = wire("received", hours=5, channel="phone"), wire("received", channel="email")
+    messages = [feed(later), feed(earlier)]
+
+    together = _outcome_of([messages])
+    apart = _outcome_of([messages[:1], messages[1:]])
+
+    assert together == apart
