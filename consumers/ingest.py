@@ -222,6 +222,18 @@ class Ingest:
         batch.parked = [p for p in batch.parked if p.event_id not in leaving]
 
     def _committed(self, batch: IngestBatch) -> None:
+        for letter in batch.dead_letters:
+            c = letter.message.coordinates
+            log.warning(
+                "message_dead_lettered", topic=c.topic, partition=c.partition, offset=c.offset,
+                reason=letter.reason, incident_id=letter.incident_id, event_id=letter.event_id,
+            )
+        for parked in batch.parked:
+            c = parked.message.coordinates
+            log.info(
+                "event_parked", topic=c.topic, partition=c.partition, offset=c.offset,
+                reason=parked.reason, incident_id=parked.incident_id, event_id=parked.event_id,
+            )
         for tracking in batch.offsets:
             self.positions[tracking.application_name] = tracking.notification_id
         gone = set(batch.unparked)

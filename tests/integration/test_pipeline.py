@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -157,3 +162,51 @@ def test_an_unreachable_broker_is_one_line_and_exit_code_2(cli: Cli) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == "ticketstream: error: no Kafka broker reachable at 127.0.0.1:1"
+
+
+def test_sigterm_finishes_the_batch_and_exits_0(cli: Cli, tmp_path: Path) -> None:
+    path, events = _month_events(tmp_path)
+    cli("publish", str(path))
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "ticketstream", "consume"],
+        env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _stored_events(tmp_path) < len(events):
+        time.sleep(0.5)
+
+    consumer.send_signal(signal.SIGTERM)
+    out, _ = consumer.communicate(timeout=30)
+
+    assert consumer.returncode == 0
+    assert f"{len(events)} events applied" in out
+    assert _stored_events(tmp_path) == len(events)
+
+
+def test_the_demo_reports_and_leaves_no_broker_running(tmp_path: Path) -> None:
+    before = _tansu_processes()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ticketstream", "demo", "--months", "2"],
+        env={**os.environ, "TICKETSTREAM_STATE_DIR": str(tmp_path / "var")},
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )
+
+    assert result.returncode == 0, result.stderr
+    for title in ("Channel mix", "Incident dynamics", "Share of thanks"):
+        assert title in result.stdout
+    assert "3 dead-lettered" in result.stdout
+    assert _tansu_processes() == before
+
+
+def _stored_events(tmp_path: Path) -> int:
+    try:
+        with sqlite3.connect(tmp_path / "events.db") as db:
+            return int(db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _tansu_processes() -> set[int]:
+    found = subprocess.run(["pgrep", "-f", "tansu"], capture_output=True, text=True).stdout
+    return {int(pid) for pid in found.split()}

@@ -1,4 +1,4 @@
-"""The batch ingest step on a real SQLite event store: offsets, duplicates, parking, dead letters."""
+"""The batch ingest step on a real SQLite store: offsets, duplicates, parking, dead letters."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ class Feed:
         key = key or str(event["incident_id"]).encode()
         return self.raw(json.dumps(event).encode(), topic, key, partition)
 
-    def raw(self, value: bytes, topic: str, key: bytes | None = None, partition: int = 0) -> Message:
+    def raw(
+        self, value: bytes, topic: str, key: bytes | None = None, partition: int = 0
+    ) -> Message:
         """A message with exactly these bytes at the next offset of ``topic:partition``."""
         offset = self.next_offsets[topic, partition]
         self.next_offsets[topic, partition] += 1
@@ -370,7 +372,7 @@ def test_a_restarted_ingest_resumes_from_the_stored_offsets_and_parked_events(
 
     assert restarted.positions == after.recorder.stored_offsets()
     assert restarted.positions == {"incidents.received:0": 0, "incidents.resolved:0": 1}
-    assert {i: set(group) for i, group in restarted.parked.items()} == {"INC-2": {early["event_id"]}}
+    assert {i: set(ids) for i, ids in restarted.parked.items()} == {"INC-2": {early["event_id"]}}
     assert restarted.parked["INC-2"][early["event_id"]].message == first_batch[1]
     again = restarted.process(first_batch)
     assert (again.redelivered, again.dead_lettered) == (3, 0)
@@ -401,9 +403,9 @@ def _sequence() -> tuple[Message, ...]:
     still_open = next(str(e["incident_id"]) for e in received if e["incident_id"] not in resolved)
     extras = [
         # A second receipt of an existing incident, later in event time.
-        {**wire("received", str(received[0]["incident_id"])), "occurred_at": "2025-01-31T12:00:00+03:00"},
-        {**wire("rated", still_open), "occurred_at": "2025-01-31T13:00:00+03:00"},  # never resolved
-        {**wire("resolved", "INC-NEVER"), "occurred_at": "2025-01-20T10:00:00+03:00"},  # never received
+        wire("received", str(received[0]["incident_id"]), occurred_at="2025-01-31T12:00:00+03:00"),
+        wire("rated", still_open, occurred_at="2025-01-31T13:00:00+03:00"),  # never resolved
+        wire("resolved", "INC-NEVER", occurred_at="2025-01-20T10:00:00+03:00"),  # never received
     ]
     ordered = sorted([*events, *extras], key=arrival)
     # (event or raw bytes, topic, key) in delivery order; offsets are numbered afterwards.
@@ -468,7 +470,7 @@ def test_splitting_a_message_sequence_into_batches_anywhere_stores_the_same_outc
     assert outcome == _outcome_in_one_batch()
 
 
-def test_which_of_two_receipts_of_an_incident_is_kept_does_not_depend_on_batch_boundaries() -> None:
+def test_which_of_two_receipts_is_kept_does_not_depend_on_batch_boundaries() -> None:
     feed = Feed()
     later, earlier = wire("received", hours=5, channel="phone"), wire("received", channel="email")
     messages = [feed(later), feed(earlier)]
