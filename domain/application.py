@@ -124,7 +124,9 @@ class Incidents(Application[str]):
     def _begin(
         self, group: list[Fact], decision: Decision
     ) -> tuple[Incident | None, list[Fact]]:
-        beginners = sorted((f for f in group if f.begins_stream), key=lambda f: f.sort_key)
+        # The first to arrive begins the stream, as it would had it come in a batch of its
+        # own: a stored beginning cannot be replaced by an earlier one arriving later.
+        beginners = [f for f in group if f.begins_stream]
         if not beginners:
             for fact in group:
                 error = errors.IncidentNotReceived(

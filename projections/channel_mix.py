@@ -21,8 +21,8 @@ class ChannelMix:
     """
 
     name = "channel_mix"
-    topics = event_topics(Incident.Received, Incident.Thanked, Incident.ThankedStandalone)
-    tables = ("channel_mix", "channel_mix_incidents")
+    topics: tuple[str, ...] = event_topics(Incident.Received, Incident.Thanked, Incident.ThankedStandalone)
+    tables: tuple[str, ...] = ("channel_mix", "channel_mix_incidents")
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone

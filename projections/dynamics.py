@@ -15,8 +15,8 @@ class Dynamics:
     """Counts incidents by the month Customer Service received them, per department."""
 
     name = "dynamics"
-    topics = event_topics(Incident.Received)
-    tables = ("dynamics",)
+    topics: tuple[str, ...] = event_topics(Incident.Received)
+    tables: tuple[str, ...] = ("dynamics",)
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone

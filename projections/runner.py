@@ -101,6 +101,8 @@ class ProjectionRunner:
         with self.transaction(commit=True) as c:
             for model in behind:
                 position = positions[model.name]
+                if position >= end:
+                    continue  # a read model further ahead waits for the others to reach it
                 mine = [e for i, e in events if i > position and e.TOPIC in model.topics]
                 model.process(c, mine)
                 c.execute(

@@ -15,8 +15,8 @@ class ThanksShare:
     """Counts received incidents and thanks per month."""
 
     name = "thanks_share"
-    topics = event_topics(Incident.Received, Incident.Thanked, Incident.ThankedStandalone)
-    tables = ("thanks_share",)
+    topics: tuple[str, ...] = event_topics(Incident.Received, Incident.Thanked, Incident.ThankedStandalone)
+    tables: tuple[str, ...] = ("thanks_share",)
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone

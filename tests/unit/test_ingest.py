@@ -6,9 +6,9 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
-from itertools import count
+from itertools import count, pairwise
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,17 +18,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.ingest import Ingest, IngestOptions
+from consumers.ingest_recorder import IngestTables
 from consumers.records import Coordinates, Message
 from contracts.routing import TopicMap
 from domain.application import Incidents
+from domain.incident import Incident
 from producers.simulator import SimulationSpec, simulate
+from ticketstream.assembly import ingest_recorder
 from ticketstream.event_store import event_store_env
 
 Event = dict[str, Any]
 Outcome = tuple[frozenset[tuple[str, str]], tuple[tuple[str, int, int, str], ...], frozenset[str]]
 
 TOPICS = TopicMap()
-T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 _REQUIRED: dict[str, Event] = {
     "received": {"channel": "email", "department": "retail_store", "category": "product_quality"},
     "escalated": {"escalated_to": "tech_support"},
@@ -88,20 +91,29 @@ def open_app(path: Path) -> Incidents:
     return Incidents(env=event_store_env(str(path)))
 
 
+def store(app: Incidents) -> IngestTables:
+    """The event store's ingest tables: offsets, parked events, dead letters."""
+    return ingest_recorder(app)
+
+
 def stored_events(app: Incidents) -> list[tuple[str, str]]:
     """(incident_id, event_id) of every stored event, in notification order."""
-    notifications = app.recorder.select_notifications(start=None, limit=10**6)
-    return [(n.originator_id, app.mapper.to_domain_event(n).event_id) for n in notifications]
+    stored = []
+    for notification in app.recorder.select_notifications(start=None, limit=10**6):
+        event = app.mapper.to_domain_event(notification)
+        assert isinstance(event, Incident.Event)
+        stored.append((event.originator_id, event.event_id))
+    return stored
 
 
 def reasons(app: Incidents) -> list[str]:
     """The reasons of the stored dead letters, oldest first."""
-    return [stored.letter.reason for stored in app.recorder.dead_letters()]
+    return [stored.letter.reason for stored in store(app).dead_letters()]
 
 
 def parked_ids(app: Incidents) -> set[str]:
     """Event ids of the stored parked events."""
-    return {parked.event_id for parked in app.recorder.parked_events()}
+    return {parked.event_id for parked in store(app).parked_events()}
 
 
 def kinds(app: Incidents, incident_id: str) -> list[str]:
@@ -133,7 +145,7 @@ def test_a_batch_stores_its_events_offsets_and_dead_letters_together(
     result = Ingest(app).process(batch)
 
     assert stored_events(app) == [("INC-1", received["event_id"]), ("INC-1", escalated["event_id"])]
-    assert app.recorder.stored_offsets() == {"incidents.received:0": 1, "incidents.escalated:0": 0}
+    assert store(app).stored_offsets() == {"incidents.received:0": 1, "incidents.escalated:0": 0}
     assert reasons(app) == ["not_json"]
     assert (result.messages, result.applied, result.dead_lettered) == (3, 2, 1)
 
@@ -152,12 +164,12 @@ def test_a_batch_that_fails_to_commit_stores_nothing_and_can_be_processed_again(
         ingest.process(batch)
     monkeypatch.undo()
 
-    assert (stored_events(app), app.recorder.stored_offsets(), reasons(app)) == ([], {}, [])
+    assert (stored_events(app), store(app).stored_offsets(), reasons(app)) == ([], {}, [])
     assert ingest.positions == {}
     retried = ingest.process(batch)
     assert (retried.applied, retried.dead_lettered, retried.redelivered) == (1, 1, 0)
     assert len(stored_events(app)) == 1
-    assert app.recorder.stored_offsets() == {"incidents.received:0": 1}
+    assert store(app).stored_offsets() == {"incidents.received:0": 1}
 
 
 def test_messages_delivered_again_at_the_same_offsets_are_skipped_and_change_nothing(
@@ -170,12 +182,12 @@ def test_messages_delivered_again_at_the_same_offsets_are_skipped_and_change_not
     ]
     ingest = Ingest(app)
     ingest.process(batch)
-    before = (stored_events(app), app.recorder.stored_offsets(), reasons(app))
+    before = (stored_events(app), store(app).stored_offsets(), reasons(app))
 
     again = ingest.process(batch)
 
     assert (again.redelivered, again.applied, again.duplicates, again.dead_lettered) == (3, 0, 0, 0)
-    assert (stored_events(app), app.recorder.stored_offsets(), reasons(app)) == before
+    assert (stored_events(app), store(app).stored_offsets(), reasons(app)) == before
 
 
 def test_the_same_event_at_a_new_offset_is_a_duplicate_and_changes_nothing(
@@ -192,7 +204,7 @@ def test_the_same_event_at_a_new_offset_is_a_duplicate_and_changes_nothing(
     assert stored_events(app) == events_before
     assert kinds(app, "INC-1") == ["Received", "Resolved"]
     assert reasons(app) == []
-    assert app.recorder.stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 1}
+    assert store(app).stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 1}
 
 
 # --- early events are parked until their incident begins ------------------------------------
@@ -207,14 +219,14 @@ def test_an_event_arriving_before_its_receipt_is_parked_and_applied_when_the_rec
     early = ingest.process([feed(resolved), feed(escalated)])
     assert early.parked == 2
     assert parked_ids(app) == {resolved["event_id"], escalated["event_id"]}
-    assert {p.reason for p in app.recorder.parked_events()} == {"not_received"}
+    assert {p.reason for p in store(app).parked_events()} == {"not_received"}
     assert stored_events(app) == []
 
     late = ingest.process([feed(received)])
 
     assert (late.applied, late.unparked) == (3, 2)
     assert kinds(app, "INC-7") == ["Received", "Escalated", "Resolved"]
-    assert app.recorder.parked_events() == []
+    assert store(app).parked_events() == []
     assert ingest.parked == {}
     assert reasons(app) == []
 
@@ -232,12 +244,12 @@ def test_a_parked_event_whose_incident_never_begins_becomes_an_orphan_after_the_
     result = ingest.process([feed(wire("received", "INC-3", hours=7 * 24 + 0.01))], lagging=set())
 
     assert result.reasons == {"orphan": 1}
-    [letter] = [stored.letter for stored in app.recorder.dead_letters()]
+    [letter] = [stored.letter for stored in store(app).dead_letters()]
     assert (letter.reason, letter.event_id, letter.incident_id) == (
         "orphan", orphan["event_id"], "INC-LOST",
     )  # fmt: skip
     assert letter.message == message
-    assert app.recorder.parked_events() == []
+    assert store(app).parked_events() == []
     assert ingest.parked == {}
     assert "INC-LOST" not in {incident_id for incident_id, _ in stored_events(app)}
 
@@ -257,7 +269,7 @@ def test_a_parked_event_is_not_expired_while_a_lagging_partition_has_not_been_se
     assert parked_ids(app) == {orphan["event_id"]}
     caught_up = ingest.process([feed(wire("received", "INC-3", hours=30 * 24))], lagging=set())
     assert caught_up.reasons == {"orphan": 1}
-    assert app.recorder.parked_events() == []
+    assert store(app).parked_events() == []
 
 
 def test_without_lagging_information_the_slowest_partition_seen_holds_the_watermark(
@@ -273,7 +285,7 @@ def test_without_lagging_information_the_slowest_partition_seen_holds_the_waterm
     assert held.dead_lettered == 0
     assert released.reasons == {"orphan": 1}
     assert reasons(app) == ["orphan"]
-    assert app.recorder.parked_events() == []
+    assert store(app).parked_events() == []
 
 
 # --- lifecycle rules: fixable violations wait, final ones are refused -----------------------
@@ -287,13 +299,13 @@ def test_a_rating_before_the_resolution_is_parked_until_the_resolution_arrives(
     ingest.process([feed(wire("received"))])
     waiting = ingest.process([feed(rated)])
     assert waiting.parked == 1
-    assert [p.reason for p in app.recorder.parked_events()] == ["rated_before_resolution"]
+    assert [p.reason for p in store(app).parked_events()] == ["rated_before_resolution"]
 
     result = ingest.process([feed(resolved)])
 
     assert (result.applied, result.unparked) == (2, 1)
     assert kinds(app, "INC-1") == ["Received", "Resolved", "Rated"]
-    assert app.recorder.parked_events() == []
+    assert store(app).parked_events() == []
     assert reasons(app) == []
 
 
@@ -307,13 +319,13 @@ def test_a_second_receipt_of_an_existing_incident_is_dead_lettered_at_once(
     result = ingest.process([feed(second)])
 
     assert (result.dead_lettered, result.parked) == (1, 0)
-    [letter] = [stored.letter for stored in app.recorder.dead_letters()]
+    [letter] = [stored.letter for stored in store(app).dead_letters()]
     assert (letter.reason, letter.event_id, letter.incident_id) == (
         "already_received", second["event_id"], "INC-1",
     )  # fmt: skip
     assert letter.message.value == json.dumps(second).encode()
     assert kinds(app, "INC-1") == ["Received"]
-    assert app.recorder.parked_events() == []
+    assert store(app).parked_events() == []
 
 
 # --- malformed messages ---------------------------------------------------------------------
@@ -347,12 +359,12 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason_and_bytes_and_the_
     result = ingest.process([feed(received), bad, feed(resolved)])
 
     assert result.reasons == {reason: 1}
-    [stored] = app.recorder.dead_letters()
+    [stored] = store(app).dead_letters()
     assert stored.letter.reason == reason
     assert stored.letter.message == bad
     assert stored.letter.detail
     assert stored_events(app) == [("INC-1", received["event_id"]), ("INC-1", resolved["event_id"])]
-    assert app.recorder.stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 0}
+    assert store(app).stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 0}
 
 
 # --- restart --------------------------------------------------------------------------------
@@ -370,7 +382,7 @@ def test_a_restarted_ingest_resumes_from_the_stored_offsets_and_parked_events(
 
     restarted = Ingest(after)
 
-    assert restarted.positions == after.recorder.stored_offsets()
+    assert restarted.positions == store(after).stored_offsets()
     assert restarted.positions == {"incidents.received:0": 0, "incidents.resolved:0": 1}
     assert {i: set(ids) for i, ids in restarted.parked.items()} == {"INC-2": {early["event_id"]}}
     assert restarted.parked["INC-2"][early["event_id"]].message == first_batch[1]
@@ -379,7 +391,7 @@ def test_a_restarted_ingest_resumes_from_the_stored_offsets_and_parked_events(
     resumed = restarted.process([feed(wire("received", "INC-2"))])
     assert (resumed.applied, resumed.unparked) == (2, 1)
     assert kinds(after, "INC-2") == ["Received", "Resolved"]
-    assert after.recorder.parked_events() == []
+    assert store(after).parked_events() == []
     assert reasons(after) == ["not_json"]
     after.close()
 
@@ -433,7 +445,7 @@ def _outcome_of(batches: Sequence[Sequence[Message]]) -> Outcome:
         letters = tuple(
             sorted(
                 (c.topic, c.partition, c.offset, stored.letter.reason)
-                for stored in app.recorder.dead_letters()
+                for stored in store(app).dead_letters()
                 for c in [stored.letter.message.coordinates]
             )
         )
@@ -463,7 +475,7 @@ def test_splitting_a_message_sequence_into_batches_anywhere_stores_the_same_outc
 ) -> None:
     messages = _sequence()
     bounds = [0, *sorted(c for c in cuts if c < len(messages)), len(messages)]
-    batches = [messages[a:b] for a, b in zip(bounds, bounds[1:])]
+    batches = [messages[a:b] for a, b in pairwise(bounds)]
 
     outcome = _outcome_of(batches)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from projections.thanks_share import ThanksShare
 from tests.unit.test_ingest import Event, messages_of, open_app, wire
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-NOW = datetime(2025, 3, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
 RECEIVED, THANKED = "incident.received", "incident.thanked"
 Reports = tuple[list[queries.Row], list[queries.Row], list[queries.Row]]
 
@@ -43,7 +43,8 @@ def month_events() -> tuple[Event, ...]:
     ]
     january_incident = next(str(e["incident_id"]) for e in simulated if e["type"] == RECEIVED)
     extras = [
-        wire("thanked", january_incident, channel="social", occurred_at="2025-02-10T10:00:00+03:00"),
+        wire("thanked", january_incident, channel="social",
+             occurred_at="2025-02-10T10:00:00+03:00"),
         wire("thanked", "THX-NO-DEPT", channel="web_form", standalone=True,
              occurred_at="2025-01-15T12:00:00+03:00"),
         wire("received", "INC-MIDNIGHT", department="services", channel="chat",
@@ -56,7 +57,7 @@ def month_events() -> tuple[Event, ...]:
 
 
 def _about_an_incident(event: Event) -> bool:
-    return event["type"] == THANKED and not event["standalone"]
+    return event["type"] == THANKED and not event.get("standalone")
 
 
 def local_month(event: Event) -> str:
@@ -132,7 +133,7 @@ def test_channel_mix_counts_every_contact_by_its_local_month_and_channel(
     contacts: Counter[tuple[str, str]] = Counter()
     for (month, channel, _), n in expected_contacts(month_events()).items():
         contacts[month, channel] += n
-    totals = Counter({m: 0 for m, _ in contacts})
+    totals: Counter[str] = Counter()
     for (month, _), n in contacts.items():
         totals[month] += n
 
@@ -147,7 +148,9 @@ def test_channel_mix_counts_every_contact_by_its_local_month_and_channel(
 def test_a_thanks_without_department_counts_for_the_department_of_its_incident(
     runner: ProjectionRunner,
 ) -> None:
-    expected = expected_contacts(month_events())
+    events = month_events()
+    assert sum(_about_an_incident(e) and "department" not in e for e in events) > 1
+    expected = expected_contacts(events)
     departments = sorted({d for _, _, d in expected})
 
     by_department = {d: reports(runner, whole(), d)[0] for d in departments}
@@ -156,10 +159,6 @@ def test_a_thanks_without_department_counts_for_the_department_of_its_incident(
         assert {(r["month"], r["channel"]): r["contacts"] for r in rows} == {
             (m, ch): n for (m, ch, d), n in expected.items() if d == department
         }
-    first = next(e for e in month_events() if e["type"] == RECEIVED)
-    thanked_in_february = {(r["month"], r["channel"]) for r in by_department[first["department"]]}
-    assert ("2025-02", "social") in thanked_in_february
-    assert "unknown" in departments
 
 
 def test_a_standalone_thanks_without_department_counts_for_an_unknown_department(
@@ -176,7 +175,7 @@ def test_a_standalone_thanks_without_department_counts_for_an_unknown_department
 
 def test_dynamics_counts_the_incidents_received_per_local_month(runner: ProjectionRunner) -> None:
     received = expected_received(month_events())
-    per_month = Counter({m: 0 for m, _ in received})
+    per_month: Counter[str] = Counter()
     for (month, _), n in received.items():
         per_month[month] += n
 
@@ -222,7 +221,7 @@ def test_the_share_of_thanks_of_one_department_counts_thanks_attributed_to_it(
     expected = expected_contacts(month_events())
     received = expected_received(month_events())
     department = "retail_store"
-    contacts = Counter({m: 0 for m, _, d in expected if d == department})
+    contacts: Counter[str] = Counter()
     for (month, _, d), n in expected.items():
         if d == department:
             contacts[month] += n
@@ -333,10 +332,12 @@ def test_rebuilding_one_read_model_while_the_others_lag_behind_leaves_them_all_c
 
     runner.rebuild("channel_mix")
 
-    fresh = runner_of(ingested(tmp_path / "fresh.db", events))
+    reference = ingested(tmp_path / "reference.db", events)
+    fresh = runner_of(reference)
     fresh.catch_up()
     assert reports(runner, whole()) == reports(fresh, whole())
     app.close()
+    reference.close()
 
 
 # --- periods and months ---------------------------------------------------------------------
@@ -353,7 +354,7 @@ def test_a_period_that_makes_no_sense_is_refused(first: str, last: str) -> None:
 
 
 def test_a_period_without_bounds_runs_from_the_beginning_to_the_month_of_now_in_the_zone() -> None:
-    now = datetime(2025, 1, 31, 23, 30, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 31, 23, 30, tzinfo=UTC)
 
     in_moscow = queries.Period.of(None, None, now, MOSCOW)
     in_utc = queries.Period.of(None, None, now, ZoneInfo("UTC"))
@@ -367,7 +368,7 @@ def test_a_period_without_bounds_runs_from_the_beginning_to_the_month_of_now_in_
     [("Europe/Moscow", "2025-02"), ("UTC", "2025-01"), ("America/New_York", "2025-01")],
 )
 def test_the_month_of_an_instant_is_the_month_on_the_local_calendar(zone: str, month: str) -> None:
-    instant = datetime(2025, 1, 31, 23, 30, tzinfo=timezone.utc)
+    instant = datetime(2025, 1, 31, 23, 30, tzinfo=UTC)
 
     local = month_of(instant, ZoneInfo(zone))
 
