@@ -120,7 +120,7 @@ def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore
         f"    consume: {totals.messages:,} messages in {consumed:.1f} s "
         f"(polling {totals.poll_seconds:.1f} s of which group join {totals.first_message_after:.1f} s,"
         f" ingesting {totals.ingest_seconds:.1f} s) "
-        f"({totals.applied:,} applied, {totals.parked:,} parked, "
+        f"({totals.applied:,} applied, {totals.parked - totals.unparked:,} parked, "
         f"{totals.dead_lettered:,} dead-lettered); project: {notifications:,} in {projected:.1f} s"
     )
     if totals.messages < expected:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
@@ -20,17 +20,10 @@ COMMIT_INTERVAL_SECONDS = 1.0
 
 
 @dataclass
-class ConsumeTotals:
-    """What a consume run did, summed over its batches."""
+class ConsumeTotals(BatchResult):
+    """What a consume run did: its batches' counts summed, and where the time went."""
 
     batches: int = 0
-    messages: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    redelivered: int = 0
-    parked: int = 0
-    dead_lettered: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     poll_seconds: float = 0.0
     first_message_after: float = 0.0
@@ -39,12 +32,9 @@ class ConsumeTotals:
     def add(self, result: BatchResult) -> None:
         """Add one batch's counts."""
         self.batches += 1
-        self.messages += result.messages
-        self.applied += result.applied
-        self.duplicates += result.duplicates
-        self.redelivered += result.redelivered
-        self.parked += result.parked - result.unparked
-        self.dead_lettered += result.dead_lettered
+        for name in BatchResult.__dataclass_fields__:
+            if name != "reasons":
+                setattr(self, name, getattr(self, name) + getattr(result, name))
         for reason, count in result.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + count
 

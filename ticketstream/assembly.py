@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from consumers.dead_letter_topic import DeadLetterTopic
+from contracts.events import EventBase
 from consumers.ingest import Ingest, IngestOptions
 from consumers.ingest_recorder import IngestTables
 from consumers.kafka_source import KafkaSource, SourceOptions
@@ -107,6 +108,16 @@ def publisher(settings: Settings, servers: str) -> Publisher:
         return Publisher.connect(servers, settings.topics)
     except PublishError as err:
         raise TicketstreamError(str(err)) from None
+
+
+def publish(settings: Settings, events: Sequence[EventBase]) -> int:
+    """Publish validated events to their topics; return how many the broker acknowledged."""
+    with kafka_bootstrap(settings) as servers:
+        sdk = publisher(settings, servers)
+        try:
+            return sdk.publish(events)
+        finally:
+            sdk.close()
 
 
 def dead_letter_topic(settings: Settings, producer_side: Publisher, app: Incidents) -> DeadLetterTopic:

@@ -147,12 +147,7 @@ def publish(
         batch = read_events(lines, skip_invalid=skip_invalid, max_bytes=settings.max_message_bytes)
     for invalid in batch.invalid:
         typer.echo(f"skipped {invalid}", err=True)
-    with assembly.kafka_bootstrap(settings) as servers:
-        sdk = assembly.publisher(settings, servers)
-        try:
-            count = sdk.publish(batch.events)
-        finally:
-            sdk.close()
+    count = assembly.publish(settings, batch.events)
     out.print(f"published {count} events ({len(batch.invalid)} invalid lines skipped)", highlight=False)
 
 
@@ -269,12 +264,7 @@ def dlq_show(letter_id: Annotated[int, typer.Argument()]) -> None:
 def _publish_dicts(settings: Settings, events: list[dict[str, object]]) -> None:
     lines = (_line(e) for e in events)
     batch = read_events(lines, max_bytes=settings.max_message_bytes)
-    with assembly.kafka_bootstrap(settings) as servers:
-        sdk = assembly.publisher(settings, servers)
-        try:
-            count = sdk.publish(batch.events)
-        finally:
-            sdk.close()
+    count = assembly.publish(settings, batch.events)
     out.print(f"published {count} events", highlight=False)
 
 

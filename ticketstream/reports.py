@@ -66,7 +66,7 @@ def consume_summary(totals: ConsumeTotals) -> str:
     return (
         f"consumed {totals.messages} messages in {totals.batches} batches ({rate:,.0f}/s): "
         f"{totals.applied} events applied, {totals.duplicates} duplicates ignored, "
-        f"{totals.redelivered} redelivered skipped, {totals.parked} parked, "
+        f"{totals.redelivered} redelivered skipped, {totals.parked - totals.unparked} parked, "
         f"{totals.dead_lettered} dead-lettered (reasons: {reasons})"
     )
 
