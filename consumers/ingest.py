@@ -66,7 +66,7 @@ class Ingest:
         self.reload()
 
     def reload(self) -> dict[str, int]:
-        """Re-read offsets, parked events and watermark from the store; return the offsets."""
+        """Re-read offsets, parked events and stream times from the store; return the offsets."""
         self.positions = self.store.stored_offsets()
         self.parked = {}
         for parked in self.store.parked_events():
