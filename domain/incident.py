@@ -219,14 +219,14 @@ class Incident(BaseAggregate[str]):
 
     def _check_with(self, facts: Sequence[Fact]) -> None:
         entries = [*self.timeline, *(_entry(f.kind, f.event_id, f.occurred_at, f.details) for f in facts)]
-        entries.sort(key=lambda e: (e.occurred_at, e.rank, e.event_id))
+        entries.sort()
         check_timeline(entries)
 
     def _add_entry(self, event: Incident.Event) -> None:
         kind = _KIND_OF_EVENT[type(event).__name__]
         occurred_at = datetime.fromisoformat(event.occurred_at)
         entry = _entry(kind, event.event_id, occurred_at, event.__dict__)
-        insort(self.timeline, entry, key=lambda e: (e.occurred_at, e.rank, e.event_id))
+        insort(self.timeline, entry)
         self.event_ids.add(event.event_id)
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from domain import errors
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One recorded fact on an incident's timeline."""
+class Entry(NamedTuple):
+    """One recorded fact on an incident's timeline; entries sort in event-time order."""
 
     occurred_at: datetime
     rank: int

@@ -1,0 +1,241 @@
+"""Business calendars: weekly hours, holidays and working-time arithmetic in a local time zone."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+import holidays
+
+Interval = tuple[time, time]
+Hours = tuple[Interval, ...]
+Span = tuple[datetime, datetime]
+
+_ONE_DAY = timedelta(days=1)
+_HORIZON = timedelta(days=3 * 366)
+_MIDNIGHT_TO_MIDNIGHT: Hours = ((time(0), time(0)),)
+
+
+class CalendarError(ValueError):
+    """A calendar is malformed, or an argument cannot be measured on it."""
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """The working time of a department or store, in its own time zone.
+
+    ``weekly_hours`` maps a weekday (0 = Monday) to local intervals ``(start, end)``; an end at
+    or before the start crosses midnight (``end == start`` is a full 24 hours), and the interval
+    belongs to the day it starts on. Holidays and ``closed_days`` close a whole local date,
+    except for an interval begun the day before; ``open_days`` override everything for a date.
+    Wall-clock times become instants per date: a skipped time (spring forward) means the first
+    instant after the gap, an ambiguous one (fall back) its first occurrence (``fold=0``).
+    Intervals are half-open, ``[start, end)``.
+    """
+
+    name: str
+    timezone: str
+    weekly_hours: Mapping[int, Hours]
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    closed_days: frozenset[date] = frozenset()
+    open_days: Mapping[date, Hours] = field(default_factory=dict)
+    _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _spans: dict[date, tuple[Span, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Validate and freeze the definition.
+
+        Raises:
+            CalendarError: unknown zone, country or subdivision, a malformed interval or
+                weekday, or no working time at all.
+        """
+        weekly = {day: _checked(self.name, hours) for day, hours in self.weekly_hours.items()}
+        if not set(weekly) <= set(range(7)):
+            raise CalendarError(f"calendar {self.name} has weekdays outside 0..6: {sorted(weekly)}")
+        extra = {day: _checked(self.name, hours) for day, hours in self.open_days.items()}
+        if not any(weekly.values()) and not any(extra.values()):
+            raise CalendarError(f"calendar {self.name} has no working time")
+        object.__setattr__(self, "weekly_hours", MappingProxyType(weekly))
+        object.__setattr__(self, "open_days", MappingProxyType(extra))
+        object.__setattr__(self, "closed_days", frozenset(self.closed_days))
+        object.__setattr__(self, "_zone", _zone_named(self.name, self.timezone))
+        object.__setattr__(self, "_spans", {})
+        _check_holidays(self.name, self.holiday_country, self.holiday_subdivision)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.timezone))
+
+    @classmethod
+    def always_open(cls, name: str = "24/7", timezone: str = "UTC") -> BusinessCalendar:
+        """A calendar open around the clock, every day (the escalation clock's)."""
+        return cls(name, timezone, {day: _MIDNIGHT_TO_MIDNIGHT for day in range(7)})
+
+    def working_minutes(self, start: datetime, end: datetime) -> float:
+        """Working minutes in ``[start, end)``; 0 when ``end <= start``.
+
+        Raises:
+            CalendarError: a naive datetime.
+        """
+        pieces = self._pieces_until(_utc(start), _utc(end))
+        return sum((e - s for s, e in pieces), timedelta()).total_seconds() / 60
+
+    def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
+        """The earliest instant (UTC) by which ``minutes`` of working time pass from ``start``.
+
+        Zero minutes is due at ``start`` itself, even in closed time: nothing has to elapse.
+        A positive target from closed time counts from the next opening, and its result may be
+        a closing instant (exactly when the last working minute ends).
+
+        Raises:
+            CalendarError: a naive datetime, a negative or non-finite target, or three years
+                without any working time.
+        """
+        if not math.isfinite(minutes) or minutes < 0:
+            raise CalendarError(f"working minutes must be finite and >= 0, not {minutes}")
+        start, remaining = _utc(start), timedelta(minutes=minutes)
+        if not remaining:
+            return start
+        for s, e in self._pieces(start):
+            if remaining <= e - s:
+                return s + remaining
+            remaining -= e - s
+        raise AssertionError("unreachable: unbounded pieces stop only by raising")
+
+    def is_working(self, instant: datetime) -> bool:
+        """Whether ``instant`` falls inside working time.
+
+        Raises:
+            CalendarError: a naive datetime.
+        """
+        instant = _utc(instant)
+        first = next(self._pieces(instant, self._local_date(instant)), None)
+        return first is not None and first[0] == instant
+
+    def working_intervals(self, start: datetime, end: datetime) -> list[Span]:
+        """The working intervals (UTC) within ``[start, end)``, clipped to it and merged.
+
+        Raises:
+            CalendarError: a naive datetime.
+        """
+        merged: list[Span] = []
+        for s, e in self._pieces_until(_utc(start), _utc(end)):
+            if merged and merged[-1][1] == s:
+                merged[-1] = (merged[-1][0], e)
+            else:
+                merged.append((s, e))
+        return merged
+
+    def _pieces_until(self, start: datetime, end: datetime) -> Iterator[Span]:
+        for s, e in self._pieces(start, self._local_date(end)):
+            if s >= end:
+                return
+            yield s, min(e, end)
+
+    def _pieces(self, start: datetime, last_day: date | None = None) -> Iterator[Span]:
+        """Disjoint working pieces (UTC, ascending) from ``start`` through ``last_day``'s intervals.
+
+        Raises:
+            CalendarError: unbounded, and three years pass without working time.
+        """
+        edge = start
+        day = quiet_since = self._local_date(start) - _ONE_DAY
+        while last_day is None or day <= last_day:
+            for s, e in self._day_spans(day):
+                if e > edge:
+                    yield max(s, edge), e
+                    edge, quiet_since = e, day
+            if last_day is None and day - quiet_since > _HORIZON:
+                raise CalendarError(f"calendar {self.name} has no working time for three years")
+            day += _ONE_DAY
+
+    def _day_spans(self, day: date) -> tuple[Span, ...]:
+        """The instants of the intervals that begin on local ``day``, by start."""
+        spans = self._spans.get(day)
+        if spans is None:
+            instants = sorted(self._span(day, interval) for interval in self._hours(day))
+            spans = self._spans[day] = tuple((s, e) for s, e in instants if e > s)
+        return spans
+
+    def _hours(self, day: date) -> Hours:
+        if day in self.open_days:
+            return self.open_days[day]
+        if day in self.closed_days or self._is_holiday(day):
+            return ()
+        return self.weekly_hours.get(day.weekday(), ())
+
+    def _is_holiday(self, day: date) -> bool:
+        if self.holiday_country is None:
+            return False
+        return day in _holidays(self.holiday_country, self.holiday_subdivision, day.year)
+
+    def _span(self, day: date, interval: Interval) -> Span:
+        opens, closes = interval
+        closing_day = day if closes > opens else day + _ONE_DAY
+        return (
+            _instant(datetime.combine(day, opens), self._zone),
+            _instant(datetime.combine(closing_day, closes), self._zone),
+        )
+
+    def _local_date(self, instant: datetime) -> date:
+        return instant.astimezone(self._zone).date()
+
+
+def _checked(name: str, hours: Hours) -> Hours:
+    intervals = tuple(hours)
+    for interval in intervals:
+        if len(interval) != 2 or not all(
+            isinstance(moment, time) and moment.tzinfo is None for moment in interval
+        ):
+            raise CalendarError(f"calendar {name} has a malformed interval {interval!r}")
+    return intervals
+
+
+def _zone_named(name: str, key: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(key)
+    except (ValueError, KeyError) as err:  # ZoneInfoNotFoundError is a KeyError
+        raise CalendarError(f"calendar {name} has an unknown time zone {key!r}") from err
+
+
+def _check_holidays(name: str, country: str | None, subdivision: str | None) -> None:
+    if country is None:
+        if subdivision is not None:
+            raise CalendarError(f"calendar {name} has a holiday subdivision but no country")
+        return
+    try:
+        holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError as err:
+        raise CalendarError(f"calendar {name}: {err}") from err
+
+
+@lru_cache(maxsize=512)
+def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
+def _utc(instant: datetime) -> datetime:
+    if instant.utcoffset() is None:
+        raise CalendarError(f"an aware datetime is required, not {instant.isoformat()}")
+    return instant.astimezone(UTC)
+
+
+def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant whose local time in ``zone`` is at or after the naive ``wall`` time."""
+    instant = wall.replace(tzinfo=zone).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == wall:
+        return instant
+    # Skipped by a clock change: bisect the gap, whose edges the two folds give.
+    before, after = sorted(wall.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+    while after - before > timedelta(microseconds=1):
+        middle = before + (after - before) // 2
+        if middle.astimezone(zone).replace(tzinfo=None) >= wall:
+            after = middle
+        else:
+            before = middle
+    return after
