@@ -77,13 +77,15 @@ def _publish(settings, servers: str, lines: list[bytes]) -> None:  # type: ignor
 
 
 def _raw_consumption(servers: str, topics: tuple[str, ...], expected: int) -> float:
+    # The same fetch settings as ticketstream's consumer, without the group and the work.
     consumer = KafkaConsumer(
         bootstrap_servers=servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=2000,
-        fetch_max_bytes=16 * 1024 * 1024,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
+        max_poll_records=10_000,
+        fetch_max_bytes=32 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024,
+        fetch_max_wait_ms=100,
     )
     partitions = [
         TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic)
