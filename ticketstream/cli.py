@@ -21,7 +21,8 @@ from producers.errors import PublishError
 from producers.jsonl import read_events
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from projections.errors import ProjectionError
-from ticketstream import assembly, reports
+from ticketstream import assembly, reports, sla_config_report
+from ticketstream.config_file import load_sla_rules
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
 from ticketstream.errors import TicketstreamError
@@ -38,10 +39,12 @@ schema_app = typer.Typer(no_args_is_help=True, help="The wire contract for upstr
 incident_app = typer.Typer(no_args_is_help=True, help="One incident from the event store.")
 projections_app = typer.Typer(no_args_is_help=True, help="Read-model positions and rebuilds.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages that were not applied.")
+config_app = typer.Typer(no_args_is_help=True, help="Calendars and SLA policies (ticketstream.toml).")
 app.add_typer(schema_app, name="schema")
 app.add_typer(incident_app, name="incident")
 app.add_typer(projections_app, name="projections")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(config_app, name="config")
 
 # Off a terminal rich would assume 80 columns; reports are wider than that.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -259,6 +262,20 @@ def dlq_show(letter_id: Annotated[int, typer.Argument()]) -> None:
     if stored is None:
         raise TicketstreamError(f"no dead letter with id {letter_id}")
     reports.print_dead_letter(stored, out)
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Optional[Path], typer.Argument(help="Config file; default TICKETSTREAM_CONFIG_FILE")] = None,
+) -> None:
+    """Validate a config file and show the calendars and SLA policies it gives."""
+    settings = _settings()
+    path = file or settings.config_file
+    if file is not None and not file.is_file():
+        raise TicketstreamError(f"no such file: {file}")
+    rules = load_sla_rules(path if path.exists() else None)
+    source = str(path) if path.exists() else "built-in defaults"
+    sla_config_report.print_sla_rules(rules, source, out)
 
 
 def _publish_dicts(settings: Settings, events: list[dict[str, object]]) -> None:

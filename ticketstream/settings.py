@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     state_dir: Path = Path("var")
+    config_file: Path = Field(
+        default=Path("ticketstream.toml"),
+        description="Calendars and SLA policies; built-in defaults when the file is absent",
+    )
 
     @field_validator("report_timezone")
     @classmethod

@@ -63,3 +63,23 @@ def test_no_arguments_prints_help(tmp_path: Path) -> None:
 
     assert result.returncode == 0
     assert "Usage: ticketstream" in result.stdout
+
+
+def test_a_bad_config_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "ticketstream.toml"
+    config.write_text('[calendars.office]\ntimezone = "Europe/Moscow"\nhours = { mon = ["9-18"] }\n')
+
+    result = _run(tmp_path, "config", "check", str(config))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"ticketstream: error: {config}: calendars.office.hours.mon[0]: '9-18' is not HH:MM-HH:MM"
+    )
+
+
+def test_config_check_shows_the_built_in_calendars_and_policies(tmp_path: Path) -> None:
+    result = _run(tmp_path, "config", "check")
+
+    assert result.returncode == 0
+    assert "Business calendars (built-in defaults)" in result.stdout
+    assert "SLA policy version 1" in result.stdout
