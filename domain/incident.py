@@ -51,7 +51,10 @@ class Incident(BaseAggregate[str]):
         TOPIC = "incident.created.v1"
         originator_topic: str
 
-        def mutate(self, aggregate: BaseAggregate[str] | None) -> BaseAggregate[str] | None:
+        # The library types mutate() with a type variable that a concrete override cannot match.
+        def mutate(  # type: ignore[override]
+            self, aggregate: BaseAggregate[str] | None
+        ) -> BaseAggregate[str] | None:
             # The library's generic version inspects __init__ signatures on every call;
             # an Incident's __init__ takes nothing, so build it directly (hot path).
             assert aggregate is None

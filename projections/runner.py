@@ -97,13 +97,13 @@ class ProjectionRunner:
             inclusive_of_start=False,
         )
         end = notifications[-1].id if len(notifications) == self.batch_size else head
-        events = [(n.id, self._event(n)) for n in notifications]
+        events = [(n.id, self._event(n), n.topic) for n in notifications]
         with self.transaction(commit=True) as c:
             for model in behind:
                 position = positions[model.name]
                 if position >= end:
                     continue  # a read model further ahead waits for the others to reach it
-                mine = [e for i, e in events if i > position and e.TOPIC in model.topics]
+                mine = [e for i, e, topic in events if i > position and topic in model.topics]
                 model.process(c, mine)
                 c.execute(
                     "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (projection)"
@@ -131,5 +131,6 @@ class ProjectionRunner:
         return self.catch_up()
 
     def _event(self, notification: Notification) -> Incident.Event:
-        event: Incident.Event = self.app.mapper.to_domain_event(notification)
+        event = self.app.mapper.to_domain_event(notification)
+        assert isinstance(event, Incident.Event)
         return event

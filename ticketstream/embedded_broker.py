@@ -48,14 +48,14 @@ class EmbeddedBroker:
         except TansuBinaryNotFound as err:
             raise TicketstreamError(f"embedded broker binary not found: {err}") from None
         url = f"tcp://{self.bootstrap_servers}"
-        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-        if output is not subprocess.DEVNULL:
-            output.close()
+        command = [
+            binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]
+        with open(self.log_file or os.devnull, "ab") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         self._wait_until_listening()
         log.info("embedded_broker_started", bootstrap=self.bootstrap_servers, pid=self.process.pid)
         return self.bootstrap_servers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -11,7 +12,9 @@ import structlog
 _PERSONAL_KEYS = {"customer", "customer_name", "customer_phone", "customer_email", "name", "phone"}
 
 
-def _mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_personal_data(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in _PERSONAL_KEYS & event_dict.keys():
         event_dict[key] = "***"
     return event_dict
