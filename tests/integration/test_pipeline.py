@@ -210,3 +210,26 @@ def _stored_events(tmp_path: Path) -> int:
 def _tansu_processes() -> set[int]:
     found = subprocess.run(["pgrep", "-f", "tansu"], capture_output=True, text=True).stdout
     return {int(pid) for pid in found.split()}
+
+
+def test_a_running_projector_follows_new_events_and_stops_on_sigterm(cli: Cli, tmp_path: Path) -> None:
+    path, events = _month_events(tmp_path)
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "ticketstream", "project"],
+        env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    cli("publish", str(path))
+    cli("consume", "--once")
+    received = sum(1 for e in events if e["type"] == "incident.received")
+    deadline = time.monotonic() + 60
+    incidents = 0
+    while time.monotonic() < deadline and incidents < received:
+        rows = json.loads(cli("report", "dynamics", "--format", "json", "--to", "2025-12").stdout)
+        incidents = sum(r["incidents"] for r in rows)
+        time.sleep(0.5)
+
+    projector.send_signal(signal.SIGTERM)
+    projector.communicate(timeout=30)
+
+    assert incidents == received
+    assert projector.returncode == 0
