@@ -16,7 +16,12 @@ class DeadLetterStore(Protocol):
     """Where the dead letters wait to be published."""
 
     def dead_letters(
-        self, *, reason: str | None = None, unpublished_only: bool = False, limit: int = 1000
+        self,
+        *,
+        reason: str | None = None,
+        unpublished_only: bool = False,
+        open_only: bool = False,
+        limit: int = 1000,
     ) -> list[StoredDeadLetter]: ...
 
     def mark_published(self, letter_ids: list[int]) -> None: ...

@@ -10,7 +10,8 @@ from typing import Protocol
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from consumers.records import DeadLetter, IngestBatch, Message, ParkedEvent
+from consumers.ingest_recorder import StoredDeadLetter
+from consumers.records import DeadLetter, IngestBatch, LetterUpdate, Message, ParkedEvent
 from consumers.translation import to_fact
 from contracts.codec import DEFAULT_MAX_MESSAGE_BYTES, decode
 from contracts.errors import ContractError
@@ -129,6 +130,37 @@ class Ingest:
         for letter in batch.dead_letters:
             result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
         return result
+
+    def retry(self, letters: Sequence[StoredDeadLetter]) -> list[LetterUpdate]:
+        """Validate and apply stored dead letters again, in one transaction.
+
+        A letter whose event now applies (or is already in the store) is resolved; one that
+        still fails stays open with the reason it fails for now. Nothing is deleted.
+        """
+        batch = IngestBatch()
+        origin: dict[Fact, StoredDeadLetter] = {}
+        for stored in letters:
+            message = stored.letter.message
+            try:
+                event = decode(message.value, key=message.key, max_bytes=self.options.max_message_bytes)
+            except ContractError as err:
+                batch.letter_updates.append(LetterUpdate(stored.id, False, err.reason, err.detail))
+                continue
+            origin[to_fact(event)] = stored
+        decision = self.app.decide(origin)
+        rejected = dict(decision.rejected)
+        for fact, stored in origin.items():
+            error = rejected.get(fact)
+            if error is None:
+                batch.letter_updates.append(LetterUpdate(stored.id, True, stored.letter.reason, stored.letter.detail))
+            else:
+                batch.letter_updates.append(LetterUpdate(stored.id, False, error.code, str(error)))
+        try:
+            self.app.save_decision(decision, ingest=batch)
+        except BaseException:
+            self.app.forget_cached()
+            raise
+        return batch.letter_updates
 
     def _position(self, message: Message) -> int:
         return self.positions.get(message.coordinates.tracking_name, -1)

@@ -35,6 +35,8 @@ class StoredDeadLetter:
     letter: DeadLetter
     recorded_at: str
     published: bool
+    status: str = "open"
+    attempts: int = 0
 
 
 class IngestTables:
@@ -54,7 +56,10 @@ class IngestTables:
             f" source_offset BIGINT NOT NULL, message_key {self.bytes_type},"
             f" payload {self.bytes_type} NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
             " event_id TEXT, incident_id TEXT, recorded_at TEXT NOT NULL,"
-            " published INTEGER NOT NULL DEFAULT 0)",
+            " published INTEGER NOT NULL DEFAULT 0,"
+            # open | resolved: a retried letter that now applies is resolved, never deleted.
+            " status TEXT NOT NULL DEFAULT 'open', attempts INTEGER NOT NULL DEFAULT 0,"
+            " resolved_at TEXT)",
             "CREATE INDEX IF NOT EXISTS dead_letters_unpublished ON dead_letters (published)",
             "CREATE TABLE IF NOT EXISTS parked_events (event_id TEXT PRIMARY KEY,"
             " incident_id TEXT NOT NULL, occurred_at TEXT NOT NULL, source_topic TEXT NOT NULL,"
@@ -97,6 +102,19 @@ class IngestTables:
                     " VALUES (?,?,?,?,?,?,?,?,?,?)"
                 ),
                 [_dead_letter_row(d, now) for d in batch.dead_letters],
+            )
+        if batch.letter_updates:
+            now = datetime.now(timezone.utc).isoformat()
+            c.executemany(
+                self.sql(
+                    "UPDATE dead_letters SET status=?, reason=?, detail=?,"
+                    " attempts=attempts+1, resolved_at=? WHERE id=?"
+                ),
+                [
+                    ("resolved" if u.resolved else "open", u.reason, u.detail,
+                     now if u.resolved else None, u.letter_id)
+                    for u in batch.letter_updates
+                ],
             )
         if batch.stream_times:
             c.executemany(
@@ -150,10 +168,17 @@ class IngestTables:
         return {r["partition_name"]: datetime.fromisoformat(r["occurred_at"]) for r in rows}
 
     def dead_letters(
-        self, *, reason: str | None = None, unpublished_only: bool = False, limit: int = 1000
+        self,
+        *,
+        reason: str | None = None,
+        unpublished_only: bool = False,
+        open_only: bool = False,
+        limit: int = 1000,
     ) -> list[StoredDeadLetter]:
-        """Dead letters, oldest first, optionally only one reason or only unpublished ones."""
+        """Dead letters, oldest first; optionally one reason, only unpublished or only open ones."""
         where, params = ["1=1"], []
+        if open_only:
+            where.append("status='open'")
         if reason is not None:
             where.append("reason=?")
             params.append(reason)
@@ -270,7 +295,10 @@ def _stored_dead_letter(row: Any) -> StoredDeadLetter:
         event_id=row["event_id"],
         incident_id=row["incident_id"],
     )
-    return StoredDeadLetter(row["id"], letter, row["recorded_at"], bool(row["published"]))
+    return StoredDeadLetter(
+        row["id"], letter, row["recorded_at"], bool(row["published"]), row["status"],
+        row["attempts"],
+    )
 
 
 def _message(row: Any) -> Message:

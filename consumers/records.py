@@ -54,6 +54,16 @@ class ParkedEvent:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class LetterUpdate:
+    """The outcome of retrying a stored dead letter: resolved, or failing for this reason now."""
+
+    letter_id: int
+    resolved: bool
+    reason: str
+    detail: str
+
+
 @dataclass
 class IngestBatch:
     """Everything one batch stores in the same transaction as its new events."""
@@ -64,3 +74,4 @@ class IngestBatch:
     unparked: list[str] = field(default_factory=list)
     # Per ``topic:partition``, the newest event time seen there (its "stream time").
     stream_times: dict[str, datetime] = field(default_factory=dict)
+    letter_updates: list[LetterUpdate] = field(default_factory=list)

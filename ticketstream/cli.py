@@ -244,13 +244,39 @@ def projections_rebuild(name: Annotated[str, typer.Argument()]) -> None:
 @dlq_app.command("list")
 def dlq_list(
     reason: Annotated[Optional[str], typer.Option(help="Only this reason")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Include resolved letters")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
-    """Dead letters with their reasons and coordinates."""
+    """Dead letters with their reasons and coordinates (open ones unless --all)."""
+    settings = _settings()
+    incidents = assembly.open_incidents(settings)
+    letters = assembly.ingest_recorder(incidents).dead_letters(
+        reason=reason, open_only=not everything, limit=100_000
+    )
+    reports.print_dead_letters(letters, fmt.value, out)
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    letter_id: Annotated[Optional[int], typer.Argument(help="The dead letter to retry")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Retry every open dead letter")] = False,
+) -> None:
+    """Validate and apply dead letters again: those that now apply are resolved, never deleted."""
+    if (letter_id is None) == (not everything):
+        raise TicketstreamError("give one dead-letter ID or --all")
     settings = _settings()
     incidents = assembly.open_incidents(settings)
     recorder = assembly.ingest_recorder(incidents)
-    reports.print_dead_letters(recorder.dead_letters(reason=reason, limit=100_000), fmt.value, out)
+    if everything:
+        letters = recorder.dead_letters(open_only=True, limit=1_000_000)
+    else:
+        assert letter_id is not None
+        stored = recorder.dead_letter(letter_id)
+        if stored is None or stored.status != "open":
+            raise TicketstreamError(f"no open dead letter with id {letter_id}")
+        letters = [stored]
+    updates = assembly.ingest(settings, incidents).retry(letters)
+    out.print(reports.retry_summary(updates), highlight=False)
 
 
 @dlq_app.command("show")

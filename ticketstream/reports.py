@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,7 @@ from rich.table import Table
 
 from consumers.consume import ConsumeTotals
 from consumers.ingest_recorder import StoredDeadLetter
+from consumers.records import LetterUpdate
 from domain.application import Incidents
 from projections import queries
 from projections.runner import ProjectionRunner
@@ -111,6 +114,7 @@ def print_dead_letters(letters: list[StoredDeadLetter], fmt: Format, console: Co
     rows = [
         {
             "id": s.id,
+            "status": s.status,
             "reason": s.letter.reason,
             "detail": s.letter.detail,
             "topic": s.letter.message.coordinates.topic,
@@ -124,11 +128,22 @@ def print_dead_letters(letters: list[StoredDeadLetter], fmt: Format, console: Co
     render(rows, fmt, "Dead letters", console)
 
 
+def retry_summary(updates: Sequence[LetterUpdate]) -> str:
+    """One line on what retrying dead letters did."""
+    resolved = sum(u.resolved for u in updates)
+    failing = Counter(u.reason for u in updates if not u.resolved)
+    reasons = ", ".join(f"{r}={n}" for r, n in sorted(failing.items())) or "none"
+    return (
+        f"retried {len(updates)} dead letters: {resolved} applied and resolved, "
+        f"{len(updates) - resolved} still failing (reasons: {reasons})"
+    )
+
+
 def print_dead_letter(stored: StoredDeadLetter, console: Console) -> None:
     """One dead letter with its original bytes escaped (never interpreted as markup)."""
     letter = stored.letter
     c = letter.message.coordinates
-    console.print(f"id:          {stored.id}", markup=False, highlight=False)
+    console.print(f"id:          {stored.id} ({stored.status}, {stored.attempts} retries)", markup=False, highlight=False)
     console.print(f"reason:      {letter.reason}", markup=False, highlight=False)
     console.print(f"detail:      {letter.detail}", markup=False, highlight=False)
     console.print(f"from:        {c.topic} partition {c.partition} offset {c.offset}", markup=False, highlight=False)

@@ -29,6 +29,8 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         (("incident", "show", "INC-404"), {}, "no incident 'INC-404'"),
         (("publish", "missing.jsonl"), {}, "no such file: missing.jsonl"),
         (("dlq", "show", "99"), {}, "no dead letter with id 99"),
+        (("dlq", "retry"), {}, "give one dead-letter ID or --all"),
+        (("dlq", "retry", "7"), {}, "no open dead letter with id 7"),
         (("projections", "rebuild", "nope"), {}, "no projection named 'nope'"),
         (("simulate", "--start", "March"), {}, "'March' is not a month"),
         (("report", "dynamics"), {"TICKETSTREAM_REPORT_TIMEZONE": "Mars/Olympus"}, "TICKETSTREAM_REPORT_TIMEZONE"),
