@@ -49,7 +49,8 @@ def consume(
 ) -> ConsumeTotals:
     """Run the ingest loop.
 
-    With ``once`` it returns when every assigned partition is drained; otherwise it runs
+    With ``once`` it returns when the event store has applied every partition up to its end
+    (whichever group member applied it); otherwise it runs
     until ``should_stop()`` is true, always finishing the batch in hand first.
     """
     # Batches create many long-lived objects (cached aggregates): collect less often.
@@ -74,7 +75,7 @@ def consume(
                 dead_letters.publish_pending()
             totals.ingest_seconds += time.perf_counter() - ingested
             log.debug("batch_ingested", messages=result.messages, applied=result.applied)
-        elif once and source.drained():
+        elif once and source.drained(ingest.store.stored_offsets):
             break
     source.commit(ingest.positions)
     totals.seconds = time.perf_counter() - started

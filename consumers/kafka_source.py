@@ -105,7 +105,6 @@ class KafkaSource:
         for tp in partitions:
             self._buffered -= len(self._buffer.pop(tp, ()))
             self._fetched_times.pop(tp, None)
-        self._ends = None
 
     def poll(self, timeout_ms: int = 500) -> list[Message]:
         """The next batch (possibly empty), kept roughly in record-time step across partitions."""
@@ -191,15 +190,26 @@ class KafkaSource:
             if self._is_lagging(tp) or self._buffer.get(tp)
         }
 
-    def drained(self) -> bool:
-        """True once assigned and every assigned partition has reached its end offset."""
-        assignment = self.consumer.assignment()
-        if not assignment:
+    def drained(self, stored: PositionsProvider) -> bool:
+        """True once every partition of the topics is applied up to the end it had at the first ask.
+
+        ``stored`` gives the offsets the event store has applied — by any member of the
+        group — so a partition still held by a member that died (until the broker notices)
+        keeps this false instead of being skipped.
+        """
+        if self._buffered or not self.consumer.assignment():
             return False
-        if self._ends is None or set(self._ends) != assignment:
-            self._ends = self.consumer.end_offsets(list(assignment))
-        return self._buffered == 0 and all(
-            self.consumer.position(tp) >= end for tp, end in self._ends.items()
+        if self._ends is None:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in self.options.topics
+                for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+            ]
+            self._ends = self.consumer.end_offsets(partitions)
+        applied = stored()
+        return all(
+            applied.get(f"{tp.topic}:{tp.partition}", -1) + 1 >= end
+            for tp, end in self._ends.items()
         )
 
     def close(self) -> None:

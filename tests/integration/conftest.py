@@ -60,6 +60,8 @@ def _cli(broker: str, tmp_path: Path, event_store: str) -> Cli:
         "TICKETSTREAM_LOG_FORMAT": "json",
         "TICKETSTREAM_CONSUMER_GROUP": f"it-{prefix}",
         "TICKETSTREAM_MAX_POLL_RECORDS": "500",
+        # The broker is Tansu, whose group join lasts about half the session timeout.
+        "TICKETSTREAM_SESSION_TIMEOUT_MS": "2000",
         **{f"TICKETSTREAM_TOPICS__{name.upper()}": t for name, t in topics.model_dump().items()},
     }
     return Cli(env, tmp_path, topics, broker)

@@ -1,0 +1,88 @@
+"""kill -9 at random moments while consuming loses nothing and duplicates nothing."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from producers.simulator import SimulationSpec, simulate, write_jsonl
+from tests.integration.conftest import Cli
+
+KILLS = 20
+
+
+def _stored(db: Path) -> list[tuple[str, int, str]]:
+    """(event_id, version, topic) of every stored event, in a stable order."""
+    try:
+        with sqlite3.connect(db) as c:
+            rows = c.execute("SELECT originator_version, topic, state FROM stored_events").fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+    return sorted((json.loads(state)["event_id"], version, topic) for version, topic, state in rows)
+
+
+def _letters(db: Path) -> list[tuple[str, int, int, str]]:
+    with sqlite3.connect(db) as c:
+        return c.execute(
+            "SELECT source_topic, source_partition, source_offset, reason FROM dead_letters"
+            " ORDER BY source_topic, source_partition, source_offset"
+        ).fetchall()
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as c:
+            return int(c.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def _kill_after_progress(cli: Cli, db: Path, rng: random.Random) -> int:
+    """Start a consumer, SIGKILL it a random moment after it has stored something; return how much."""
+    before = _count(db)
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "ticketstream", "consume"],
+        env=cli.env, cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while _count(db) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.15))
+    consumer.send_signal(signal.SIGKILL)
+    consumer.wait(timeout=30)
+    return _count(db) - before
+
+
+@pytest.mark.timeout(900)
+def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_clean_run(
+    cli: Cli, tmp_path: Path
+) -> None:
+    events = simulate(SimulationSpec(months=12, seed=21, start=date(2025, 1, 1)))
+    path = tmp_path / "year.jsonl"
+    with path.open("w") as stream:
+        write_jsonl(events, stream)
+    cli("publish", str(path))
+    cli.env["TICKETSTREAM_MAX_POLL_RECORDS"] = "5"  # many small transactions to land in
+    crashed, clean = tmp_path / "events.db", tmp_path / "clean.db"
+    rng = random.Random(5)
+
+    progress = [_kill_after_progress(cli, crashed, rng) for _ in range(KILLS)]
+    cli("consume", "--once")
+    cli.env["TICKETSTREAM_EVENT_STORE"] = str(clean)
+    cli.env["TICKETSTREAM_CONSUMER_GROUP"] += "-clean"
+    cli("consume", "--once")
+
+    assert all(step > 0 for step in progress), progress  # every kill landed mid-ingest
+    assert sum(progress) < len(events)
+    assert [e for e, _, _ in _stored(crashed)] == sorted(str(e["event_id"]) for e in events)
+    assert _stored(crashed) == _stored(clean)
+    assert _letters(crashed) == _letters(clean)
