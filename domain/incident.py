@@ -242,6 +242,8 @@ _EVENT_CLASS: dict[str, type[Incident.Event]] = {
     "resumed": Incident.Resumed,
     "rated": Incident.Rated,
 }
+# The detail attributes that hold instants (every other detail is already a primitive).
+_INSTANT_DETAILS = ("reported_at", "completed_at")
 _KIND_OF_EVENT = {
     "Received": "received",
     "ThankedStandalone": "thanked",
@@ -265,7 +267,10 @@ def _event_kwargs(fact: Fact) -> dict[str, Any]:
         "event_id": fact.event_id,
         "occurred_at": fact.occurred_at.isoformat(),
         "source": fact.source,
+        **fact.details,
     }
-    for name, value in fact.details.items():
-        kwargs[name] = value.isoformat() if isinstance(value, datetime) else value
+    for name in _INSTANT_DETAILS:
+        value = kwargs.get(name)
+        if isinstance(value, datetime):
+            kwargs[name] = value.isoformat()
     return kwargs
