@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -89,16 +90,13 @@ class Ingest:
         """
         for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
-                return self._process_once(messages, lagging)
+                with self._forgetting_cache_on_failure():
+                    return self._process_once(messages, lagging)
             except IntegrityError:
-                self.app.forget_cached()
                 self.reload()
                 log.warning("batch_conflict_retried", attempt=attempt)
                 if attempt == MAX_SAVE_ATTEMPTS:
                     raise
-            except BaseException:
-                self.app.forget_cached()
-                raise
         raise AssertionError("unreachable")
 
     def _process_once(
@@ -140,13 +138,12 @@ class Ingest:
         batch = IngestBatch()
         origin: dict[Fact, StoredDeadLetter] = {}
         for stored in letters:
-            message = stored.letter.message
             try:
-                event = decode(message.value, key=message.key, max_bytes=self.options.max_message_bytes)
+                fact = self._fact_of(stored.letter.message)
             except ContractError as err:
                 batch.letter_updates.append(LetterUpdate(stored.id, False, err.reason, err.detail))
                 continue
-            origin[to_fact(event)] = stored
+            origin[fact] = stored
         decision = self.app.decide(origin)
         rejected = dict(decision.rejected)
         for fact, stored in origin.items():
@@ -155,12 +152,27 @@ class Ingest:
                 batch.letter_updates.append(LetterUpdate(stored.id, True, stored.letter.reason, stored.letter.detail))
             else:
                 batch.letter_updates.append(LetterUpdate(stored.id, False, error.code, str(error)))
-        try:
+        with self._forgetting_cache_on_failure():
             self.app.save_decision(decision, ingest=batch)
+        return batch.letter_updates
+
+    @contextmanager
+    def _forgetting_cache_on_failure(self) -> Iterator[None]:
+        # A failed save leaves cached aggregates ahead of the store.
+        try:
+            yield
         except BaseException:
             self.app.forget_cached()
             raise
-        return batch.letter_updates
+
+    def _fact_of(self, message: Message, max_bytes: int | None = None) -> Fact:
+        """The domain fact a message carries.
+
+        Raises:
+            ContractError: when the message breaks the wire contract.
+        """
+        limit = self.options.max_message_bytes if max_bytes is None else max_bytes
+        return to_fact(decode(message.value, key=message.key, max_bytes=limit))
 
     def _position(self, message: Message) -> int:
         return self.positions.get(message.coordinates.tracking_name, -1)
@@ -174,13 +186,10 @@ class Ingest:
         times = batch.stream_times
         for message in messages:
             try:
-                event = decode(
-                    message.value, key=message.key, max_bytes=self.options.max_message_bytes
-                )
+                fact = self._fact_of(message)
             except ContractError as err:
                 batch.dead_letters.append(DeadLetter(message, err.reason, err.detail))
                 continue
-            fact = to_fact(event)
             origin[fact] = (message, None)
             name = message.coordinates.tracking_name
             seen = times.get(name) or self.stream_times.get(name)
@@ -192,8 +201,9 @@ class Ingest:
     ) -> None:
         for incident_id in incident_ids & self.parked.keys():
             for parked in self.parked[incident_id].values():
-                event = decode(parked.message.value, max_bytes=len(parked.message.value))
-                origin[to_fact(event)] = (parked.message, parked)
+                # Accepted once already: a limit lowered since must not strand it.
+                fact = self._fact_of(parked.message, max_bytes=len(parked.message.value))
+                origin[fact] = (parked.message, parked)
 
     def _refuse(
         self,

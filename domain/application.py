@@ -6,7 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    LRUCache,
+    project_aggregate,
+)
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
 
@@ -106,7 +111,8 @@ class Incidents(Application[str]):
                 missing.append(incident_id)
         if missing:
             for incident_id, stored in self.recorder.select_events_of(missing).items():
-                incident = _replay(self.mapper.to_domain_event(s) for s in stored)
+                incident = project_aggregate(None, map(self.mapper.to_domain_event, stored))
+                assert isinstance(incident, Incident)
                 cache.put(incident_id, incident)
                 known[incident_id] = incident
         return known
@@ -144,10 +150,3 @@ def _by_incident(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
         groups.setdefault(fact.incident_id, []).append(fact)
     return groups
 
-
-def _replay(events: Iterable[Any]) -> Incident:
-    aggregate = None
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    assert isinstance(aggregate, Incident)
-    return aggregate
