@@ -121,6 +121,17 @@ class Incidents(Application[str]):
         """The incident's stored events in recorded order (empty if unknown)."""
         return list(self.events.get(incident_id))
 
+    def histories(self, incident_ids: Sequence[str]) -> dict[str, list[Incident.Event]]:
+        """The stored events of each of these incidents that has any, in version order."""
+        if not isinstance(self.recorder, SelectsManyStreams):
+            found = {i: self.history(i) for i in incident_ids}
+            return {i: events for i, events in found.items() if events}  # type: ignore[misc]
+        to_event = self.mapper.to_domain_event
+        return {
+            incident_id: [to_event(s) for s in stored]  # type: ignore[misc]
+            for incident_id, stored in self.recorder.select_events_of(incident_ids).items()
+        }
+
     def forget_cached(self) -> None:
         """Drop cached aggregates, e.g. after a failed save left them ahead of the store."""
         cache = self.repository.cache

@@ -131,6 +131,14 @@ class BusinessCalendar:
                 merged.append((s, e))
         return merged
 
+    def closure(self, day: date) -> str | None:
+        """Why local ``day`` is closed all day ("public holiday", "closed day"), if it is."""
+        if day in self.open_days:
+            return None
+        if day in self.closed_days:
+            return "closed day"
+        return "public holiday" if self._is_holiday(day) else None
+
     def _pieces_until(self, start: datetime, end: datetime) -> Iterator[Span]:
         for s, e in self._pieces(start, self._local_date(end)):
             if s >= end:

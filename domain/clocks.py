@@ -297,22 +297,24 @@ def _resolutions(subject: _Subject, ordered: Sequence[Incident.Event]) -> Iterat
     """
     calendar = subject.calendar("resolution")
     cycle: _Cycle | None = _Cycle(1, _utc_of(subject.received.occurred_at), 0.0)
-    number, carried = 1, 0.0
+    number = 1
+    last: ClockRow | None = None  # the cycle resolved last
     for event in ordered:
         at = _utc_of(event.occurred_at)
         if cycle is None:
-            if isinstance(event, Incident.Reopened):
+            if isinstance(event, Incident.Reopened) and last is not None:
+                # Only a reopen needs the minutes counted so far (calendar work, so lazily).
+                counted = _minutes(trace(last, calendar, at), "counted")
                 number += 1
-                cycle = _Cycle(number, at, carried)
+                cycle = _Cycle(number, at, last.carried_minutes + counted)
         elif isinstance(event, Incident.Paused) and cycle.paused_since is None:
             cycle.paused_since = at
         elif isinstance(event, Incident.Resumed) and cycle.paused_since is not None:
             cycle.pauses.append((cycle.paused_since, at))
             cycle.paused_since = None
         elif isinstance(event, Incident.Resolved):
-            row = cycle.row(subject, at, event)
-            yield row
-            carried = row.carried_minutes + _minutes(trace(row, calendar, at), "counted")
+            last = cycle.row(subject, at, event)
+            yield last
             cycle = None
     if cycle is not None:
         yield cycle.row(subject, None, None)

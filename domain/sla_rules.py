@@ -169,7 +169,11 @@ class SlaRules:
                 a reference to an unknown calendar, no policy version, or two versions with the
                 same number or the same ``effective_from``.
         """
-        calendars = {ALWAYS_OPEN: BusinessCalendar.always_open(ALWAYS_OPEN), **self.calendars}
+        # Unless defined, the always-open calendar keeps Customer Service's time zone, so that
+        # its deadlines read in the same local time.
+        service = self.calendars.get(self.customer_service_calendar)
+        zone = service.timezone if service is not None else "UTC"
+        calendars = {ALWAYS_OPEN: BusinessCalendar.always_open(ALWAYS_OPEN, zone), **self.calendars}
         _check_calendar_names(calendars)
         object.__setattr__(self, "calendars", MappingProxyType(calendars))
         for name in ("department_calendars", "store_calendars"):
@@ -256,7 +260,7 @@ def default_rules() -> SlaRules:
         BusinessCalendar("customer_service", "Europe/Moscow", office, "RU"),
         BusinessCalendar("retail_store", "Europe/Moscow", store, "RU"),
         BusinessCalendar("office", "Europe/Moscow", office, "RU"),
-        BusinessCalendar.always_open(ALWAYS_OPEN),
+        BusinessCalendar.always_open(ALWAYS_OPEN, "Europe/Moscow"),
     ]
     offices = ("call_centre", "document_management", "service_centre", "services", "other")
     return SlaRules(

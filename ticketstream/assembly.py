@@ -17,7 +17,10 @@ from projections.channel_mix import ChannelMix
 from projections.dynamics import Dynamics
 from projections.read_model import ReadModel
 from projections.runner import ProjectionRunner
+from projections.sla_clocks import SlaClocks
 from projections.thanks_share import ThanksShare
+from domain.sla_rules import SlaRules
+from ticketstream.config_file import load_sla_rules
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
 from ticketstream.errors import TicketstreamError
 from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
@@ -39,15 +42,27 @@ def ingest_recorder(app: Incidents) -> IngestTables:
     return recorder
 
 
-def read_models(settings: Settings) -> list[ReadModel]:
+def sla_rules(settings: Settings) -> SlaRules:
+    """Calendars and SLA policies from the config file (built-in defaults if the default
+    file name does not exist).
+
+    Raises:
+        ConfigFileError: naming the file and the key that is wrong, or a missing file.
+    """
+    return load_sla_rules(settings.config_file)
+
+
+def read_models(settings: Settings, app: Incidents) -> list[ReadModel]:
     """Every read model, in the reporting time zone."""
     zone = settings.zone
-    return [ChannelMix(zone), Dynamics(zone), ThanksShare(zone)]
+    sla = SlaClocks(sla_rules(settings), app.histories, zone)
+    return [ChannelMix(zone), Dynamics(zone), ThanksShare(zone), sla]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
     """The runner of all read models over this event store."""
-    return ProjectionRunner(app, read_models(settings), batch_size=settings.project_batch_size)
+    models = read_models(settings, app)
+    return ProjectionRunner(app, models, batch_size=settings.project_batch_size)
 
 
 def broker_state(settings: Settings) -> BrokerStateFile:

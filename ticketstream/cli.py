@@ -21,7 +21,11 @@ from producers.errors import PublishError
 from producers.jsonl import read_events
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from projections.errors import ProjectionError
-from ticketstream import assembly, reports, sla_config_report
+from domain.sla_rules import CLOCKS, SlaRules
+from projections.queries import Period
+from projections.runner import ProjectionRunner
+from projections.sla_queries import ClockFilter
+from ticketstream import assembly, reports, sla_config_report, sla_explain, sla_reports
 from ticketstream.config_file import load_sla_rules
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
@@ -40,6 +44,8 @@ incident_app = typer.Typer(no_args_is_help=True, help="One incident from the eve
 projections_app = typer.Typer(no_args_is_help=True, help="Read-model positions and rebuilds.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages that were not applied.")
 config_app = typer.Typer(no_args_is_help=True, help="Calendars and SLA policies (ticketstream.toml).")
+report_app = typer.Typer(no_args_is_help=True, help="Reports from the read models.")
+app.add_typer(report_app, name="report")
 app.add_typer(schema_app, name="schema")
 app.add_typer(incident_app, name="incident")
 app.add_typer(projections_app, name="projections")
@@ -50,10 +56,17 @@ app.add_typer(config_app, name="config")
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
-class ReportName(str, Enum):
-    channels = "channels"
-    dynamics = "dynamics"
-    thanks = "thanks"
+ClockName = Enum("ClockName", {name: name for name in CLOCKS}, type=str)  # type: ignore[misc]
+
+
+class PolicyName(str, Enum):
+    started = "started"
+    current = "current"
+
+
+class RootCauseDimension(str, Enum):
+    root_cause = "root_cause"
+    category = "category"
 
 
 class OutputFormat(str, Enum):
@@ -191,21 +204,111 @@ def project(
         runner.run_forever(_StopFlag())
 
 
-@app.command()
-def report(
-    name: Annotated[ReportName, typer.Argument(help="Which report")],
-    from_month: Annotated[Optional[str], typer.Option("--from", help="First month, YYYY-MM")] = None,
-    to_month: Annotated[Optional[str], typer.Option("--to", help="Last month, YYYY-MM")] = None,
-    department: Annotated[Optional[str], typer.Option(help="Only this department")] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")] = OutputFormat.table,
-) -> None:
-    """Print a report from the read models."""
+def _print_report(
+    name: str, from_month: str | None, to_month: str | None, department: str | None,
+    fmt: OutputFormat,
+) -> None:  # fmt: skip
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     now = datetime.now(timezone.utc)
     reports.print_report(
-        runner, name.value, from_month, to_month, department, fmt.value, now, settings.zone, out
+        runner, name, from_month, to_month, department, fmt.value, now, settings.zone, out
     )
+
+
+FromMonth = Annotated[Optional[str], typer.Option("--from", help="First month, YYYY-MM")]
+ToMonth = Annotated[Optional[str], typer.Option("--to", help="Last month, YYYY-MM (default: this month)")]
+Department = Annotated[Optional[str], typer.Option(help="Only this department")]
+Format = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")]
+AsOf = Annotated[
+    Optional[str],
+    typer.Option("--as-of", help="The moment to evaluate at: now, RFC 3339, or a local date[-time]"),
+]
+Clock = Annotated[Optional[ClockName], typer.Option(help="Only this clock")]
+Policy = Annotated[
+    PolicyName,
+    typer.Option(help="started: each clock's own policy version; current: today's for all"),
+]
+
+
+@report_app.command("channels")
+def report_channels(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """Channel mix: contacts per month and channel."""
+    _print_report("channels", from_month, to_month, department, fmt)
+
+
+@report_app.command("dynamics")
+def report_dynamics(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """Incidents received per month."""
+    _print_report("dynamics", from_month, to_month, department, fmt)
+
+
+@report_app.command("thanks")
+def report_thanks(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """The share of thanks among contacts per month."""
+    _print_report("thanks", from_month, to_month, department, fmt)
+
+
+@report_app.command("sla")
+def report_sla(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    clock: Clock = None, as_of: AsOf = None,
+    status: Annotated[Optional[str], typer.Option(help="Only clocks with this status as of then")] = None,
+    listing: Annotated[bool, typer.Option("--list", help="One row per incident clock")] = False,
+    policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """SLA per department and clock: started, met, breached, compliance, working minutes."""
+    runner, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
+    rows, title = sla_reports.sla_rows(runner, rules, question, status, listing)
+    sla_reports.print_rows(rows, title, fmt.value, out)
+
+
+@report_app.command("root-causes")
+def report_root_causes(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    as_of: AsOf = None,
+    by: Annotated[RootCauseDimension, typer.Option(help="Group by root_cause or category")] = RootCauseDimension.root_cause,
+    monthly: Annotated[bool, typer.Option("--monthly", help="One Pareto per month")] = False,
+    policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """Reasons for long service: breached resolutions by root cause, with a Pareto."""
+    runner, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
+    rows, title = sla_reports.root_cause_rows(runner, rules, question, by.value, monthly)
+    sla_reports.print_rows(rows, title, fmt.value, out)
+
+
+@report_app.command("at-risk")
+def report_at_risk(
+    as_of: AsOf = None, department: Department = None, clock: Clock = None,
+    policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """Open clocks at risk or already breached, with the time left and when they are due."""
+    runner, rules, question = _sla_question(None, None, department, clock, as_of, policy)
+    rows, title = sla_reports.at_risk_rows(runner, rules, question)
+    sla_reports.print_rows(rows, title, fmt.value, out)
+
+
+def _sla_question(
+    from_month: str | None, to_month: str | None, department: str | None,
+    clock: ClockName | None, as_of: str | None, policy: PolicyName,
+) -> tuple[ProjectionRunner, SlaRules, sla_reports.SlaQuestion]:  # fmt: skip
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    now = datetime.now(timezone.utc)
+    moment = sla_reports.parse_instant(as_of, settings.zone, now)
+    period = Period.of(from_month, to_month, moment, settings.zone)
+    which = ClockFilter(period, department, clock.value if clock else None)
+    question = sla_reports.SlaQuestion(which, moment, policy.value)
+    return runner, assembly.sla_rules(settings), question
 
 
 @schema_app.command("export")
@@ -215,6 +318,20 @@ def schema_export(
     """Write one JSON Schema per event type."""
     written = export_json_schemas(output)
     out.print(f"wrote {len(written)} schemas to {output}", highlight=False)
+
+
+@incident_app.command("explain")
+def incident_explain(
+    incident_id: Annotated[str, typer.Argument()], as_of: AsOf = None,
+    policy: Policy = PolicyName.started,
+) -> None:  # fmt: skip
+    """Each SLA clock minute by minute: calendar, counted, paused and closed time, status."""
+    settings = _settings()
+    moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
+    sla_explain.print_explanation(
+        assembly.open_incidents(settings), assembly.sla_rules(settings), incident_id, moment,
+        policy.value, out,
+    )  # fmt: skip
 
 
 @incident_app.command("show")

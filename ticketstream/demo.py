@@ -12,7 +12,9 @@ from rich.console import Console
 from consumers.consume import consume
 from producers.jsonl import read_events
 from producers.simulator import SimulationSpec, simulate
-from ticketstream import assembly, reports
+from projections.queries import Period
+from projections.sla_queries import ClockFilter
+from ticketstream import assembly, reports, sla_reports
 from ticketstream.settings import Settings
 
 # A few messages no upstream system should send, to show the dead-letter path.
@@ -57,6 +59,15 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
     now = datetime.now(timezone.utc)
     for name in ("channels", "dynamics", "thanks"):
         reports.print_report(runner, name, None, None, None, "table", now, settings.zone, console)
+    rules = assembly.sla_rules(settings)
+    question = sla_reports.SlaQuestion(
+        ClockFilter(Period.of(None, None, now, settings.zone)), now
+    )
+    for rows, title in (
+        sla_reports.sla_rows(runner, rules, question, None, listing=False),
+        sla_reports.root_cause_rows(runner, rules, question, "root_cause", monthly=False),
+    ):
+        sla_reports.print_rows(rows, title, "table", console)
     console.print(
         f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}",
         highlight=False,

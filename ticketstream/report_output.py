@@ -14,6 +14,15 @@ from rich.table import Table
 Format = Literal["table", "csv", "json"]
 Row = dict[str, Any]
 
+# Columns that hold a fraction, printed as a percentage in tables.
+_PERCENT = {"share", "compliance", "cumulative_share", "resolved_share", "breach_rate"}
+_NUMERIC = _PERCENT | {
+    "contacts", "incidents", "thanks", "started", "met", "breached", "running", "at_risk",
+    "running_breached", "paused", "median_minutes", "p90_minutes", "reopened", "resolved",
+    "cycle", "minutes_left", "minutes_overdue", "target_minutes", "elapsed_minutes",
+    "paused_minutes", "policy_version",
+}
+
 
 def render(rows: Sequence[Row], fmt: Format, title: str, console: Console) -> None:
     """Print rows: JSON is one array of objects, CSV has a header line, a table is for people."""
@@ -41,9 +50,7 @@ def to_table(rows: Sequence[Row], title: str) -> Table:
     table = Table(title=title)
     columns = list(rows[0]) if rows else ["(no data for this period)"]
     for name in columns:
-        table.add_column(
-            name, justify="left" if name in ("month", "channel") else "right", no_wrap=True
-        )
+        table.add_column(name, justify="right" if name in _NUMERIC else "left")
     for row in rows:
         table.add_row(*(_cell(name, row[name]) for name in columns))
     return table
@@ -72,6 +79,8 @@ def _share_cell(row: Row | None) -> str:
 
 
 def _cell(name: str, value: Any) -> str:
-    if name == "share" and isinstance(value, float):
+    if value is None:
+        return "-"
+    if name in _PERCENT and isinstance(value, float):
         return f"{value:.1%}"
     return str(value)

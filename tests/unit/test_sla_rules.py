@@ -144,13 +144,16 @@ def test_each_clock_counts_on_the_calendar_of_the_party_holding_the_ball(
 def test_the_escalation_calendar_is_open_around_the_clock() -> None:
     calendar = rules().calendar_for("escalation_response", "call_centre", None)
 
-    assert calendar == BusinessCalendar.always_open("24/7")
+    assert calendar == BusinessCalendar.always_open("24/7", "Europe/Moscow")
 
 
 def test_the_24_7_calendar_exists_even_when_not_defined() -> None:
     calendars = {name: c for name, c in rules().calendars.items() if name != "24/7"}
 
-    assert rules(calendars=calendars).calendar("24/7") == BusinessCalendar.always_open("24/7")
+    # In Customer Service's time zone, so that its deadlines read in the same local time.
+    assert rules(calendars=calendars).calendar("24/7") == BusinessCalendar.always_open(
+        "24/7", "Europe/Moscow"
+    )
 
 
 def test_an_unknown_clock_or_calendar_is_refused() -> None:

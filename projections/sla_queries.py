@@ -1,0 +1,300 @@
+"""SLA queries: stored clocks evaluated as of a moment, summarised, listed and explained.
+
+Every function takes the moment ``as_of`` as an argument, so a report is deterministic for a
+given moment: a clock that stopped later was still running then, a pause that ended later
+was still on.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from domain.calendar import CalendarError
+from domain.clocks import ClockRow, ClockStatus, Rules, status_as_of
+from domain.sla_rules import CLOCKS, SlaRulesError
+from projections.errors import QueryError
+from projections.queries import Period, Row
+from projections.read_model import Cursor
+from projections.sla_clocks import COLUMNS, pauses_of
+
+PolicyChoice = Literal["started", "current"]
+STATUSES = ("met", "breached", "running", "at_risk", "running_breached", "paused")
+ROOT_CAUSE_DIMENSIONS = ("root_cause", "category")
+UNSPECIFIED = "(unspecified)"
+
+
+@dataclass(frozen=True)
+class ClockFilter:
+    """Which stored clocks a report looks at: by the month they started, department, clock."""
+
+    period: Period
+    department: str | None = None
+    clock: str | None = None
+
+    def __post_init__(self) -> None:
+        """Raises:
+        QueryError: an unknown clock name.
+        """
+        if self.clock is not None and self.clock not in CLOCKS:
+            raise QueryError(f"unknown clock '{self.clock}'; clocks: {', '.join(CLOCKS)}")
+
+
+@dataclass(frozen=True)
+class StoredClock:
+    """A row of the SLA read model: the clock, its start month and, once stopped, its outcome."""
+
+    row: ClockRow
+    month: str
+    outcome: ClockStatus | None
+
+
+@dataclass(frozen=True)
+class EvaluatedClock:
+    """A clock as it stood at the moment asked about."""
+
+    row: ClockRow
+    month: str
+    status: ClockStatus
+
+    @property
+    def finished(self) -> bool:
+        """Met or breached: stopped by that moment."""
+        return self.status.status in ("met", "breached")
+
+
+def stored_clocks(c: Cursor, which: ClockFilter) -> list[StoredClock]:
+    """The read model's rows that match the filter, by start."""
+    where, params = "month BETWEEN ? AND ?", [which.period.first, which.period.last]
+    for column in ("department", "clock"):
+        value = getattr(which, column)
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    c.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM sla_clocks WHERE {where}"
+        " ORDER BY started_at, incident_id, clock, cycle",
+        params,
+    )
+    return [_stored(dict(zip(COLUMNS, values, strict=True))) for values in c.fetchall()]
+
+
+def evaluate(
+    stored: Iterable[StoredClock], rules: Rules, as_of: datetime, policy: PolicyChoice = "started"
+) -> list[EvaluatedClock]:
+    """The clocks started by ``as_of``, each with its status then.
+
+    ``policy="current"`` measures every clock against today's policy version instead of the
+    one it started under (calendars are not versioned: the working minutes stay the same).
+
+    Raises:
+        QueryError: a naive ``as_of``, or stored rows that the configuration no longer
+            covers (an unknown calendar or clock: rebuild the read model).
+    """
+    if as_of.utcoffset() is None:
+        raise QueryError(f"the moment must have a time zone offset, not {as_of.isoformat()}")
+    evaluated = []
+    try:
+        for clock in stored:
+            row, outcome = clock.row, clock.outcome
+            if row.started_at > as_of:
+                continue
+            if policy == "current":
+                row, outcome = _under_current_policy(row, outcome, rules)
+            if outcome is None or row.stopped_at is None or row.stopped_at > as_of:
+                calendar = rules.calendar(row.calendar)
+                outcome = status_as_of(row, calendar, as_of, rules.at_risk)
+            assert outcome is not None  # started by as_of
+            evaluated.append(EvaluatedClock(row, clock.month, outcome))
+    except (SlaRulesError, CalendarError) as err:
+        raise QueryError(f"{err}; after changing calendars run `projections rebuild sla_clocks`") from None
+    return evaluated
+
+
+def policy_versions(clocks: Iterable[EvaluatedClock]) -> list[int]:
+    """The policy versions the clocks were measured against."""
+    return sorted({clock.row.policy_version for clock in clocks})
+
+
+def summary(clocks: Sequence[EvaluatedClock]) -> list[Row]:
+    """Per department and clock: how many started, by status; compliance; working minutes.
+
+    The resolution clock counts once per incident (its latest cycle, which carries the
+    minutes of the cycles before a reopen); ``reopened`` counts those incidents reopened.
+    Compliance is met / (met + breached); median and p90 are over stopped clocks. With more
+    than one department, an "(all)" row per clock follows.
+    """
+    groups: dict[tuple[str, str], list[EvaluatedClock]] = defaultdict(list)
+    for clock in per_incident_resolution(clocks):
+        groups[clock.row.department, clock.row.clock].append(clock)
+    departments = {department for department, _ in groups}
+    if len(departments) > 1:
+        for (_, name), members in list(groups.items()):
+            groups["(all)", name].extend(members)
+    order = {name: index for index, name in enumerate(CLOCKS)}
+    keys = sorted(groups, key=lambda k: (k[0] == "(all)", k[0], order[k[1]]))
+    return [_summary_row(department, name, groups[department, name]) for department, name in keys]
+
+
+def listing(clocks: Sequence[EvaluatedClock], zones: dict[str, Any]) -> list[Row]:
+    """One row per clock and cycle; times in the clock calendar's zone (``zones[name]``)."""
+    rows = []
+    for clock in clocks:
+        row, status = clock.row, clock.status
+        zone = zones[row.calendar]
+        rows.append({
+            "incident_id": row.incident_id,
+            "clock": row.clock,
+            "cycle": row.cycle,
+            "department": row.department,
+            "started_at": row.started_at.astimezone(zone).isoformat(),
+            "deadline": status.deadline.astimezone(zone).isoformat(),
+            "stopped_at": _local(row.stopped_at, zone) if clock.finished else None,
+            "target_minutes": row.target_minutes,
+            "elapsed_minutes": round(status.elapsed_minutes, 2),
+            "paused_minutes": round(status.paused_minutes, 2),
+            "status": status.status,
+            "policy_version": row.policy_version,
+        })  # fmt: skip
+    return rows
+
+
+def root_causes(
+    clocks: Sequence[EvaluatedClock], by: str = "root_cause", monthly: bool = False
+) -> list[Row]:
+    """Reasons for long service: among resolved incidents whose resolution breached, counts
+    per ``by`` with shares and the Pareto cumulative share, beside all resolved incidents.
+
+    An incident counts by its final resolution as of the moment (the latest cycle, stopped).
+
+    Raises:
+        QueryError: ``by`` is not root_cause or category.
+    """
+    if by not in ROOT_CAUSE_DIMENSIONS:
+        raise QueryError(f"cannot group by '{by}'; choose {' or '.join(ROOT_CAUSE_DIMENSIONS)}")
+    resolved = [
+        c for c in per_incident_resolution(clocks) if c.row.clock == "resolution" and c.finished
+    ]
+    by_month: dict[str, list[EvaluatedClock]] = defaultdict(list)
+    for clock in resolved:
+        by_month[clock.month if monthly else ""].append(clock)
+    rows = []
+    for month in sorted(by_month):
+        for row in _pareto(by_month[month], by):
+            rows.append({"month": month, **row} if monthly else row)
+    return rows
+
+
+def at_risk(clocks: Sequence[EvaluatedClock]) -> list[EvaluatedClock]:
+    """Open clocks at risk or already breached, the most urgent first."""
+    urgent = [c for c in clocks if c.status.status in ("at_risk", "running_breached")]
+    return sorted(urgent, key=lambda c: (c.status.deadline, c.row.incident_id, c.row.clock))
+
+
+def per_incident_resolution(clocks: Iterable[EvaluatedClock]) -> list[EvaluatedClock]:
+    """The clocks with the resolution clock reduced to each incident's latest cycle."""
+    latest: dict[str, EvaluatedClock] = {}
+    others = []
+    for clock in clocks:
+        if clock.row.clock != "resolution":
+            others.append(clock)
+        elif clock.row.incident_id not in latest or latest[clock.row.incident_id].row.cycle < clock.row.cycle:
+            latest[clock.row.incident_id] = clock
+    return [*others, *latest.values()]
+
+
+def _summary_row(department: str, clock: str, members: Sequence[EvaluatedClock]) -> Row:
+    counts = {status: 0 for status in STATUSES}
+    for member in members:
+        counts[member.status.status] += 1
+    decided = counts["met"] + counts["breached"]
+    minutes = sorted(m.status.elapsed_minutes for m in members if m.finished)
+    return {
+        "department": department,
+        "clock": clock,
+        "started": len(members),
+        **counts,
+        "compliance": round(counts["met"] / decided, 4) if decided else None,
+        "median_minutes": round(statistics.median(minutes), 1) if minutes else None,
+        "p90_minutes": round(_nearest_rank(minutes, 0.9), 1) if minutes else None,
+        "reopened": sum(m.row.cycle > 1 for m in members if clock == "resolution"),
+    }
+
+
+def _pareto(resolved: Sequence[EvaluatedClock], by: str) -> list[Row]:
+    all_counts: dict[str, int] = defaultdict(int)
+    breached_counts: dict[str, int] = defaultdict(int)
+    for clock in resolved:
+        value = getattr(clock.row, by) or UNSPECIFIED
+        all_counts[value] += 1
+        if clock.status.status == "breached":
+            breached_counts[value] += 1
+    total_breached, total = sum(breached_counts.values()), len(resolved)
+    order = sorted(all_counts, key=lambda v: (-breached_counts[v], -all_counts[v], v))
+    rows, cumulative = [], 0
+    for value in order:
+        cumulative += breached_counts[value]
+        rows.append({
+            by: value,
+            "breached": breached_counts[value],
+            "share": _share(breached_counts[value], total_breached),
+            "cumulative_share": _share(cumulative, total_breached),
+            "resolved": all_counts[value],
+            "resolved_share": _share(all_counts[value], total),
+            "breach_rate": _share(breached_counts[value], all_counts[value]),
+        })  # fmt: skip
+    return rows
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _nearest_rank(ordered: Sequence[float], fraction: float) -> float:
+    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
+
+
+def _under_current_policy(
+    row: ClockRow, outcome: ClockStatus | None, rules: Rules
+) -> tuple[ClockRow, ClockStatus | None]:
+    current = rules.current
+    rule = current.rule_for(row.clock, row.department, row.channel, row.category, row.priority)
+    if (rule.target_minutes, rule.grace_minutes) == (row.target_minutes, row.grace_minutes):
+        return replace(row, policy_version=current.version), outcome
+    changed = replace(
+        row, target_minutes=rule.target_minutes, grace_minutes=rule.grace_minutes,
+        policy_version=current.version,
+    )  # fmt: skip
+    return changed, None
+
+
+def _stored(values: dict[str, Any]) -> StoredClock:
+    row = ClockRow(
+        values["incident_id"], values["clock"], values["cycle"], values["department"],
+        values["channel"], values["category"], values["priority"], values["store"],
+        values["party"], values["calendar"], _instant(values["started_at"]),
+        _instant(values["stopped_at"]) if values["stopped_at"] else None,
+        values["target_minutes"], values["grace_minutes"], values["policy_version"],
+        pauses_of(values["pauses"]), values["root_cause"], values["resolution"],
+        values["carried_minutes"],
+    )  # fmt: skip
+    outcome = None
+    if values["final_status"] is not None:
+        outcome = ClockStatus(
+            values["final_status"], values["elapsed_minutes"], values["paused_minutes"],
+            _instant(values["deadline"]), row.limit_minutes - values["elapsed_minutes"],
+        )  # fmt: skip
+    return StoredClock(row, values["month"], outcome)
+
+
+def _local(instant: datetime | None, zone: Any) -> str | None:
+    return None if instant is None else instant.astimezone(zone).isoformat()
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
