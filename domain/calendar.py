@@ -228,6 +228,8 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
 
 
 def _utc(instant: datetime) -> datetime:
+    if instant.tzinfo is UTC:  # most instants here already are
+        return instant
     if instant.utcoffset() is None:
         raise CalendarError(f"an aware datetime is required, not {instant.isoformat()}")
     return instant.astimezone(UTC)

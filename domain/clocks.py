@@ -168,12 +168,12 @@ def status_as_of(
     as_of = _utc(as_of)
     if as_of < row.started_at:
         return None
-    lines = trace(row, calendar, as_of)
-    elapsed = row.carried_minutes + _minutes(lines, "counted")
+    counted, paused = _counted_and_paused(row, calendar, as_of)
+    elapsed = row.carried_minutes + counted
     remaining = row.limit_minutes - elapsed
     status = _status(row, as_of, elapsed, remaining, at_risk)
     deadline = _deadline(row, calendar, as_of)
-    return ClockStatus(status, elapsed, _minutes(lines, "paused"), deadline, remaining)
+    return ClockStatus(status, elapsed, paused, deadline, remaining)
 
 
 def trace(row: ClockRow, calendar: BusinessCalendar, as_of: datetime) -> list[TraceLine]:
@@ -323,6 +323,16 @@ def _resolutions(subject: _Subject, ordered: Sequence[Incident.Event]) -> Iterat
 # --- evaluating a row -------------------------------------------------------------------------
 
 
+def _counted_and_paused(
+    row: ClockRow, calendar: BusinessCalendar, as_of: datetime
+) -> tuple[float, float]:
+    """Working minutes counted and paused from the start to the stop (or ``as_of``)."""
+    if not row.pauses:  # the common case needs no trace
+        return calendar.working_minutes(row.started_at, _end(row, as_of)), 0.0
+    lines = trace(row, calendar, as_of)
+    return _minutes(lines, "counted"), _minutes(lines, "paused")
+
+
 def _status(
     row: ClockRow, as_of: datetime, elapsed: float, remaining: float, at_risk: AtRisk
 ) -> Status:
@@ -413,6 +423,8 @@ def _utc_of(text: str) -> datetime:
 
 
 def _utc(instant: datetime) -> datetime:
+    if instant.tzinfo is UTC:  # most instants here already are
+        return instant
     if instant.utcoffset() is None:
         raise ValueError(f"an aware datetime is required, not {instant.isoformat()}")
     return instant.astimezone(UTC)

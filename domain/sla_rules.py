@@ -88,6 +88,10 @@ class PolicyVersion:
     version: int
     effective_from: datetime
     rules: tuple[PolicyRule, ...]
+    # The rule chosen per (clock, selectors): asked for every clock of every incident.
+    _chosen: dict[tuple[str | None, ...], PolicyRule] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Validate the version.
@@ -116,14 +120,25 @@ class PolicyVersion:
         Raises:
             SlaRulesError: no rule matches (only for a clock this version does not know).
         """
-        candidates = [
-            (rule.specificity, index, rule)
-            for index, rule in enumerate(self.rules)
-            if rule.clock == clock and rule.matches(department, channel, category, priority)
-        ]
-        if not candidates:
-            raise SlaRulesError(f"policy version {self.version} has no rule for clock {clock!r}")
-        return max(candidates, key=lambda candidate: candidate[:2])[2]
+        key = (clock, department, channel, category, priority)
+        rule = self._chosen.get(key)
+        if rule is None:
+            rule = self._chosen[key] = _most_specific(self, *key)
+        return rule
+
+
+def _most_specific(
+    policy: PolicyVersion, clock: str, department: str, channel: str, category: str | None,
+    priority: str,
+) -> PolicyRule:  # fmt: skip
+    candidates = [
+        (rule.specificity, index, rule)
+        for index, rule in enumerate(policy.rules)
+        if rule.clock == clock and rule.matches(department, channel, category, priority)
+    ]
+    if not candidates:
+        raise SlaRulesError(f"policy version {policy.version} has no rule for clock {clock!r}")
+    return max(candidates, key=lambda candidate: candidate[:2])[2]
 
 
 @dataclass(frozen=True)
