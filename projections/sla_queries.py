@@ -12,7 +12,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from domain.calendar import CalendarError
@@ -36,6 +36,8 @@ class ClockFilter:
     period: Period
     department: str | None = None
     clock: str | None = None
+    # Only clocks still running at this moment (a prefilter for at-risk reports).
+    open_at: datetime | None = None
 
     def __post_init__(self) -> None:
         """Raises:
@@ -76,6 +78,10 @@ def stored_clocks(c: Cursor, which: ClockFilter) -> list[StoredClock]:
         if value is not None:
             where += f" AND {column} = ?"
             params.append(value)
+    if which.open_at is not None:
+        moment = which.open_at.astimezone(UTC).isoformat()  # stored instants are UTC text
+        where += " AND started_at <= ? AND (stopped_at IS NULL OR stopped_at > ?)"
+        params += [moment, moment]
     c.execute(
         f"SELECT {', '.join(COLUMNS)} FROM sla_clocks WHERE {where}"
         " ORDER BY started_at, incident_id, clock, cycle",

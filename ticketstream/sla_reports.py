@@ -80,7 +80,9 @@ def root_cause_rows(
     runner: ProjectionRunner, rules: SlaRules, question: SlaQuestion, by: str, monthly: bool
 ) -> tuple[list[Row], str]:
     """The rows of `report root-causes` and their title."""
-    clocks = evaluated(runner, rules, question)
+    which = question.which
+    resolutions = ClockFilter(which.period, which.department, "resolution")
+    clocks = evaluated(runner, rules, SlaQuestion(resolutions, question.as_of, question.policy))
     rows = sla_queries.root_causes(clocks, by, monthly)
     resolved = sum(row["resolved"] for row in rows)
     breached = sum(row["breached"] for row in rows)
@@ -96,7 +98,9 @@ def at_risk_rows(
     runner: ProjectionRunner, rules: SlaRules, question: SlaQuestion
 ) -> tuple[list[Row], str]:
     """Open clocks at risk or breached as of the moment, with time left and when they are due."""
-    which = ClockFilter(_EVERY_MONTH, question.which.department, question.which.clock)
+    which = ClockFilter(
+        _EVERY_MONTH, question.which.department, question.which.clock, open_at=question.as_of
+    )
     clocks = evaluated(runner, rules, SlaQuestion(which, question.as_of, question.policy))
     rows = [_at_risk_row(clock, rules, question.as_of) for clock in sla_queries.at_risk(clocks)]
     return rows, "Open clocks at risk or breached" + _subtitle(question, clocks, rules)
