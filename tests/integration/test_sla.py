@@ -17,8 +17,9 @@ AS_OF = "2026-01-01T00:00:00+03:00"
 
 
 def test_a_generated_quarter_gives_the_sla_numbers_of_an_independent_count(
-    cli: Cli, tmp_path: Path
+    any_store_cli: Cli, tmp_path: Path
 ) -> None:
+    cli = any_store_cli
     data = tmp_path / "quarter.jsonl"
     cli("simulate", "--months", "3", "--seed", "7", "--start", "2025-04", "-o", str(data))
     events = [json.loads(line) for line in data.read_text().splitlines()]
