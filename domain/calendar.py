@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +18,10 @@ Hours = tuple[Interval, ...]
 Span = tuple[datetime, datetime]
 
 _ONE_DAY = timedelta(days=1)
+_GROWTH = timedelta(days=366)
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_DAY, _LAST_DAY = date(1, 1, 3), date(9999, 12, 29)  # room for time zones at the edges
 _HORIZON = timedelta(days=3 * 366)
 _MIDNIGHT_TO_MIDNIGHT: Hours = ((time(0), time(0)),)
 
@@ -47,6 +52,7 @@ class BusinessCalendar:
     open_days: Mapping[date, Hours] = field(default_factory=dict)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _spans: dict[date, tuple[Span, ...]] = field(init=False, repr=False, compare=False)
+    _timeline: _Timeline = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Validate and freeze the definition.
@@ -66,6 +72,7 @@ class BusinessCalendar:
         object.__setattr__(self, "closed_days", frozenset(self.closed_days))
         object.__setattr__(self, "_zone", _zone_named(self.name, self.timezone))
         object.__setattr__(self, "_spans", {})
+        object.__setattr__(self, "_timeline", _Timeline(self))
         _check_holidays(self.name, self.holiday_country, self.holiday_subdivision)
 
     def __hash__(self) -> int:
@@ -82,8 +89,11 @@ class BusinessCalendar:
         Raises:
             CalendarError: a naive datetime.
         """
-        pieces = self._pieces_until(_utc(start), _utc(end))
-        return sum((e - s for s, e in pieces), timedelta()).total_seconds() / 60
+        start, end = _utc(start), _utc(end)
+        if end <= start:
+            return 0.0
+        micros = self._timeline.working_between(_micros(start), _micros(end))
+        return timedelta(microseconds=micros).total_seconds() / 60
 
     def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
         """The earliest instant (UTC) by which ``minutes`` of working time pass from ``start``.
@@ -98,14 +108,10 @@ class BusinessCalendar:
         """
         if not math.isfinite(minutes) or minutes < 0:
             raise CalendarError(f"working minutes must be finite and >= 0, not {minutes}")
-        start, remaining = _utc(start), timedelta(minutes=minutes)
-        if not remaining:
+        start, amount = _utc(start), timedelta(minutes=minutes) // _MICROSECOND
+        if not amount:
             return start
-        for s, e in self._pieces(start):
-            if remaining <= e - s:
-                return s + remaining
-            remaining -= e - s
-        raise AssertionError("unreachable: unbounded pieces stop only by raising")
+        return _EPOCH + timedelta(microseconds=self._timeline.after(_micros(start), amount))
 
     def is_working(self, instant: datetime) -> bool:
         """Whether ``instant`` falls inside working time.
@@ -192,6 +198,79 @@ class BusinessCalendar:
 
     def _local_date(self, instant: datetime) -> date:
         return instant.astimezone(self._zone).date()
+
+
+class _Timeline:
+    """A calendar's working pieces over a range of local days, in integer microseconds since
+    the epoch, with the working time accumulated before each: measuring working time and
+    adding it become two bisections. The range grows by a year whenever a question needs it.
+    """
+
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self._calendar = calendar
+        self._days: tuple[date, date] | None = None  # the local days covered
+        self._lo = self._hi = 0  # the instants covered, [lo, hi]
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._before: list[int] = []  # working time before each piece
+        self._through: list[int] = []  # working time up to each piece's end
+
+    def working_between(self, start: int, end: int) -> int:
+        """Working microseconds in ``[start, end)``, ``start < end``."""
+        self._cover(start, end)
+        return self._accumulated(end) - self._accumulated(start)
+
+    def after(self, start: int, amount: int) -> int:
+        """The first instant by which ``amount > 0`` working microseconds pass from ``start``.
+
+        Raises:
+            CalendarError: three years pass without working time.
+        """
+        self._cover(start, start)
+        target = self._accumulated(start) + amount
+        while not self._through or self._through[-1] < target:
+            worked_until = self._ends[-1] if self._ends else start
+            if self._hi - max(worked_until, start) > _HORIZON // _MICROSECOND:
+                name = self._calendar.name
+                raise CalendarError(f"calendar {name} has no working time for three years")
+            self._cover(start, self._hi + _GROWTH // _MICROSECOND)
+        index = bisect_left(self._through, target)
+        return self._starts[index] + target - self._before[index]
+
+    def _accumulated(self, instant: int) -> int:
+        index = bisect_right(self._starts, instant) - 1
+        if index < 0:
+            return 0
+        return self._before[index] + min(instant, self._ends[index]) - self._starts[index]
+
+    def _cover(self, start: int, end: int) -> None:
+        if self._days is not None and self._lo <= start and end <= self._hi:
+            return
+        first, last = (self._local_day(start), self._local_day(end))
+        if self._days is not None:
+            first, last = min(first, self._days[0]), max(last, self._days[1])
+        self._build(max(first - _GROWTH, _FIRST_DAY), min(last + _GROWTH, _LAST_DAY))
+
+    def _build(self, first: date, last: date) -> None:
+        zone = self._calendar._zone
+        lo = _instant(datetime.combine(first, time()), zone)
+        hi = _instant(datetime.combine(last + _ONE_DAY, time()), zone)
+        self._days, self._lo, self._hi = (first, last), _micros(lo), _micros(hi)
+        self._starts, self._ends, self._before, self._through = [], [], [], []
+        worked = 0
+        for s, e in self._calendar._pieces(lo, last):
+            self._starts.append(_micros(s))
+            self._ends.append(_micros(e))
+            self._before.append(worked)
+            worked += self._ends[-1] - self._starts[-1]
+            self._through.append(worked)
+
+    def _local_day(self, instant: int) -> date:
+        return self._calendar._local_date(_EPOCH + timedelta(microseconds=instant))
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
 
 
 def _checked(name: str, hours: Hours) -> Hours:
