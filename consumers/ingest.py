@@ -105,18 +105,12 @@ class Ingest:
         fresh = [m for m in messages if m.coordinates.offset > self._position(m)]
         result = BatchResult(messages=len(messages), redelivered=len(messages) - len(fresh))
         batch = IngestBatch(offsets=_last_offsets(fresh))
-        origin: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
-        self._decode(fresh, batch, origin)
-        self._retry_parked({f.incident_id for f in origin}, origin)
+        decoded: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
+        self._decode(fresh, batch, decoded)
+        # Waiting events arrived first: they claim their event ids before the new messages.
+        origin = {**self._parked_facts({f.incident_id for f in decoded}), **decoded}
         decision = self.app.decide(origin)
-        rejected = dict(decision.rejected)
-        for fact, (message, parked) in origin.items():
-            error = rejected.get(fact)
-            if error is None:
-                if parked is not None:
-                    batch.unparked.append(parked.event_id)
-            else:
-                self._refuse(fact, error, message, parked, batch)
+        self._judge(origin, dict(decision.rejected), batch)
         self._expire_parked(batch, self._watermark(batch, lagging))
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
         if decision.incidents or batch.offsets or batch.dead_letters or batch.parked:
@@ -144,8 +138,11 @@ class Ingest:
                 batch.letter_updates.append(LetterUpdate(stored.id, False, err.reason, err.detail))
                 continue
             origin[fact] = stored
-        decision = self.app.decide(origin)
+        # Parked events keep their claim on their event ids against a retried letter too.
+        waiting = self._parked_facts({f.incident_id for f in origin})
+        decision = self.app.decide([*waiting, *origin])
         rejected = dict(decision.rejected)
+        self._judge(waiting, rejected, batch)
         for fact, stored in origin.items():
             error = rejected.get(fact)
             if error is None:
@@ -154,6 +151,7 @@ class Ingest:
                 batch.letter_updates.append(LetterUpdate(stored.id, False, error.code, str(error)))
         with self._forgetting_cache_on_failure():
             self.app.save_decision(decision, ingest=batch)
+        self._committed(batch)
         return batch.letter_updates
 
     @contextmanager
@@ -196,14 +194,32 @@ class Ingest:
             if seen is None or fact.occurred_at > seen:
                 times[name] = fact.occurred_at
 
-    def _retry_parked(
-        self, incident_ids: set[str], origin: dict[Fact, tuple[Message, ParkedEvent | None]]
-    ) -> None:
+    def _parked_facts(
+        self, incident_ids: set[str]
+    ) -> dict[Fact, tuple[Message, ParkedEvent | None]]:
+        """The parked events of these incidents, as facts to try again."""
+        facts: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
         for incident_id in incident_ids & self.parked.keys():
             for parked in self.parked[incident_id].values():
                 # Accepted once already: a limit lowered since must not strand it.
                 fact = self._fact_of(parked.message, max_bytes=len(parked.message.value))
-                origin[fact] = (parked.message, parked)
+                facts[fact] = (parked.message, parked)
+        return facts
+
+    def _judge(
+        self,
+        origin: dict[Fact, tuple[Message, ParkedEvent | None]],
+        rejected: dict[Fact, DomainError],
+        batch: IngestBatch,
+    ) -> None:
+        """Unpark what was recorded; park, keep parked or dead-letter what was refused."""
+        for fact, (message, parked) in origin.items():
+            error = rejected.get(fact)
+            if error is None:
+                if parked is not None:
+                    batch.unparked.append(parked.event_id)
+            else:
+                self._refuse(fact, error, message, parked, batch)
 
     def _refuse(
         self,

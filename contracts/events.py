@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 SCHEMA_VERSION = 1
 
+# Instants outside these years are typos or hostile: year 1 or 9999 overflow as soon as they
+# are shifted to UTC, and one far-future event time would drag the consumer's watermark.
+# Compared on the wall-clock part, so any offset of a plausible local time is accepted.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 2099
+
+
+def _plausible(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"the year must lie in {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+# No string may carry U+0000: PostgreSQL text refuses it, so it would stop a projection.
+_NO_NUL = r"^[^\x00]*$"
 IncidentId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_NUL)]
 # Vocabulary values (channels, departments, …) are kept verbatim, bounded only in length.
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-LongText = Annotated[str, StringConstraints(max_length=2000)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_NUL)]
+LongText = Annotated[str, StringConstraints(max_length=2000, pattern=_NO_NUL)]
 Priority = Literal["low", "normal", "high", "critical"]
 Rating = Literal["bad", "neutral", "good"]
 
@@ -32,9 +56,9 @@ class _Strict(BaseModel):
 class Customer(_Strict):
     """Personal data of the customer: stored, never logged."""
 
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    name: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40, pattern=_NO_NUL)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254, pattern=_NO_NUL)] | None = None
 
 
 class EventBase(_Strict):
@@ -45,7 +69,7 @@ class EventBase(_Strict):
         description="Contract version; only 1 exists"
     )
     incident_id: IncidentId
-    occurred_at: AwareDatetime = Field(
+    occurred_at: Instant = Field(
         description="Event time as seen by Customer Service, RFC 3339 with offset"
     )
     source: ShortText = Field(description="Publishing system, e.g. store-014, callcentre, edms")
@@ -65,7 +89,7 @@ class IncidentReceived(EventBase):
     channel: Label
     department: Label
     category: Label
-    reported_at: AwareDatetime | None = Field(
+    reported_at: Instant | None = Field(
         default=None,
         description="When the customer first contacted the source department; default occurred_at",
     )
@@ -94,7 +118,7 @@ class IncidentResolved(EventBase):
     type: Literal["incident.resolved"]
     resolution: Label
     root_cause: Label | None = None
-    completed_at: AwareDatetime | None = None
+    completed_at: Instant | None = None
 
 
 class IncidentThanked(EventBase):
@@ -104,7 +128,7 @@ class IncidentThanked(EventBase):
     channel: Label
     standalone: bool | None = False
     department: Label | None = None
-    praised: Annotated[str, StringConstraints(max_length=200)] | None = None
+    praised: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = None
 
     @field_validator("standalone", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
 
 from domain import errors
+from domain.event_identity import claim, settle
 from domain.fact import Fact
 from domain.incident import Incident
 
@@ -57,7 +58,10 @@ class Incidents(Application[str]):
         """Record a batch of facts on their incidents (in memory; call save_decision to store).
 
         Facts that cannot be recorded come back in ``Decision.rejected`` with the domain
-        error naming the rule they break; duplicates (known event ids) are only counted.
+        error naming the rule they break (``EventIdConflict`` for an event id that names
+        another body); duplicates (an event id again with the same body) are only counted.
+        Within a group the first fact to arrive with an event id claims it, so a caller
+        lists waiting (parked) facts before new ones.
         """
         decision = Decision()
         groups = _by_incident(facts)
@@ -68,9 +72,11 @@ class Incidents(Application[str]):
                 incident, group = self._begin(group, decision)
                 if incident is None:
                     continue
-            ids = [fact.event_id for fact in group]
-            decision.duplicates += len(ids) - len(set(ids) - incident.event_ids)
-            decision.rejected.extend(incident.record(group).items())
+            before = len(incident.pending_events)
+            rejected = incident.record(group)
+            admitted = len(incident.pending_events) - before
+            decision.duplicates += len(group) - admitted - len(rejected)
+            decision.rejected.extend(rejected.items())
             if incident.pending_events:
                 decision.incidents.append(incident)
         return decision
@@ -145,11 +151,17 @@ class Incidents(Application[str]):
         # own: a stored beginning cannot be replaced by an earlier one arriving later.
         beginners = [f for f in group if f.begins_stream]
         if not beginners:
-            for fact in group:
-                error = errors.IncidentNotReceived(
+            rejected: dict[Fact, errors.DomainError] = {}
+            claims, later = claim(group, {}, rejected)
+            waiting: dict[Fact, errors.DomainError] = {
+                fact: errors.IncidentNotReceived(
                     f"{fact.kind} for an incident not received yet", event_id=fact.event_id
                 )
-                decision.rejected.append((fact, error))
+                for fact in claims.values()
+            }
+            settle(later, claims, waiting, rejected)
+            decision.rejected.extend({**waiting, **rejected}.items())
+            decision.duplicates += len(group) - len(waiting) - len(rejected)
             return None, []
         first = beginners[0]
         return Incident.begin(first), [f for f in group if f is not first]

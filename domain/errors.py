@@ -71,3 +71,9 @@ class PausedWhileResolved(DomainError):
 class RatedBeforeResolution(DomainError):
     code = "rated_before_resolution"
     fixable = True
+
+
+class EventIdConflict(DomainError):
+    """An event id already names an event with a different body: one of them is wrong."""
+
+    code = "event_id_conflict"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import blake2b
 from typing import Union
 
 Primitive = Union[str, int, float, bool, datetime, None]
@@ -35,6 +36,12 @@ class Fact:
     occurred_at: datetime
     source: str
     details: dict[str, Primitive] = field(default_factory=dict)
+    # What the event says, in 16 hex digits: two messages with one event_id must agree on it.
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        body = content_digest(self.kind, self.occurred_at, self.source, self.details)
+        object.__setattr__(self, "digest", body)
 
     @property
     def begins_stream(self) -> bool:
@@ -52,3 +59,22 @@ class Fact:
 def timeline_key(occurred_at: datetime, kind: str, event_id: str) -> tuple[datetime, int, str]:
     """The total event-time order of an incident's facts."""
     return (occurred_at, RANK[kind], event_id)
+
+
+def content_digest(
+    kind: str, occurred_at: datetime, source: str, details: dict[str, Primitive]
+) -> str:
+    """A short digest of what a fact says, blind to how its message was spelled.
+
+    Key order, white space, absent-versus-null optional fields and ``Z``-versus-``+00:00``
+    do not change it (they are gone once the message is a Fact); any value, the kind, the
+    instant or its offset does. The event id is not part of it: it is what the digest is
+    compared under.
+    """
+    canonical = repr(
+        (kind, occurred_at.isoformat(), source, sorted(
+            (name, value.isoformat() if isinstance(value, datetime) else value)
+            for name, value in details.items()
+        ))
+    )  # fmt: skip
+    return blake2b(canonical.encode(), digest_size=8).hexdigest()

@@ -15,6 +15,7 @@ from eventsourcing.domain import (
 )
 
 from domain import errors
+from domain.event_identity import claim, settle
 from domain.fact import RANK, Fact
 from domain.lifecycle import Entry, check_timeline
 
@@ -37,11 +38,22 @@ class Incident(BaseAggregate[str]):
     TOPIC = "incident.v1"
 
     class Event(IncidentEvent):
-        """Attributes every incident event carries; instants are RFC 3339 strings with offset."""
+        """Attributes every incident event carries; instants are RFC 3339 strings with offset.
+
+        Version 2 added ``digest``, the content digest of the message that carried the
+        event (DESIGN §2: one event_id, one body); version-1 events read back with None.
+        """
+
+        class_version = 2
 
         event_id: str
         occurred_at: str
         source: str
+        digest: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["digest"] = None
 
         def apply(self, aggregate: BaseAggregate[str]) -> None:
             assert isinstance(aggregate, Incident)
@@ -140,7 +152,8 @@ class Incident(BaseAggregate[str]):
 
     def __init__(self) -> None:
         self.timeline: list[Entry] = []
-        self.event_ids: set[str] = set()
+        # Every recorded event id with the content digest it names (None: unknown).
+        self.digests: dict[str, str | None] = {}
         self.kind = "incident"
         self.channel = ""
         self.department: str | None = None
@@ -165,19 +178,23 @@ class Incident(BaseAggregate[str]):
         return cls._create(event_class, id=fact.incident_id, **_event_kwargs(fact))
 
     def record(self, facts: Iterable[Fact]) -> dict[Fact, errors.DomainError]:
-        """Record every admissible fact; facts already recorded are ignored.
+        """Record every admissible fact; repeats of a recorded event are ignored.
 
         Returns the facts that were not admitted, each with the rule it would break.
         A set of facts that is valid together is admitted together, whatever order
         they arrived in (a late `reopened` makes an early second `resolved` valid).
+        The first fact to arrive with an event id claims it: a later one with the same
+        body is a duplicate (ignored), with a different body an ``EventIdConflict``.
         """
-        fresh: dict[str, Fact] = {}
-        for fact in facts:
-            if fact.event_id not in self.event_ids:
-                fresh.setdefault(fact.event_id, fact)
-        admitted, rejected = self._admit(sorted(fresh.values(), key=lambda f: f.sort_key))
-        for fact in admitted:
-            self.trigger_event(_EVENT_CLASS[fact.kind], **_event_kwargs(fact))
+        rejected: dict[Fact, errors.DomainError] = {}
+        waiting = list(facts)
+        while waiting:
+            first, later = claim(waiting, self.digests, rejected)
+            admitted, refused = self._admit(sorted(first.values(), key=lambda f: f.sort_key))
+            for fact in admitted:
+                self.trigger_event(_EVENT_CLASS[fact.kind], **_event_kwargs(fact))
+            rejected.update(refused)
+            waiting = settle(later, first, refused, rejected)
         return rejected
 
     @property
@@ -230,7 +247,7 @@ class Incident(BaseAggregate[str]):
         occurred_at = datetime.fromisoformat(event.occurred_at)
         entry = _entry(kind, event.event_id, occurred_at, event.__dict__)
         insort(self.timeline, entry)
-        self.event_ids.add(event.event_id)
+        self.digests[event.event_id] = event.digest
 
 
 _EVENT_CLASS: dict[str, type[Incident.Event]] = {
@@ -267,6 +284,7 @@ def _event_kwargs(fact: Fact) -> dict[str, Any]:
         "event_id": fact.event_id,
         "occurred_at": fact.occurred_at.isoformat(),
         "source": fact.source,
+        "digest": fact.digest,
         **fact.details,
     }
     for name in _INSTANT_DETAILS:

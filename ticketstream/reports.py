@@ -87,7 +87,7 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     for column in ("occurred_at", "event", "source", "details", "version"):
         table.add_column(column)
     skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "event_id",
-            "occurred_at", "source", "customer_name", "customer_phone", "customer_email"}
+            "digest", "occurred_at", "source", "customer_name", "customer_phone", "customer_email"}
     for e in sorted(events, key=lambda e: datetime.fromisoformat(e.occurred_at)):  # type: ignore[attr-defined]
         details = ", ".join(
             f"{k}={v}" for k, v in vars(e).items() if k not in skip and v is not None

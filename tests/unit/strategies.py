@@ -94,9 +94,15 @@ def to_json(obj: object) -> bytes:
 # --- valid values ---------------------------------------------------------------------------
 
 
+def contract_text(min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[str]:
+    """Any text the contract allows in a string field: every character but U+0000."""
+    letters = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+    return st.text(letters, min_size=min_size, max_size=max_size)
+
+
 def labels() -> st.SearchStrategy[str]:
     """Vocabulary values: known ones or any 1..64 characters (unknown values are kept)."""
-    return st.sampled_from(_VOCABULARY) | st.text(min_size=1, max_size=64)
+    return st.sampled_from(_VOCABULARY) | contract_text(min_size=1, max_size=64)
 
 
 def incident_ids() -> st.SearchStrategy[str]:
@@ -123,9 +129,9 @@ def customers() -> st.SearchStrategy[Event]:
     return st.fixed_dictionaries(
         {},
         optional={
-            "name": st.none() | st.just(CUSTOMER_NAME) | st.text(max_size=200),
-            "phone": st.none() | st.just(CUSTOMER_PHONE) | st.text(max_size=40),
-            "email": st.none() | st.just(CUSTOMER_EMAIL) | st.text(max_size=254),
+            "name": st.none() | st.just(CUSTOMER_NAME) | contract_text(max_size=200),
+            "phone": st.none() | st.just(CUSTOMER_PHONE) | contract_text(max_size=40),
+            "email": st.none() | st.just(CUSTOMER_EMAIL) | contract_text(max_size=254),
         },
     )
 
@@ -135,8 +141,8 @@ _VALUES: dict[str, st.SearchStrategy[Any]] = {
     "incident_id": incident_ids(),
     "timestamp": timestamps(),
     "label": labels(),
-    "text": st.text(max_size=2000),
-    "name": st.text(max_size=200),
+    "text": contract_text(max_size=2000),
+    "name": contract_text(max_size=200),
     "bool": st.booleans(),
     "priority": st.sampled_from(PRIORITIES),
     "rating": st.sampled_from(RATINGS),
@@ -189,7 +195,7 @@ def events_with_personal_data(draw: st.DrawFn, event_type: str | None = None) ->
 
 # --- invalid messages -----------------------------------------------------------------------
 
-_JSON_STARTS = set(b'{["-0123456789tfnNI \t\r\n')
+_JSON_STARTS = set(b'{["-0123456789tfnNI \t\r\n"')
 _BAD_UTF8 = (
     b"\xff", b"\x80", b"\xc3\x28", b"\xc0\xaf", b"\xe2\x82",
     b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80",

@@ -79,7 +79,7 @@ def test_an_incident_begins_with_its_receipt() -> None:
         "in_store", "retail_store", "product_quality",
     )  # fmt: skip
     assert incident.received_at == incident.reported_at == T0
-    assert incident.event_ids == {receipt.event_id}
+    assert incident.digests == {receipt.event_id: receipt.digest}
 
 
 def test_the_customers_first_contact_is_kept_apart_from_the_receipt() -> None:
