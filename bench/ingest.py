@@ -115,7 +115,8 @@ def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore
         sdk.close()
     consumed = time.perf_counter() - started
     projected_from = time.perf_counter()
-    notifications = assembly.projection_runner(settings, app).catch_up()
+    runner = assembly.projection_runner(settings, app)
+    notifications = runner.catch_up()
     projected = time.perf_counter() - projected_from
     elapsed = time.perf_counter() - started
     print(
@@ -124,6 +125,7 @@ def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore
         f" ingesting {totals.ingest_seconds:.1f} s) "
         f"({totals.applied:,} applied, {totals.parked - totals.unparked:,} parked, "
         f"{totals.dead_lettered:,} dead-lettered); project: {notifications:,} in {projected:.1f} s"
+        f" ({', '.join(f'{name} {s:.1f} s' for name, s in runner.seconds.items())})"
     )
     if totals.messages < expected:
         raise SystemExit(f"consumed only {totals.messages} of {expected} messages")

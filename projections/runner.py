@@ -48,6 +48,8 @@ class ProjectionRunner:
         self.app = app
         self.read_models = {m.name: m for m in read_models}
         self.batch_size = batch_size
+        # Seconds each read model has spent folding events in, since this runner started.
+        self.seconds: dict[str, float] = dict.fromkeys(self.read_models, 0.0)
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
         with self.transaction(commit=True) as c:
             c.execute(_TRACKING_TABLE)
@@ -104,7 +106,9 @@ class ProjectionRunner:
                 if position >= end:
                     continue  # a read model further ahead waits for the others to reach it
                 mine = [e for i, e, topic in events if i > position and topic in model.topics]
+                started = time.perf_counter()
                 model.process(c, mine)
+                self.seconds[model.name] += time.perf_counter() - started
                 c.execute(
                     "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (projection)"
                     " DO UPDATE SET notification_id = excluded.notification_id",
