@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from domain.sla_rules import SlaRules
-from projections import sla_queries
+from projections import root_causes, sla_queries
 from projections.queries import Period, Row
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter, EvaluatedClock, PolicyChoice
@@ -83,7 +83,7 @@ def root_cause_rows(
     which = question.which
     resolutions = ClockFilter(which.period, which.department, "resolution")
     clocks = evaluated(runner, rules, SlaQuestion(resolutions, question.as_of, question.policy))
-    rows = sla_queries.root_causes(clocks, by, monthly)
+    rows = root_causes.root_causes(clocks, by, monthly)
     resolved = sum(row["resolved"] for row in rows)
     breached = sum(row["breached"] for row in rows)
     share = f"{breached / resolved:.1%}" if resolved else "-"

@@ -19,7 +19,7 @@ from consumers.ingest import Ingest
 from domain.application import Incidents
 from domain.sla_rules import PolicyRule, PolicyVersion, SlaRules, default_rules
 from producers.simulator import SimulationSpec, simulate
-from projections import sla_queries
+from projections import root_causes, sla_queries
 from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import COLUMNS, SlaClocks
@@ -130,7 +130,7 @@ def test_root_causes_rank_the_breached_resolutions_with_a_pareto(
 ) -> None:
     finals = [c for c in clocks_of(quarter()) if c.clock == "resolution"]
 
-    rows = sla_queries.root_causes(clocks_as_of(quarter_runner, LATER))
+    rows = root_causes.root_causes(clocks_as_of(quarter_runner, LATER))
 
     assert sum(r["breached"] for r in rows) == sum(c.breached for c in finals)
     assert sum(r["resolved"] for r in rows) == len(finals)
