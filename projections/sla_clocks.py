@@ -8,7 +8,7 @@ target, pauses) and is evaluated at query time against the moment asked about.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -67,13 +67,14 @@ class SlaClocks:
         c.execute(_INDEX)
 
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        histories = self._histories(events)
+        histories, begun_earlier = self._histories(events)
         rows = [
             self._stored(row)
             for incident_id in histories
             for row in compute_clocks(histories[incident_id], self.rules)
         ]
-        touched = list(histories)
+        # Rows exist only for incidents begun before this batch (its position commits with them).
+        touched = begun_earlier
         for start in range(0, len(touched), _CHUNK):
             chunk = touched[start : start + _CHUNK]
             c.execute(
@@ -86,12 +87,14 @@ class SlaClocks:
             rows,
         )
 
-    def _histories(self, events: Sequence[Incident.Event]) -> dict[str, list[Incident.Event]]:
+    def _histories(
+        self, events: Sequence[Incident.Event]
+    ) -> tuple[dict[str, list[Incident.Event]], list[str]]:
         """Each touched incident's events so far.
 
         An incident whose first event is in the batch has all its events up to the batch's
         end in it too (the runner hands over every notification of these topics in order),
-        so only the others are read from the store.
+        so only the others are read from the store. Returns the histories and those others.
         """
         batch: dict[str, list[Incident.Event]] = {}
         for e in events:
@@ -100,7 +103,7 @@ class SlaClocks:
         if begun_earlier:
             for incident_id, stored in self.load_histories(begun_earlier).items():
                 batch[incident_id] = list(stored)
-        return batch
+        return batch, begun_earlier
 
     def _stored(self, row: ClockRow) -> tuple[object, ...]:
         outcome = self._outcome(row)
@@ -124,8 +127,10 @@ class SlaClocks:
         return status_as_of(row, calendar, row.stopped_at, self.rules.at_risk)
 
 
-def pauses_text(pauses: Iterable[tuple[datetime, datetime | None]]) -> str:
+def pauses_text(pauses: Sequence[tuple[datetime, datetime | None]]) -> str:
     """Pauses as a JSON list of [start, end-or-null] RFC 3339 pairs."""
+    if not pauses:
+        return "[]"
     return json.dumps([[s.isoformat(), _text(e)] for s, e in pauses])
 
 
