@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import heapq
+import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -13,12 +14,16 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from consumers.errors import BrokerUnavailable
+from consumers.errors import BrokerUnavailable, ConsumerError
 from consumers.records import Coordinates, Message
 
 log = structlog.get_logger(__name__)
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
+# kafka-python reconnects silently: an idle poll asks the broker something at most this often
+# so that an outage surfaces as BrokerUnavailable instead of endless empty batches.
+PROBE_INTERVAL_SECONDS = 1.0
+PROBE_TIMEOUT_MS = 3000
 
 PositionsProvider = Callable[[], dict[str, int]]
 
@@ -55,7 +60,13 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
         log.info("partitions_revoked", partitions=len(revoked))
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        self.source.seek_to_stored(assigned)
+        # kafka-python swallows listener errors into a generic KafkaError: keep the
+        # partitions unpositioned instead, so the next poll seeks them (and can fail loudly).
+        self.source.unseeked.update(assigned)
+        try:
+            self.source.seek_to_stored(assigned)
+        except Exception as err:  # noqa: BLE001 - retried by the next poll, see above
+            log.warning("partition_seek_deferred", partitions=len(assigned), error=type(err).__name__)
 
 
 class KafkaSource:
@@ -68,6 +79,10 @@ class KafkaSource:
         self._buffer: dict[TopicPartition, deque[ConsumerRecord]] = {}
         self._fetched_times: dict[TopicPartition, int] = {}
         self._buffered = 0
+        self._heard_from_broker = time.monotonic()
+        # Assigned partitions not yet moved to the store's position: fetched records of
+        # theirs are dropped until they are.
+        self.unseeked: set[TopicPartition] = set()
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=options.bootstrap_servers,
@@ -98,7 +113,19 @@ class KafkaSource:
             else:
                 self.consumer.seek(tp, last + 1)
         self.forget(partitions)
+        self.unseeked.difference_update(partitions)
         log.info("partitions_assigned", partitions=len(partitions))
+
+    def reseek(self) -> None:
+        """Move every assigned partition back to the store's position (after an outage)."""
+        self.unseeked.update(self.consumer.assignment())
+        self._seek_unseeked()
+
+    def _seek_unseeked(self) -> None:
+        current = self.unseeked & self.consumer.assignment()
+        self.unseeked = current
+        if current:
+            self.seek_to_stored(sorted(current))
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
         """Drop what is held back for these partitions (they are revoked or re-seeked)."""
@@ -107,15 +134,30 @@ class KafkaSource:
             self._fetched_times.pop(tp, None)
 
     def poll(self, timeout_ms: int = 500) -> list[Message]:
-        """The next batch (possibly empty), kept roughly in record-time step across partitions."""
+        """The next batch (possibly empty), kept roughly in record-time step across partitions.
+
+        Raises:
+            BrokerUnavailable: the broker is out of reach (transient: poll again later).
+            ConsumerError: the broker refused us for good.
+            eventsourcing.persistence.OperationalError: positioning a newly assigned
+                partition needs the event store, which is out of reach.
+        """
+        self._seek_unseeked()
         if self._buffered:
             timeout_ms = 10  # records are waiting here: mostly take what is already fetched
         try:
             fetched = self.consumer.poll(
                 timeout_ms=timeout_ms, max_records=self.options.max_poll_records
             )
+            if fetched:
+                self._heard_from_broker = time.monotonic()
+            elif time.monotonic() - self._heard_from_broker > PROBE_INTERVAL_SECONDS:
+                self._probe()
         except KafkaError as err:
-            raise BrokerUnavailable(str(err)) from err
+            if err.retriable:
+                raise BrokerUnavailable(str(err)) from err
+            raise ConsumerError(f"Kafka refused the consumer: {err}") from err
+        self._seek_unseeked()
         for tp, records in fetched.items():
             self._buffer.setdefault(tp, deque()).extend(records)
             self._fetched_times[tp] = records[-1].timestamp
@@ -124,6 +166,12 @@ class KafkaSource:
             Message(Coordinates(r.topic, r.partition, r.offset), r.key, r.value)
             for r in self._release()
         ]
+
+    def _probe(self) -> None:
+        """Ask the broker a cheap question; a timeout means it is out of reach."""
+        first = TopicPartition(self.options.topics[0], 0)
+        self.consumer.end_offsets([first], timeout_ms=PROBE_TIMEOUT_MS)
+        self._heard_from_broker = time.monotonic()
 
     def _release(self) -> list[ConsumerRecord]:
         """Buffered records in record-time order, up to what the slowest partition allows.

@@ -10,6 +10,7 @@ from contracts.events import EventBase
 from consumers.ingest import Ingest, IngestOptions
 from consumers.ingest_recorder import IngestTables
 from consumers.kafka_source import KafkaSource, SourceOptions
+from consumers.outage import OutagePolicy
 from domain.application import Incidents
 from producers.errors import PublishError
 from producers.publisher import Publisher
@@ -96,6 +97,14 @@ def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
         session_timeout_ms=settings.group_session_timeout_ms,
     )
     return KafkaSource(options, positions=step.reload)
+
+
+def outage_policy(settings: Settings) -> OutagePolicy:
+    """How the consume loop retries through broker and database outages."""
+    return OutagePolicy(
+        give_up_after=settings.give_up_after_seconds,
+        max_delay=min(settings.retry_max_delay_seconds, settings.give_up_after_seconds),
+    )
 
 
 def publisher(settings: Settings, servers: str) -> Publisher:
