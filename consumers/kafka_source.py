@@ -24,6 +24,7 @@ BOOTSTRAP_TIMEOUT_MS = 10_000
 # so that an outage surfaces as BrokerUnavailable instead of endless empty batches.
 PROBE_INTERVAL_SECONDS = 1.0
 PROBE_TIMEOUT_MS = 3000
+COMMIT_TIMEOUT_MS = 3000
 
 PositionsProvider = Callable[[], dict[str, int]]
 
@@ -103,7 +104,7 @@ class KafkaSource:
             raise BrokerUnavailable(f"no Kafka broker at {options.bootstrap_servers}") from err
         self.consumer.subscribe(list(options.topics), listener=_SeekToStoredOffsets(self))
 
-    def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+    def seek_to_stored(self, partitions: Sequence[TopicPartition], why: str = "assigned") -> None:
         """Move each partition to the message after the last one our store applied."""
         stored = self.positions()
         for tp in partitions:
@@ -114,7 +115,7 @@ class KafkaSource:
                 self.consumer.seek(tp, last + 1)
         self.forget(partitions)
         self.unseeked.difference_update(partitions)
-        log.info("partitions_assigned", partitions=len(partitions))
+        log.info(f"partitions_{why}", partitions=len(partitions))
 
     def reseek(self) -> None:
         """Move every assigned partition back to the store's position (after an outage)."""
@@ -125,7 +126,7 @@ class KafkaSource:
         current = self.unseeked & self.consumer.assignment()
         self.unseeked = current
         if current:
-            self.seek_to_stored(sorted(current))
+            self.seek_to_stored(sorted(current), why="reseeked")
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
         """Drop what is held back for these partitions (they are revoked or re-seeked)."""
@@ -226,7 +227,8 @@ class KafkaSource:
                 offsets[tp] = OffsetAndMetadata(last + 1, "", -1)
         if offsets:
             try:
-                self.consumer.commit(offsets)
+                # Bounded: without a timeout the commit waits out a broker outage.
+                self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
             except KafkaError as err:
                 log.warning("offset_commit_failed", error=str(err))
 

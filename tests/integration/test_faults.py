@@ -108,7 +108,7 @@ def test_a_broker_killed_and_restarted_mid_ingest_loses_and_duplicates_nothing(
         wait_until(lambda: stored_count(store) > 0, 120, "the first stored batch")
         durable.stop(kill=True)
         at_kill = stored_count(store)
-        time.sleep(3)
+        time.sleep(OUTAGE_SECONDS)
         durable.start()  # same port, same bucket
         wait_until(lambda: stored_count(store) >= len(clean.events), 300, "the rest of the data")
         wait_until(lambda: snapshot(store).offsets == clean.offsets, 60, "the last offsets")
