@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from eventsourcing.persistence import IntegrityError
+
 from consumers.dead_letter_topic import DeadLetterTopic
 from contracts.events import EventBase
 from consumers.ingest import Ingest, IngestOptions
@@ -30,7 +32,11 @@ def open_incidents(settings: Settings) -> Incidents:
     """The Incidents application on the configured event store (SQLite file or PostgreSQL)."""
     if is_postgres(settings.event_store):
         ensure_schema(settings.event_store)
-    return Incidents(env=event_store_env(settings.event_store))
+    env = event_store_env(settings.event_store)
+    try:
+        return Incidents(env=env)
+    except IntegrityError:  # group members starting together on a fresh store: one made the tables
+        return Incidents(env=env)
 
 
 def ingest_recorder(app: Incidents) -> IngestTables:

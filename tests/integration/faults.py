@@ -215,3 +215,18 @@ def stored_count(event_store: str) -> int:
     except (psycopg.Error, sqlite3.Error):
         return 0
     return int(row[0]) if row else 0
+
+
+def differences(got: StoreSnapshot, expected: StoreSnapshot) -> dict[str, object]:
+    """A short account of how two snapshots differ (empty when equal)."""
+    got_ids, expected_ids = set(got.event_ids), set(expected.event_ids)
+    found: dict[str, object] = {
+        "lost": len(expected_ids - got_ids),
+        "extra": len(got_ids - expected_ids),
+        "duplicated": len(got.event_ids) - len(got_ids),
+        "other_versions_or_topics": len(set(got.events) ^ set(expected.events)),
+        "letters": (len(got.letters), len(expected.letters)) if got.letters != expected.letters else 0,
+        "offsets": {k: (got.offsets.get(k), v) for k, v in expected.offsets.items()
+                    if got.offsets.get(k) != v},
+    }
+    return {k: v for k, v in found.items() if v}
