@@ -12,6 +12,7 @@ import structlog
 from consumers.dead_letter_topic import DeadLetterTopic
 from consumers.ingest import BatchResult, Ingest
 from consumers.kafka_source import KafkaSource
+from consumers.outage import OutagePolicy, ride_out
 
 log = structlog.get_logger(__name__)
 
@@ -46,36 +47,51 @@ def consume(
     *,
     once: bool,
     should_stop: Callable[[], bool] = lambda: False,
+    outage: OutagePolicy = OutagePolicy(),
 ) -> ConsumeTotals:
     """Run the ingest loop.
 
     With ``once`` it returns when the event store has applied every partition up to its end
     (whichever group member applied it); otherwise it runs
     until ``should_stop()`` is true, always finishing the batch in hand first.
+
+    Broker and database outages are ridden out (see ``outage``): a failed poll re-seeks
+    every partition to the store's position, a failed batch is applied again from the
+    store's state, so nothing is lost or applied twice.
+
+    Raises:
+        GaveUp: when an outage lasts longer than ``outage.give_up_after``.
     """
     # Batches create many long-lived objects (cached aggregates): collect less often.
     gc.set_threshold(50_000, 50, 100)
     totals = ConsumeTotals()
     started = committed = time.perf_counter()
-    dead_letters.publish_pending()
+    publish_letters = dead_letters.publish_pending
+    ride_out(publish_letters, outage, doing="publishing_dead_letters")
     while not should_stop():
         polled = time.perf_counter()
-        messages = source.poll()
+        messages = ride_out(source.poll, outage, doing="polling_kafka", recover=source.reseek)
         totals.poll_seconds += time.perf_counter() - polled
         if messages:
             if not totals.batches:
                 totals.first_message_after = time.perf_counter() - started
             ingested = time.perf_counter()
-            result = ingest.process(messages, source.lagging())
+            result = ride_out(
+                lambda: ingest.process(messages, source.lagging()), outage,
+                doing="storing_a_batch", recover=ingest.reload,
+            )
             totals.add(result)
             if time.perf_counter() - committed > COMMIT_INTERVAL_SECONDS:
                 source.commit(ingest.positions)
                 committed = time.perf_counter()
             if result.dead_lettered:
-                dead_letters.publish_pending()
+                ride_out(publish_letters, outage, doing="publishing_dead_letters")
             totals.ingest_seconds += time.perf_counter() - ingested
             log.debug("batch_ingested", messages=result.messages, applied=result.applied)
-        elif once and source.drained(ingest.store.stored_offsets):
+        elif once and ride_out(
+            lambda: source.drained(ingest.store.stored_offsets), outage,
+            doing="checking_the_end",
+        ):
             break
     source.commit(ingest.positions)
     totals.seconds = time.perf_counter() - started

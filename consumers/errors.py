@@ -9,3 +9,7 @@ class ConsumerError(Exception):
 
 class BrokerUnavailable(ConsumerError):
     """The Kafka broker cannot be reached."""
+
+
+class GaveUp(ConsumerError):
+    """The broker or the database stayed out of reach for longer than the give-up time."""

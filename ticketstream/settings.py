@@ -44,6 +44,16 @@ class Settings(BaseSettings):
         ge=1000,
         description="Consumer-group session; unset = 2000 on the embedded broker, else 10000",
     )
+    give_up_after_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long `consume` rides out an unreachable broker or database (retrying"
+        " with capped, jittered exponential backoff and logging every retry) before it exits"
+        " with one line and code 3",
+    )
+    retry_max_delay_seconds: float = Field(
+        default=30.0, gt=0, description="The longest pause between two retries during an outage"
+    )
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     orphan_after_days: float = Field(default=7.0, gt=0)
     report_timezone: str = "UTC"
