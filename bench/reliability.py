@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,9 @@ from contracts.routing import TopicMap  # noqa: E402
 from producers.jsonl import read_events  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
 from producers.simulator import SimulationSpec, simulate  # noqa: E402
+from kafka import KafkaProducer  # noqa: E402
+
+from bench.hostile_messages import hostile_messages, interleave  # noqa: E402
 from tests.integration.faults import (  # noqa: E402
     S3Server, TcpForwarder, snapshot, stored_count, wait_until,
 )
@@ -53,15 +57,17 @@ class Outcome:
     lost: int
     duplicated: int
     dead_lettered: int
+    wrong_reason: int = 0  # fuzz: attacks not dead-lettered with the reason expected
 
     @property
     def verdict(self) -> str:
-        return "PASS" if not self.lost and not self.duplicated else "FAIL"
+        return "PASS" if not (self.lost or self.duplicated or self.wrong_reason) else "FAIL"
 
     def line(self) -> str:
         return (f"{self.scenario:<16} messages={self.messages:<8} faults={self.faults:<4}"
                 f" lost={self.lost:<6} duplicated={self.duplicated:<6}"
-                f" dead_lettered={self.dead_lettered:<6} {self.verdict}")
+                f" dead_lettered={self.dead_lettered:<6} wrong_reason={self.wrong_reason:<4}"
+                f" {self.verdict}")
 
 
 class Run:
@@ -96,6 +102,20 @@ class Run:
         finally:
             publisher.close()
 
+    def send_raw(self, messages: list[tuple[str, bytes, bytes, str | None]]) -> Counter[tuple[str, int, int, str]]:
+        """Publish raw bytes in order; the dead letters the hostile ones must become."""
+        producer = KafkaProducer(
+            bootstrap_servers=self.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", max_request_size=2**20
+        )
+        sent = [(producer.send(getattr(self.topics, c), key=k, value=v), r) for c, k, v, r in messages]
+        expected: Counter[tuple[str, int, int, str]] = Counter()
+        for future, reason in sent:
+            meta = future.get(timeout=120)
+            if reason is not None:
+                expected[(meta.topic, meta.partition, meta.offset, reason)] += 1
+        producer.close()
+        return expected
+
     def outcome(self, scenario: str, events: list[Event], messages: int, faults: int) -> Outcome:
         stored = snapshot(self.store)
         counts = Counter(stored.event_ids)
@@ -105,18 +125,25 @@ class Run:
 
 
 def crash(broker: str, work: Path, events: list[Event], kills: int) -> Outcome:
-    run = Run(broker, work, "crash", str(work / "crash.db"), TICKETSTREAM_MAX_POLL_RECORDS="50")
+    """SIGKILL `consume` at random moments after it has stored something, then restart it.
+
+    Stops killing once everything is stored (a small data set may not last ``kills`` lives);
+    the line reports the kills made.
+    """
+    run = Run(broker, work, "crash", str(work / "crash.db"), TICKETSTREAM_MAX_POLL_RECORDS="20")
     messages = run.publish(events)
     rng = random.Random(5)
-    for _ in range(kills):
+    made = 0
+    while made < kills and stored_count(run.store) < len(events):
         before = stored_count(run.store)
         consumer = run.start()
         wait_until(lambda: stored_count(run.store) > before, 120, "progress")
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.2))
         consumer.send_signal(signal.SIGKILL)
         consumer.wait(timeout=30)
+        made += 1
     run.cli("consume", "--once")
-    return run.outcome("crash", events, messages, kills)
+    return run.outcome("crash", events, messages, made)
 
 
 def disorder(broker: str, work: Path, events: list[Event]) -> list[Outcome]:
@@ -130,20 +157,24 @@ def disorder(broker: str, work: Path, events: list[Event]) -> list[Outcome]:
 
 
 def scale_out(broker: str, work: Path, events: list[Event], kills: int, store: str) -> Outcome:
-    run = Run(broker, work, "scale-out", store, TICKETSTREAM_MAX_POLL_RECORDS="50")
+    """Two group members share the partitions; the second is SIGKILLed and restarted."""
+    run = Run(broker, work, "scale-out", store, TICKETSTREAM_MAX_POLL_RECORDS="20")
     messages = run.publish(events)
     steady = run.start("--once")
     wait_until(lambda: stored_count(store) > 0, 120, "progress")
-    for _ in range(kills):
+    made = 0
+    while made < kills and stored_count(store) < len(events):
         member = run.start("--once")
         before = stored_count(store)
-        wait_until(lambda: stored_count(store) > before + 200, 300, "progress")
+        wait_until(lambda: stored_count(store) > before + 200 or stored_count(store) >= len(events),
+                   300, "progress")
         member.send_signal(signal.SIGKILL)
         member.wait(timeout=30)
+        made += 1
     last = run.start("--once")
     steady.wait(timeout=3600)
     last.wait(timeout=3600)
-    return run.outcome("scale-out", events, messages, kills)
+    return run.outcome("scale-out", events, messages, made)
 
 
 def postgres_outage(broker: str, work: Path, events: list[Event], outages: int, store: str) -> Outcome:
@@ -189,15 +220,26 @@ def broker_restart(work: Path, events: list[Event], restarts: int, store: str) -
         s3.stop()
 
 
-def fuzz(broker: str, work: Path, events: list[Event]) -> Outcome:
-    """HOOK for bench/hostile_messages.py (another engineer's): hostile_messages(n, seed, valid_events).
+def fuzz(broker: str, work: Path, events: list[Event], attacks: int) -> Outcome:
+    """Valid traffic laced with seeded hostile messages (bench/hostile_messages.py).
 
-    Publish the valid events mixed with hostile ones, consume, and count lost valid events
-    the same way; hostile ones must all be dead-lettered.
+    Every valid event must be stored once; every attack must be dead-lettered with exactly
+    the reason the catalogue expects (``wrong_reason`` counts those that are not).
     """
-    from hostile_messages import hostile_messages  # type: ignore[import-not-found]  # bench/
-
-    raise NotImplementedError(f"wire hostile_messages ({hostile_messages!r}) into a Run here")
+    run = Run(broker, work, "fuzz", str(work / "fuzz.db"))
+    hostile = hostile_messages(attacks, 11, events)
+    # The resolution travels on another topic: an escalation after it goes after a drain.
+    later = [h for h in hostile if h[3] == "escalated_after_resolution"]
+    mixed = interleave(events, [h for h in hostile if h[3] != "escalated_after_resolution"], 11)
+    run.cli("consume", "--once")  # creates the topics
+    expected = run.send_raw(mixed)
+    run.cli("consume", "--once")
+    expected += run.send_raw([(c, k, v, r) for c, k, v, r in later])
+    run.cli("consume", "--once")
+    outcome = run.outcome("fuzz", events, len(mixed) + len(later), len(hostile))
+    got = Counter(snapshot(run.store).letters)
+    outcome.wrong_reason = sum((expected - got).values()) + sum((got - expected).values())
+    return outcome
 
 
 def main() -> None:
@@ -206,6 +248,7 @@ def main() -> None:
     parser.add_argument("--incidents-per-month", type=int, default=1200)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--outages", type=int, default=2)
+    parser.add_argument("--attacks", type=int, default=10_000)
     parser.add_argument("--only", nargs="*", help="crash disorder scale-out pg-outage broker-restart fuzz")
     args = parser.parse_args()
     events = simulate(SimulationSpec(months=args.months, seed=7, start=date(2024, 1, 1),
@@ -218,21 +261,31 @@ def main() -> None:
         "scale-out": lambda b, w: [scale_out(b, w, events, max(args.kills // 10, 1), schemas[0])],
         "pg-outage": lambda b, w: [postgres_outage(b, w, events, args.outages, schemas[1])],
         "broker-restart": lambda b, w: [broker_restart(w, events, args.outages, schemas[2])],
-        "fuzz": lambda b, w: [fuzz(b, w, events)],
+        "fuzz": lambda b, w: [fuzz(b, w, events, args.attacks)],
     }
-    chosen = args.only or [s for s in scenarios if s != "fuzz"]
+    chosen = args.only or list(scenarios)
     failed = False
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_file=Path(tmp) / "broker.log") as broker:
+    tmp = tempfile.mkdtemp(prefix="ticketstream-reliability-")
+    with EmbeddedBroker(log_file=Path(tmp) / "broker.log") as broker:
         try:
             for name in chosen:
                 started = time.monotonic()
-                for outcome in scenarios[name](broker.bootstrap_servers, Path(tmp)):
+                try:
+                    outcomes = scenarios[name](broker.bootstrap_servers, Path(tmp))
+                except Exception as err:  # noqa: BLE001 - report the scenario, go on with the next
+                    print(f"{name:<16} ERROR {type(err).__name__}: {err}", flush=True)
+                    failed = True
+                    continue
+                for outcome in outcomes:
                     print(f"{outcome.line()}  ({time.monotonic() - started:.0f} s)", flush=True)
                     failed |= outcome.verdict != "PASS"
         finally:
             for url in schemas:
                 drop_schema(url)
-    sys.exit(1 if failed else 0)
+    if failed:
+        print(f"logs and stores kept in {tmp}")
+        sys.exit(1)
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
