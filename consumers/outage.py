@@ -49,18 +49,20 @@ def ride_out(
     *,
     doing: str,
     recover: Callable[[], object] | None = None,
+    transient: Callable[[BaseException], bool] = is_transient,
 ) -> T:
     """Run ``operation``; while it fails transiently, log, back off and run it again.
 
     ``recover`` runs before every retry, inside the same attempt (its own transient
     failures are retried too): it re-reads whatever the failure may have left stale,
-    e.g. positions from the event store. Other errors propagate at once, unchanged.
+    e.g. positions from the event store. Errors that ``transient`` does not accept propagate
+    at once, unchanged.
 
     Raises:
         GaveUp: when the operation has kept failing for ``policy.give_up_after`` seconds.
     """
     retrying = Retrying(
-        retry=retry_if_exception(is_transient),
+        retry=retry_if_exception(transient),
         wait=wait_exponential_jitter(
             initial=policy.first_delay, max=policy.max_delay, jitter=policy.first_delay
         ),

@@ -12,7 +12,7 @@ from contracts.events import EventBase
 from consumers.ingest import Ingest, IngestOptions
 from consumers.ingest_recorder import IngestTables
 from consumers.kafka_source import KafkaSource, SourceOptions
-from consumers.outage import OutagePolicy
+from consumers.outage import OutagePolicy, is_transient, ride_out
 from domain.application import Incidents
 from producers.errors import PublishError
 from producers.publisher import Publisher
@@ -25,14 +25,26 @@ from projections.thanks_share import ThanksShare
 from domain.sla_rules import SlaRules
 from ticketstream.config_file import load_sla_rules
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
-from ticketstream.errors import TicketstreamError
+from ticketstream.errors import StoreUnreachable, TicketstreamError
 from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
 from ticketstream.settings import Settings
 from ticketstream.topics import ensure_topics
 
 
-def open_incidents(settings: Settings) -> Incidents:
-    """The Incidents application on the configured event store (SQLite file or PostgreSQL)."""
+def open_incidents(settings: Settings, outage: OutagePolicy | None = None) -> Incidents:
+    """The Incidents application on the configured event store (SQLite file or PostgreSQL).
+
+    With ``outage``, a database that does not answer yet is waited for.
+
+    Raises:
+        StoreUnreachable: the database does not answer (when ``outage`` gives up: GaveUp).
+        ConfigError: it refuses us.
+    """
+    if outage is not None:
+        return ride_out(
+            lambda: open_incidents(settings), outage, doing="opening_the_event_store",
+            transient=lambda err: isinstance(err, StoreUnreachable) or is_transient(err),
+        )  # fmt: skip
     if is_postgres(settings.event_store):
         ensure_schema(settings.event_store)
     env = event_store_env(settings.event_store)
@@ -78,25 +90,36 @@ def broker_state(settings: Settings) -> BrokerStateFile:
 
 
 @contextmanager
-def kafka_bootstrap(settings: Settings) -> Iterator[str]:
+def kafka_bootstrap(settings: Settings, outage: OutagePolicy | None = None) -> Iterator[str]:
     """The configured Kafka, else a running `ticketstream broker`, else a broker of our own.
 
-    The topics exist when the block starts.
+    The topics exist when the block starts. With ``outage``, a broker that does not answer
+    yet is waited for (retried with backoff until the policy gives up).
+
+    Raises:
+        BrokerUnavailable: no broker answers (at once, or when ``outage`` gives up: GaveUp).
     """
+
+    def topics_on(servers: str) -> str:
+        def create() -> None:
+            ensure_topics(servers, settings.topics, settings.topic_partitions)
+
+        if outage is None:
+            create()
+        else:
+            ride_out(create, outage, doing="connecting_to_kafka")
+        return servers
+
     if settings.kafka_bootstrap_servers:
-        servers = settings.kafka_bootstrap_servers
-        ensure_topics(servers, settings.topics, settings.topic_partitions)
-        yield servers
+        yield topics_on(settings.kafka_bootstrap_servers)
         return
     running = broker_state(settings).running()
     if running:
-        ensure_topics(running, settings.topics, settings.topic_partitions)
-        yield running
+        yield topics_on(running)
         return
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(log_file=settings.state_dir / "broker.log") as broker:
-        ensure_topics(broker.bootstrap_servers, settings.topics, settings.topic_partitions)
-        yield broker.bootstrap_servers
+        yield topics_on(broker.bootstrap_servers)
 
 
 def ingest(settings: Settings, app: Incidents) -> Ingest:

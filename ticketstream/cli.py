@@ -15,6 +15,7 @@ from rich.console import Console
 
 from consumers.consume import consume as consume_loop
 from consumers.errors import ConsumerError, GaveUp
+from consumers.outage import ride_out
 from contracts.errors import ContractError
 from contracts.schema import export_json_schemas
 from producers.errors import PublishError
@@ -176,15 +177,20 @@ def consume(
     """Consume the incident topics into the event store (a consumer-group member)."""
     settings = _settings()
     stop = _StopFlag()
-    incidents = assembly.open_incidents(settings)
-    with assembly.kafka_bootstrap(settings) as servers:
+    # A broker or database that is not up yet is waited for, as an outage later would be.
+    outage = assembly.outage_policy(settings)
+    incidents = assembly.open_incidents(settings, outage)
+    with assembly.kafka_bootstrap(settings, outage) as servers:
         step = assembly.ingest(settings, incidents)
-        source = assembly.kafka_source(settings, servers, step)
+        source = ride_out(
+            lambda: assembly.kafka_source(settings, servers, step), outage,
+            doing="connecting_to_kafka",
+        )  # fmt: skip
         sdk = assembly.publisher(settings, servers)
         try:
             totals = consume_loop(
                 source, step, assembly.dead_letter_topic(settings, sdk, incidents),
-                once=once, should_stop=stop, outage=assembly.outage_policy(settings),
+                once=once, should_stop=stop, outage=outage,
             )
         finally:
             source.close()

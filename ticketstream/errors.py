@@ -9,3 +9,7 @@ class TicketstreamError(Exception):
 
 class ConfigError(TicketstreamError):
     """A setting is invalid."""
+
+
+class StoreUnreachable(ConfigError):
+    """The PostgreSQL event store does not answer (perhaps only for now)."""

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from ticketstream.errors import ConfigError
+from ticketstream.errors import ConfigError, StoreUnreachable
 
 _PREFIXES = ("postgresql://", "postgres://")
 
@@ -40,7 +40,8 @@ def ensure_schema(location: str) -> None:
     """Create the PostgreSQL schema the URL names (``?schema=``) if it does not exist.
 
     Raises:
-        ConfigError: when the database cannot be reached.
+        StoreUnreachable: when the database server does not answer.
+        ConfigError: when the database refuses us (e.g. no such database).
     """
     env = _postgres_env(location)
     try:
@@ -48,8 +49,10 @@ def ensure_schema(location: str) -> None:
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
             )
+    except psycopg.OperationalError as err:
+        raise StoreUnreachable(f"cannot reach the PostgreSQL event store: {err}".strip()) from None
     except psycopg.Error as err:
-        raise ConfigError(f"cannot reach the PostgreSQL event store: {err}".strip()) from None
+        raise ConfigError(f"cannot use the PostgreSQL event store: {err}".strip()) from None
 
 
 def drop_schema(location: str) -> None:

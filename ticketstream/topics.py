@@ -6,6 +6,7 @@ import structlog
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from consumers.errors import BrokerUnavailable
 from contracts.routing import TopicMap
 from ticketstream.errors import TicketstreamError
 
@@ -16,7 +17,8 @@ def ensure_topics(bootstrap_servers: str, topics: TopicMap, partitions: int) -> 
     """Create any missing topic of ``topics`` with ``partitions`` partitions.
 
     Raises:
-        TicketstreamError: when the broker cannot be reached.
+        BrokerUnavailable: when the broker cannot be reached.
+        TicketstreamError: when it refuses to create them.
     """
     try:
         admin = KafkaAdminClient(
@@ -25,7 +27,7 @@ def ensure_topics(bootstrap_servers: str, topics: TopicMap, partitions: int) -> 
             bootstrap_timeout_ms=10_000,
         )
     except KafkaError:
-        raise TicketstreamError(f"no Kafka broker reachable at {bootstrap_servers}") from None
+        raise BrokerUnavailable(f"no Kafka broker reachable at {bootstrap_servers}") from None
     try:
         existing = set(admin.list_topics())
         wanted = [*topics.incident_topics, topics.dlq]

@@ -155,13 +155,27 @@ def _dead_letter_topic_reasons(cli: Cli, expected: int) -> list[str]:
     return reasons
 
 
-def test_an_unreachable_broker_is_one_line_and_exit_code_2(cli: Cli) -> None:
+def test_an_unreachable_broker_is_one_line_and_exit_code_2_for_a_command(cli: Cli) -> None:
     cli.env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"
 
-    result = cli("consume", "--once", check=False)
+    result = cli("simulate", "--months", "1", "--publish", check=False)
 
     assert result.returncode == 2
     assert result.stderr.strip() == "ticketstream: error: no Kafka broker reachable at 127.0.0.1:1"
+
+
+def test_consume_waits_for_an_unreachable_broker_then_gives_up_with_one_line(cli: Cli) -> None:
+    cli.env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"
+    cli.env["TICKETSTREAM_GIVE_UP_AFTER_SECONDS"] = "12"
+    cli.env["TICKETSTREAM_RETRY_MAX_DELAY_SECONDS"] = "1"
+
+    result = cli("consume", "--once", check=False)
+
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("ticketstream: error: gave up connecting to kafka after ")
+    assert lines[-1].endswith("no Kafka broker reachable at 127.0.0.1:1")
+    assert sum('"outage_retry_scheduled"' in line for line in lines) >= 1
 
 
 def test_sigterm_finishes_the_batch_and_exits_0(cli: Cli, tmp_path: Path) -> None:
