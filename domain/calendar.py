@@ -227,8 +227,11 @@ class _Timeline:
             CalendarError: three years pass without working time.
         """
         self._cover(start, start)
-        target = self._accumulated(start) + amount
-        while not self._through or self._through[-1] < target:
+        while True:
+            # Accumulated time counts from the timeline's first day: compute it after growing.
+            target = self._accumulated(start) + amount
+            if self._through and self._through[-1] >= target:
+                break
             worked_until = self._ends[-1] if self._ends else start
             if self._hi - max(worked_until, start) > _HORIZON // _MICROSECOND:
                 name = self._calendar.name
@@ -246,10 +249,17 @@ class _Timeline:
     def _cover(self, start: int, end: int) -> None:
         if self._days is not None and self._lo <= start and end <= self._hi:
             return
-        first, last = (self._local_day(start), self._local_day(end))
-        if self._days is not None:
-            first, last = min(first, self._days[0]), max(last, self._days[1])
-        self._build(max(first - _GROWTH, _FIRST_DAY), min(last + _GROWTH, _LAST_DAY))
+        first, last = self._local_day(start), self._local_day(end)
+        # A year of margin on each side that grows, none on a side already covered.
+        if self._days is None or first < self._days[0]:
+            first -= _GROWTH
+        else:
+            first = self._days[0]
+        if self._days is None or last > self._days[1]:
+            last += _GROWTH
+        else:
+            last = self._days[1]
+        self._build(max(first, _FIRST_DAY), min(last, _LAST_DAY))
 
     def _build(self, first: date, last: date) -> None:
         zone = self._calendar._zone

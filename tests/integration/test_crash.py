@@ -16,6 +16,7 @@ import pytest
 
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from tests.integration.conftest import Cli
+from tests.integration.test_scale_out import read_models
 
 KILLS = 20
 
@@ -62,6 +63,31 @@ def _kill_after_progress(cli: Cli, db: Path, rng: random.Random) -> int:
     return _count(db) - before
 
 
+def _projected(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as c:
+            row = c.execute("SELECT MIN(notification_id) FROM projection_tracking").fetchone()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    return int(row[0] or 0)
+
+
+def _kill_projection_after_progress(cli: Cli, db: Path, rng: random.Random) -> int:
+    """Start `project`, SIGKILL it a random moment after a batch committed; return how far."""
+    before = _projected(db)
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "ticketstream", "project"],
+        env=cli.env, cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while _projected(db) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.05))
+    projector.send_signal(signal.SIGKILL)
+    projector.wait(timeout=30)
+    return _projected(db) - before
+
+
 @pytest.mark.timeout(900)
 def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_clean_run(
     cli: Cli, tmp_path: Path
@@ -81,8 +107,16 @@ def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_
     cli.env["TICKETSTREAM_CONSUMER_GROUP"] += "-clean"
     cli("consume", "--once")
 
+    clean_models = read_models(cli)
+    cli.env["TICKETSTREAM_EVENT_STORE"] = str(crashed)
+    cli.env["TICKETSTREAM_PROJECT_BATCH_SIZE"] = "5"  # many small transactions to land in
+    projected = [_kill_projection_after_progress(cli, crashed, rng) for _ in range(3)]
+
     assert all(step > 0 for step in progress), progress  # every kill landed mid-ingest
     assert sum(progress) < len(events)
     assert [e for e, _, _ in _stored(crashed)] == sorted(str(e["event_id"]) for e in events)
     assert _stored(crashed) == _stored(clean)
     assert _letters(crashed) == _letters(clean)
+    assert all(step > 0 for step in projected), projected  # every kill landed mid-projection
+    assert sum(projected) < len(events)
+    assert read_models(cli) == clean_models

@@ -27,12 +27,15 @@ def two_stores() -> Iterator[tuple[str, str]]:
 
 
 def read_models(cli: Cli) -> dict[str, object]:
-    """Every report, as JSON, after projecting the whole store."""
+    """Every report, as JSON, after projecting the whole store (SLA clock by clock)."""
     cli("project", "--once")
-    return {
+    models: dict[str, object] = {
         name: json.loads(cli("report", name, "--format", "json", "--to", "2026-12").stdout)
         for name in REPORTS
     }
+    sla = cli("report", "sla", "--list", "--as-of", "2026-12-31", "--format", "json").stdout
+    models["sla"] = sorted(json.loads(sla), key=lambda r: (r["incident_id"], r["clock"], r["cycle"]))
+    return models
 
 
 def _assignments(log: Path) -> list[int]:

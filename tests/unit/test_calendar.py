@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.sla_rules import default_rules
 from domain.calendar import BusinessCalendar, CalendarError, Hours, Interval
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -399,3 +400,37 @@ def test_a_local_round_the_clock_calendar_counts_every_real_minute(
     minutes = calendar.working_minutes(start, end)
 
     assert minutes == pytest.approx(max((end - start).total_seconds() / 60, 0), abs=1e-6)
+
+
+@settings(max_examples=150)
+@given(
+    calendars, instants,
+    # About a year before: the timeline then ends right where the answer lies.
+    st.lists(st.integers(-369, -362) | st.integers(-4 * 366, 4 * 366), min_size=1, max_size=4),
+    whole_seconds_of_minutes,
+)
+def test_what_a_calendar_was_asked_before_does_not_change_its_answers(
+    calendar: BusinessCalendar, start: datetime, earlier_days: list[int], minutes: float
+) -> None:
+    # Each answer comes from a cached timeline that grows with the questions asked: a
+    # calendar that has answered questions about other years must answer like a fresh one.
+    fresh = replace(calendar)
+    for days in earlier_days:
+        calendar.add_working_minutes(start + timedelta(days=days), 60)
+
+    due = calendar.add_working_minutes(start, minutes)
+
+    assert due == fresh.add_working_minutes(start, minutes)
+    assert calendar.working_minutes(start, due) == fresh.working_minutes(start, due)
+
+
+def test_a_deadline_across_the_new_year_after_a_question_a_year_before() -> None:
+    # Found by the crash test: the answer depended on the calendar's earlier questions.
+    calendar = default_rules().calendar("customer_service")
+    calendar.add_working_minutes(datetime(2024, 12, 30, 7, tzinfo=UTC), 60)
+
+    due = calendar.add_working_minutes(datetime(2025, 12, 29, 7, 8, tzinfo=UTC), 1080)
+
+    # Monday 29 December 10:08-18:00 Moscow (472 min) and Tuesday 30 9:00-18:00 (540),
+    # 31 December to 11 January closed (New Year holidays), 68 min on Monday 12 January.
+    assert due == datetime(2026, 1, 12, 7, 8, tzinfo=UTC)
