@@ -64,7 +64,7 @@ class Outcome:
         return "PASS" if not (self.lost or self.duplicated or self.wrong_reason) else "FAIL"
 
     def line(self) -> str:
-        return (f"{self.scenario:<16} messages={self.messages:<8} faults={self.faults:<4}"
+        return (f"{self.scenario:<26} messages={self.messages:<8} faults={self.faults:<4}"
                 f" lost={self.lost:<6} duplicated={self.duplicated:<6}"
                 f" dead_lettered={self.dead_lettered:<6} wrong_reason={self.wrong_reason:<4}"
                 f" {self.verdict}")
@@ -273,7 +273,7 @@ def main() -> None:
                 try:
                     outcomes = scenarios[name](broker.bootstrap_servers, Path(tmp))
                 except Exception as err:  # noqa: BLE001 - report the scenario, go on with the next
-                    print(f"{name:<16} ERROR {type(err).__name__}: {err}", flush=True)
+                    print(f"{name:<26} ERROR {type(err).__name__}: {err}", flush=True)
                     failed = True
                     continue
                 for outcome in outcomes:
