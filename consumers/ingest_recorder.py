@@ -230,12 +230,25 @@ class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
         return None
 
 
+def _unretried(method: Any) -> Any:
+    """The library method without its retry decorator."""
+    return getattr(method, "__wrapped__", method)
+
+
 class PostgresIngestRecorder(IngestTables, PostgresProcessRecorder):
     """The PostgreSQL event store of the ingest loop (tables in the configured schema)."""
 
     placeholder = "%s"
     id_column = "BIGSERIAL PRIMARY KEY"
     bytes_type = "BYTEA"
+
+    # The library retries these ten times, silently, each retry waiting out the connection
+    # timeout: an outage of a minute would pass unseen. The callers retry instead, logging
+    # every retry and giving up after the configured time (consumers/outage.py).
+    insert_events = _unretried(PostgresProcessRecorder.insert_events)
+    select_events = _unretried(PostgresProcessRecorder.select_events)
+    select_notifications = _unretried(PostgresProcessRecorder.select_notifications)
+    max_notification_id = _unretried(PostgresProcessRecorder.max_notification_id)
 
     def _create_table(self, curs: Any) -> None:
         super()._create_table(curs)

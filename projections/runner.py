@@ -79,10 +79,17 @@ class ProjectionRunner:
             total += count
         return total
 
-    def run_forever(self, should_stop: Callable[[], bool], poll_seconds: float = 0.5) -> None:
-        """Keep the read models current until ``should_stop()`` (SQLite has no push, so poll)."""
+    def run_forever(
+        self, should_stop: Callable[[], bool], poll_seconds: float = 0.5,
+        step: Callable[[], int] | None = None,
+    ) -> None:  # fmt: skip
+        """Keep the read models current until ``should_stop()`` (SQLite has no push, so poll).
+
+        ``step`` runs one batch (default `run_batch`), e.g. wrapped in a retry policy.
+        """
+        run = step or self.run_batch
         while not should_stop():
-            if self.run_batch() == 0:
+            if run() == 0:
                 time.sleep(poll_seconds)
 
     def run_batch(self) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
+from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
 
 from consumers.consume import consume as consume_loop
@@ -34,7 +35,8 @@ from ticketstream.errors import TicketstreamError
 from ticketstream.log_setup import configure_logging
 from ticketstream.settings import Settings, load_settings
 
-# Distinct from user mistakes (2): a supervisor may restart on 3 and alert on 2.
+# Distinct from user mistakes (2): the broker or the database was out of reach (for longer
+# than the give-up time, where a command waits). A supervisor may restart on 3.
 GAVE_UP_EXIT_CODE = 3
 USER_ERRORS = (TicketstreamError, ProjectionError, PublishError, ContractError, ConsumerError)
 
@@ -204,12 +206,15 @@ def project(
 ) -> None:
     """Keep the read models current with the event store."""
     settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    outage = assembly.outage_policy(settings)
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings, outage))
+    # Each batch commits with its positions, so a batch cut short by an outage is redone.
     if once:
-        count = runner.catch_up()
+        count = ride_out(runner.catch_up, outage, doing="projecting")
         out.print(f"projected {count} notifications", highlight=False)
     else:
-        runner.run_forever(_StopFlag())
+        step = lambda: ride_out(runner.run_batch, outage, doing="projecting")  # noqa: E731
+        runner.run_forever(_StopFlag(), step=step)
 
 
 def _print_report(
@@ -464,6 +469,8 @@ def main() -> None:
         _fail(str(err), code=GAVE_UP_EXIT_CODE)
     except USER_ERRORS as err:
         _fail(str(err))
+    except (OperationalError, InterfaceError) as err:  # commands that do not wait for it
+        _fail(f"the event store cannot be reached: {' '.join(str(err).split())}", GAVE_UP_EXIT_CODE)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -78,7 +78,9 @@ def _postgres_env(location: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # Also how long a batch waits for a pooled connection: shorter than the outages the
+        # consumer must report (it logs and backs off only once a wait has failed).
+        "POSTGRES_CONNECT_TIMEOUT": "5",
         # Check a pooled connection before use: after a database restart or a dropped
         # network path the pool would otherwise hand out dead connections one by one.
         "POSTGRES_PRE_PING": "y",
