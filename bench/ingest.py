@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+from multiprocessing.synchronize import Event
 import tempfile
 import time
 from pathlib import Path
@@ -47,7 +49,13 @@ def main() -> None:
             raw_rate = _raw_consumption(servers, settings.topics.incident_topics, len(events))
             print(f"(a) kafka-python, no processing: {raw_rate:,.0f} events/s")
             end_to_end_rate = _end_to_end(settings, servers, len(events))
+            live = settings.model_copy(update={
+                "event_store": str(Path(tmp) / "live.db"), "consumer_group": "bench-live",
+            })  # fmt: skip
+            live_rate = _side_by_side(live, servers, len(events))
     print(f"(b) consume --once + project --once: {end_to_end_rate:,.0f} events/s")
+    print(f"(c) consume --once beside a running project: {live_rate:,.0f} events/s")
+    print(f"ratio c/a = {live_rate / raw_rate:.3f} (the deployed topology: two processes)")
     print(f"ratio b/a = {end_to_end_rate / raw_rate:.3f}")
 
 
@@ -129,6 +137,47 @@ def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore
     )
     if totals.messages < expected:
         raise SystemExit(f"consumed only {totals.messages} of {expected} messages")
+    return expected / elapsed
+
+
+def _project_until_caught_up(settings, consumed: Event) -> None:  # type: ignore[no-untyped-def]
+    """`project` as its own process: follow the store until the consumer is done, then catch up."""
+    configure_logging("WARNING", "json")
+    app = assembly.open_incidents(settings)
+    runner = assembly.projection_runner(settings, app)
+    while not consumed.is_set():
+        if runner.run_batch() == 0:
+            time.sleep(0.05)
+    runner.catch_up()
+
+
+def _side_by_side(settings, servers: str, expected: int) -> float:  # type: ignore[no-untyped-def]
+    """consume --once with the projection running beside it (another process, another core),
+    until the read models have caught up with everything consumed."""
+    started = time.perf_counter()
+    app = assembly.open_incidents(settings)
+    assembly.projection_runner(settings, app)  # its tables exist before both start
+    consumed = multiprocessing.Event()
+    projector = multiprocessing.Process(target=_project_until_caught_up, args=(settings, consumed))
+    projector.start()
+    step = assembly.ingest(settings, app)
+    source = assembly.kafka_source(settings, servers, step)
+    sdk = assembly.publisher(settings, servers)
+    try:
+        totals = consume(source, step, assembly.dead_letter_topic(settings, sdk, app), once=True)
+    finally:
+        source.close()
+        sdk.close()
+    consumed_after = time.perf_counter() - started
+    consumed.set()
+    projector.join()
+    elapsed = time.perf_counter() - started
+    print(f"    side by side: consumed in {consumed_after:.1f} s, read models caught up at {elapsed:.1f} s")
+    lag = max(s.lag for s in assembly.projection_runner(settings, app).status())
+    if totals.messages < expected or projector.exitcode != 0 or lag:
+        raise SystemExit(
+            f"side by side: consumed {totals.messages}, projector exit {projector.exitcode}, lag {lag}"
+        )
     return expected / elapsed
 
 
