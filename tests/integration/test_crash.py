@@ -21,14 +21,18 @@ from tests.integration.test_scale_out import read_models
 KILLS = 20
 
 
-def _stored(db: Path) -> list[tuple[str, int, str]]:
-    """(event_id, version, topic) of every stored event, in a stable order."""
+def _stored(db: Path) -> list[tuple[str, str]]:
+    """(event_id, topic) of every stored event, in a stable order.
+
+    Versions are left out: they number an incident's events in arrival order, which Kafka
+    does not fix across topics (see tests/integration/faults.py StoreSnapshot).
+    """
     try:
         with sqlite3.connect(db) as c:
-            rows = c.execute("SELECT originator_version, topic, state FROM stored_events").fetchall()
+            rows = c.execute("SELECT topic, state FROM stored_events").fetchall()
     except sqlite3.OperationalError:  # not created yet
         return []
-    return sorted((json.loads(state)["event_id"], version, topic) for version, topic, state in rows)
+    return sorted((json.loads(state)["event_id"], topic) for topic, state in rows)
 
 
 def _letters(db: Path) -> list[tuple[str, int, int, str]]:
@@ -114,7 +118,7 @@ def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_
 
     assert all(step > 0 for step in progress), progress  # every kill landed mid-ingest
     assert sum(progress) < len(events)
-    assert [e for e, _, _ in _stored(crashed)] == sorted(str(e["event_id"]) for e in events)
+    assert [e for e, _ in _stored(crashed)] == sorted(str(e["event_id"]) for e in events)
     assert _stored(crashed) == _stored(clean)
     assert _letters(crashed) == _letters(clean)
     assert all(step > 0 for step in projected), projected  # every kill landed mid-projection

@@ -52,7 +52,7 @@ def _run(cli: Cli, tmp_path: Path, name: str, events: list[dict[str, object]]) -
     run("consume", "--once")
     stored = snapshot(env["TICKETSTREAM_EVENT_STORE"])
     reasons = sorted(reason for _, _, _, reason in stored.letters)
-    return (stored.events, sorted(set(reasons))), read_models(run)
+    return (stored.facts, sorted(set(reasons))), read_models(run)
 
 
 @pytest.mark.timeout(900)
