@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from random import Random
@@ -48,6 +49,26 @@ _ABSURD_TIMES = (
 )  # fmt: skip
 _CONCERN = {"received": "received", "escalated": "escalated", "resolved": "resolved",
             "thanked": "thanked"}  # fmt: skip
+
+
+def publish_raw(
+    bootstrap: str, topic_of: Callable[[str], str], messages: Sequence[tuple[str, bytes, bytes, str | None]]
+) -> Counter[tuple[str, int, int, str]]:
+    """Send every message as raw bytes, in order, to ``topic_of(topic key)``.
+
+    Returns the dead letters the hostile ones must become: (topic, partition, offset, reason).
+    """
+    from kafka import KafkaProducer  # only what publishes needs Kafka
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=2**20)
+    sent = [(producer.send(topic_of(c), key=k, value=v), r) for c, k, v, r in messages]
+    expected: Counter[tuple[str, int, int, str]] = Counter()
+    for future, reason in sent:
+        meta = future.get(timeout=120)
+        if reason is not None:
+            expected[(meta.topic, meta.partition, meta.offset, reason)] += 1
+    producer.close()
+    return expected
 
 
 def concern_of(event_type: str) -> str:

@@ -110,17 +110,22 @@ def _raw_consumption(servers: str, topics: tuple[str, ...], expected: int) -> fl
     return seen / elapsed
 
 
-def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    app = assembly.open_incidents(settings)
+def _consume_once(settings, servers: str, app):  # type: ignore[no-untyped-def]
+    """`consume --once` in this process: every partition drained into the store."""
     step = assembly.ingest(settings, app)
     source = assembly.kafka_source(settings, servers, step)
     sdk = assembly.publisher(settings, servers)
     try:
-        totals = consume(source, step, assembly.dead_letter_topic(settings, sdk, app), once=True)
+        return consume(source, step, assembly.dead_letter_topic(settings, sdk, app), once=True)
     finally:
         source.close()
         sdk.close()
+
+
+def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    app = assembly.open_incidents(settings)
+    totals = _consume_once(settings, servers, app)
     consumed = time.perf_counter() - started
     projected_from = time.perf_counter()
     runner = assembly.projection_runner(settings, app)
@@ -160,14 +165,7 @@ def _side_by_side(settings, servers: str, expected: int) -> float:  # type: igno
     consumed = multiprocessing.Event()
     projector = multiprocessing.Process(target=_project_until_caught_up, args=(settings, consumed))
     projector.start()
-    step = assembly.ingest(settings, app)
-    source = assembly.kafka_source(settings, servers, step)
-    sdk = assembly.publisher(settings, servers)
-    try:
-        totals = consume(source, step, assembly.dead_letter_topic(settings, sdk, app), once=True)
-    finally:
-        source.close()
-        sdk.close()
+    totals = _consume_once(settings, servers, app)
     consumed_after = time.perf_counter() - started
     consumed.set()
     projector.join()

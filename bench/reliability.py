@@ -35,9 +35,7 @@ from contracts.routing import TopicMap  # noqa: E402
 from producers.jsonl import read_events  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
 from producers.simulator import SimulationSpec, simulate  # noqa: E402
-from kafka import KafkaProducer  # noqa: E402
-
-from bench.hostile_messages import hostile_messages, interleave  # noqa: E402
+from bench.hostile_messages import hostile_messages, interleave, publish_raw  # noqa: E402
 from tests.integration.faults import (  # noqa: E402
     S3Server, TcpForwarder, snapshot, stored_count, wait_until,
 )
@@ -104,17 +102,8 @@ class Run:
 
     def send_raw(self, messages: list[tuple[str, bytes, bytes, str | None]]) -> Counter[tuple[str, int, int, str]]:
         """Publish raw bytes in order; the dead letters the hostile ones must become."""
-        producer = KafkaProducer(
-            bootstrap_servers=self.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", max_request_size=2**20
-        )
-        sent = [(producer.send(getattr(self.topics, c), key=k, value=v), r) for c, k, v, r in messages]
-        expected: Counter[tuple[str, int, int, str]] = Counter()
-        for future, reason in sent:
-            meta = future.get(timeout=120)
-            if reason is not None:
-                expected[(meta.topic, meta.partition, meta.offset, reason)] += 1
-        producer.close()
-        return expected
+        bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
+        return publish_raw(bootstrap, lambda concern: str(getattr(self.topics, concern)), messages)
 
     def outcome(self, scenario: str, events: list[Event], messages: int, faults: int) -> Outcome:
         stored = snapshot(self.store)

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -51,20 +52,23 @@ def _count(db: Path) -> int:
         return 0
 
 
-def _kill_after_progress(cli: Cli, db: Path, rng: random.Random) -> int:
-    """Start a consumer, SIGKILL it a random moment after it has stored something; return how much."""
-    before = _count(db)
-    consumer = subprocess.Popen(
-        [sys.executable, "-m", "ticketstream", "consume"],
+def _kill_after_progress(
+    cli: Cli, command: str, progress: Callable[[], int], rng: random.Random, at_most: float
+) -> int:
+    """Start `ticketstream COMMAND`, SIGKILL it a random moment (up to ``at_most`` s) after
+    ``progress()`` has moved; return how far it moved."""
+    before = progress()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticketstream", command],
         env=cli.env, cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while _count(db) == before and time.monotonic() < deadline:
+    while progress() == before and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.15))
-    consumer.send_signal(signal.SIGKILL)
-    consumer.wait(timeout=30)
-    return _count(db) - before
+    time.sleep(rng.uniform(0.0, at_most))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    return progress() - before
 
 
 def _projected(db: Path) -> int:
@@ -74,22 +78,6 @@ def _projected(db: Path) -> int:
     except sqlite3.OperationalError:  # not created yet
         return 0
     return int(row[0] or 0)
-
-
-def _kill_projection_after_progress(cli: Cli, db: Path, rng: random.Random) -> int:
-    """Start `project`, SIGKILL it a random moment after a batch committed; return how far."""
-    before = _projected(db)
-    projector = subprocess.Popen(
-        [sys.executable, "-m", "ticketstream", "project"],
-        env=cli.env, cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while _projected(db) == before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.05))
-    projector.send_signal(signal.SIGKILL)
-    projector.wait(timeout=30)
-    return _projected(db) - before
 
 
 @pytest.mark.timeout(900)
@@ -105,7 +93,9 @@ def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_
     crashed, clean = tmp_path / "events.db", tmp_path / "clean.db"
     rng = random.Random(5)
 
-    progress = [_kill_after_progress(cli, crashed, rng) for _ in range(KILLS)]
+    progress = [
+        _kill_after_progress(cli, "consume", lambda: _count(crashed), rng, 0.15) for _ in range(KILLS)
+    ]
     cli("consume", "--once")
     cli.env["TICKETSTREAM_EVENT_STORE"] = str(clean)
     cli.env["TICKETSTREAM_CONSUMER_GROUP"] += "-clean"
@@ -114,7 +104,9 @@ def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_
     clean_models = read_models(cli)
     cli.env["TICKETSTREAM_EVENT_STORE"] = str(crashed)
     cli.env["TICKETSTREAM_PROJECT_BATCH_SIZE"] = "5"  # many small transactions to land in
-    projected = [_kill_projection_after_progress(cli, crashed, rng) for _ in range(3)]
+    projected = [
+        _kill_after_progress(cli, "project", lambda: _projected(crashed), rng, 0.05) for _ in range(3)
+    ]
 
     assert all(step > 0 for step in progress), progress  # every kill landed mid-ingest
     assert sum(progress) < len(events)

@@ -8,9 +8,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from kafka import KafkaProducer
-
-from bench.hostile_messages import hostile_messages, interleave
+from bench.hostile_messages import hostile_messages, interleave, publish_raw
 from tests.integration.conftest import Cli
 
 SEED = 20250301
@@ -19,18 +17,7 @@ ATTACKS = 300
 
 def _publish(cli: Cli, messages: list[tuple[str, bytes, bytes, str | None]]) -> Counter[tuple[str, int, int, str]]:
     """Send every message as raw bytes, in order; the dead letters the attacks must become."""
-    producer = KafkaProducer(bootstrap_servers=cli.bootstrap, acks="all", max_request_size=2**20)
-    expected: Counter[tuple[str, int, int, str]] = Counter()
-    futures = [
-        (producer.send(getattr(cli.topics, concern), key=key, value=value), reason)
-        for concern, key, value, reason in messages
-    ]
-    for future, reason in futures:
-        meta = future.get(timeout=60)
-        if reason is not None:
-            expected[(meta.topic, meta.partition, meta.offset, reason)] += 1
-    producer.close()
-    return expected
+    return publish_raw(cli.bootstrap, lambda concern: str(getattr(cli.topics, concern)), messages)
 
 
 def _applied(consumed: str) -> int:
