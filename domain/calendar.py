@@ -316,12 +316,20 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
-def _utc(instant: datetime) -> datetime:
+def as_utc(instant: datetime) -> datetime:
+    """The same instant in UTC.
+
+    Raises:
+        CalendarError: a naive datetime (a ValueError).
+    """
     if instant.tzinfo is UTC:  # most instants here already are
         return instant
     if instant.utcoffset() is None:
         raise CalendarError(f"an aware datetime is required, not {instant.isoformat()}")
     return instant.astimezone(UTC)
+
+
+_utc = as_utc
 
 
 def _instant(wall: datetime, zone: ZoneInfo) -> datetime:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from domain.calendar import BusinessCalendar
+from domain.calendar import BusinessCalendar, as_utc as _utc
 from domain.fact import timeline_key
 from domain.incident import Incident
 
@@ -420,11 +420,3 @@ def _in_event_time(events: Iterable[Incident.Event]) -> list[Incident.Event]:
 
 def _utc_of(text: str) -> datetime:
     return _utc(datetime.fromisoformat(text))
-
-
-def _utc(instant: datetime) -> datetime:
-    if instant.tzinfo is UTC:  # most instants here already are
-        return instant
-    if instant.utcoffset() is None:
-        raise ValueError(f"an aware datetime is required, not {instant.isoformat()}")
-    return instant.astimezone(UTC)
