@@ -27,6 +27,7 @@ from domain.sla_rules import CLOCKS, SlaRules
 from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
+from ticketstream.report_output import render
 from ticketstream import assembly, reports, sla_config_report, sla_explain, sla_reports
 from ticketstream.config_file import load_sla_rules
 from ticketstream.demo import run_demo
@@ -282,7 +283,7 @@ def report_sla(
     """SLA per department and clock: started, met, breached, compliance, working minutes."""
     runner, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
     rows, title = sla_reports.sla_rows(runner, rules, question, status, listing)
-    sla_reports.print_rows(rows, title, fmt.value, out)
+    render(rows, fmt.value, title, out)
 
 
 @report_app.command("root-causes")
@@ -296,7 +297,7 @@ def report_root_causes(
     """Reasons for long service: breached resolutions by root cause, with a Pareto."""
     runner, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
     rows, title = sla_reports.root_cause_rows(runner, rules, question, by.value, monthly)
-    sla_reports.print_rows(rows, title, fmt.value, out)
+    render(rows, fmt.value, title, out)
 
 
 @report_app.command("at-risk")
@@ -307,7 +308,7 @@ def report_at_risk(
     """Open clocks at risk or already breached, with the time left and when they are due."""
     runner, rules, question = _sla_question(None, None, department, clock, as_of, policy)
     rows, title = sla_reports.at_risk_rows(runner, rules, question)
-    sla_reports.print_rows(rows, title, fmt.value, out)
+    render(rows, fmt.value, title, out)
 
 
 def _sla_question(

@@ -14,6 +14,7 @@ from producers.jsonl import read_events
 from producers.simulator import SimulationSpec, simulate
 from projections.queries import Period
 from projections.sla_queries import ClockFilter
+from ticketstream.report_output import render
 from ticketstream import assembly, reports, sla_reports
 from ticketstream.settings import Settings
 
@@ -67,7 +68,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
         sla_reports.sla_rows(runner, rules, question, None, listing=False),
         sla_reports.root_cause_rows(runner, rules, question, "root_cause", monthly=False),
     ):
-        sla_reports.print_rows(rows, title, "table", console)
+        render(rows, "table", title, console)
     console.print(
         f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}",
         highlight=False,

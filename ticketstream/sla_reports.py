@@ -6,15 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
-
 from domain.sla_rules import SlaRules
 from projections import root_causes, sla_queries
 from projections.queries import Period, Row
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter, EvaluatedClock, PolicyChoice
 from ticketstream.errors import TicketstreamError
-from ticketstream.report_output import Format, render
 
 _EVERY_MONTH = Period("0000-01", "9999-12")
 
@@ -104,11 +101,6 @@ def at_risk_rows(
     clocks = evaluated(runner, rules, SlaQuestion(which, question.as_of, question.policy))
     rows = [_at_risk_row(clock, rules, question.as_of) for clock in sla_queries.at_risk(clocks)]
     return rows, "Open clocks at risk or breached" + _subtitle(question, clocks, rules)
-
-
-def print_rows(rows: list[Row], title: str, fmt: Format, console: Console) -> None:
-    """Print report rows with their title (the title only in table form)."""
-    render(rows, fmt, title, console)
 
 
 def when(instant: datetime, as_of: datetime, zone: ZoneInfo) -> str:
