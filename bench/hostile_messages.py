@@ -238,7 +238,7 @@ def _missing_type(w: World) -> Hostile:
 
 def _unknown_type(w: World) -> Hostile:
     event = w.any_event()
-    event["type"] = w.rng.choice(("incident.closed", "incident.received.v1", "", *SQL_AND_HTML))
+    event["type"] = w.rng.choice(("incident.archived", "incident.received.v1", "", *SQL_AND_HTML))
     return _as_event(event, "unknown_type")
 
 

@@ -170,7 +170,9 @@ class Ingest:
             ContractError: when the message breaks the wire contract.
         """
         limit = self.options.max_message_bytes if max_bytes is None else max_bytes
-        return to_fact(decode(message.value, key=message.key, max_bytes=limit))
+        event = decode(message.value, key=message.key, max_bytes=limit)
+        c = message.coordinates
+        return to_fact(event, arrival=(c.tracking_name, c.offset))
 
     def _position(self, message: Message) -> int:
         return self.positions.get(message.coordinates.tracking_name, -1)

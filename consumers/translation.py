@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.events import EventBase, IncidentReceived
-from domain.fact import Fact, Primitive
+from domain.fact import Arrival, Fact, Primitive
 
-_COMMON = {"event_id", "type", "schema_version", "incident_id", "occurred_at", "source"}
+_COMMON = {
+    "event_id", "type", "schema_version", "incident_id", "occurred_at", "source", "sequence",
+}
 
 
-def to_fact(event: EventBase) -> Fact:
-    """Translate a validated wire event into the fact the domain records."""
+def to_fact(event: EventBase, arrival: Arrival | None = None) -> Fact:
+    """Translate a validated wire event, read at ``arrival``, into the fact the domain records."""
     details: dict[str, Primitive] = {
         name: value for name, value in _fields(event).items() if name not in _COMMON
     }
@@ -27,6 +29,8 @@ def to_fact(event: EventBase) -> Fact:
         occurred_at=event.occurred_at,
         source=event.source,
         details=details,
+        sequence=event.sequence,
+        arrival=arrival,
     )
 
 

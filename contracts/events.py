@@ -1,9 +1,9 @@
-"""Pydantic models of the eight incident event types: the single source of the v1 contract."""
+"""Pydantic models of the incident event types: the single source of the v1 contract."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -40,6 +41,10 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64, patter
 # Vocabulary values (channels, departments, …) are kept verbatim, bounded only in length.
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_NUL)]
 LongText = Annotated[str, StringConstraints(max_length=2000, pattern=_NO_NUL)]
+Name = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
+# The source's per-incident change counter (e.g. ServiceNow's sys_mod_count), a signed 64-bit
+# non-negative integer so every store can hold it.
+Sequence = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Priority = Literal["low", "normal", "high", "critical"]
 Rating = Literal["bad", "neutral", "good"]
 
@@ -73,6 +78,14 @@ class EventBase(_Strict):
         description="Event time as seen by Customer Service, RFC 3339 with offset"
     )
     source: ShortText = Field(description="Publishing system, e.g. store-014, callcentre, edms")
+    sequence: Sequence | None = Field(
+        default=None,
+        description="The source system's per-incident change counter (e.g. ServiceNow"
+        " sys_mod_count): orders this source's facts that share an occurred_at; absent = unknown",
+    )
+
+    # Which upstream concern's topic carries the type (contracts.routing.TopicMap).
+    concern: ClassVar[str] = "lifecycle"
 
     @field_validator("schema_version")
     @classmethod
@@ -85,6 +98,7 @@ class EventBase(_Strict):
 class IncidentReceived(EventBase):
     """Customer Service has received an incident from a source department."""
 
+    concern: ClassVar[str] = "received"
     type: Literal["incident.received"]
     channel: Label
     department: Label
@@ -107,6 +121,7 @@ class IncidentReceived(EventBase):
 class IncidentEscalated(EventBase):
     """The incident was handed to another party, e.g. technical support."""
 
+    concern: ClassVar[str] = "escalated"
     type: Literal["incident.escalated"]
     escalated_to: Label
     reason: LongText | None = None
@@ -115,6 +130,7 @@ class IncidentEscalated(EventBase):
 class IncidentResolved(EventBase):
     """The incident was resolved; ``completed_at`` is when the store did the work."""
 
+    concern: ClassVar[str] = "resolved"
     type: Literal["incident.resolved"]
     resolution: Label
     root_cause: Label | None = None
@@ -124,11 +140,12 @@ class IncidentResolved(EventBase):
 class IncidentThanked(EventBase):
     """A customer said thanks, about an incident or as a contact of its own."""
 
+    concern: ClassVar[str] = "thanked"
     type: Literal["incident.thanked"]
     channel: Label
     standalone: bool | None = False
     department: Label | None = None
-    praised: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = None
+    praised: Name | None = None
 
     @field_validator("standalone", mode="before")
     @classmethod
@@ -164,6 +181,46 @@ class IncidentRated(EventBase):
     comment: LongText | None = None
 
 
+class IncidentReassigned(EventBase):
+    """Another group now holds the incident (allowed while open and while resolved)."""
+
+    type: Literal["incident.reassigned"]
+    department: Label = Field(description="The group now holding the incident")
+    assignee: Name | None = None
+    reason: LongText | None = None
+
+
+class IncidentReclassified(EventBase):
+    """The incident's priority, category or channel was corrected (at least one of them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("priority", "category", "channel")
+            ]
+        }
+    )
+
+    type: Literal["incident.reclassified"]
+    priority: Priority | None = None
+    category: Label | None = None
+    channel: Label | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> IncidentReclassified:
+        if self.priority is None and self.category is None and self.channel is None:
+            raise ValueError("a reclassification names a priority, a category or a channel")
+        return self
+
+
+class IncidentClosed(EventBase):
+    """A resolved incident was closed; it may still be reopened (and that is counted)."""
+
+    type: Literal["incident.closed"]
+    reason: LongText | None = None
+
+
 IncidentEvent = Annotated[
     Union[
         IncidentReceived,
@@ -174,19 +231,21 @@ IncidentEvent = Annotated[
         IncidentPaused,
         IncidentResumed,
         IncidentRated,
+        IncidentReassigned,
+        IncidentReclassified,
+        IncidentClosed,
     ],
     Field(discriminator="type"),
 ]
 
+
+def _wire_type(model: type[EventBase]) -> str:
+    (literal,) = get_args(model.model_fields["type"].annotation)
+    return str(literal)
+
+
+# Every type of the contract, derived from the union above: the one list of them.
 EVENT_MODELS: dict[str, type[EventBase]] = {
-    "incident.received": IncidentReceived,
-    "incident.escalated": IncidentEscalated,
-    "incident.resolved": IncidentResolved,
-    "incident.thanked": IncidentThanked,
-    "incident.reopened": IncidentReopened,
-    "incident.paused": IncidentPaused,
-    "incident.resumed": IncidentResumed,
-    "incident.rated": IncidentRated,
+    _wire_type(model): model for model in get_args(get_args(IncidentEvent)[0])
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
-

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.events import EVENT_MODELS
+
 
 class TopicMap(BaseModel):
     """Topic names for each upstream concern, plus the dead-letter topic."""
@@ -32,13 +34,4 @@ class TopicMap(BaseModel):
         return (self.received, self.escalated, self.resolved, self.thanked, self.lifecycle)
 
 
-_CONCERN_OF_TYPE = {
-    "incident.received": "received",
-    "incident.escalated": "escalated",
-    "incident.resolved": "resolved",
-    "incident.thanked": "thanked",
-    "incident.reopened": "lifecycle",
-    "incident.paused": "lifecycle",
-    "incident.resumed": "lifecycle",
-    "incident.rated": "lifecycle",
-}
+_CONCERN_OF_TYPE = {event_type: model.concern for event_type, model in EVENT_MODELS.items()}

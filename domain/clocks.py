@@ -8,21 +8,12 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from domain.calendar import BusinessCalendar, as_utc as _utc
-from domain.fact import timeline_key
-from domain.incident import Incident
+from domain.incident import Incident, in_timeline_order
 
 ClockName = Literal["handover", "escalation_response", "completion_report", "resolution"]
 Status = Literal["met", "breached", "running", "at_risk", "running_breached", "paused"]
 LineKind = Literal["counted", "paused", "closed"]
 Pause = tuple[datetime, datetime | None]
-
-# The kind each stored event stands for: its rank orders the facts of one instant.
-_KIND: dict[type[Incident.Event], str] = {
-    cls: cls.__name__.lower()
-    for cls in (Incident.Received, Incident.Escalated, Incident.Resolved, Incident.Thanked,
-                Incident.Reopened, Incident.Paused, Incident.Resumed, Incident.Rated)
-} | {Incident.ThankedStandalone: "thanked"}  # fmt: skip
-
 
 class Rule(Protocol):
     """The target of one clock: working minutes, plus grace before it counts as breached."""
@@ -141,7 +132,7 @@ def compute_clocks(
     Rows come clock by clock (handover, escalation_response, completion_report, resolution),
     each by cycle.
     """
-    ordered = _in_event_time(events)
+    ordered = in_timeline_order(events)
     received = next((e for e in ordered if isinstance(e, Incident.Received)), None)
     if received is None:
         return []
@@ -407,15 +398,6 @@ def _minutes(lines: Iterable[TraceLine], kind: LineKind) -> float:
 
 
 # --- events and instants ----------------------------------------------------------------------
-
-
-def _in_event_time(events: Iterable[Incident.Event]) -> list[Incident.Event]:
-    """Known kinds of events once each, sorted by (instant, kind rank, event id)."""
-    unique = {e.event_id: e for e in events if type(e) in _KIND}
-    return sorted(
-        unique.values(),
-        key=lambda e: timeline_key(_utc_of(e.occurred_at), _KIND[type(e)], e.event_id),
-    )
 
 
 def _utc_of(text: str) -> datetime:

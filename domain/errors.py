@@ -68,6 +68,23 @@ class PausedWhileResolved(DomainError):
     fixable = True
 
 
+class AlreadyClosed(DomainError):
+    code = "already_closed"
+    fixable = True
+
+
+class ClosedWhileOpen(DomainError):
+    code = "closed_while_open"
+    fixable = True
+
+
+class IncidentClosed(DomainError):
+    """Only a reopen, a rating or a thanks may follow a closure."""
+
+    code = "incident_closed"
+    fixable = True
+
+
 class RatedBeforeResolution(DomainError):
     code = "rated_before_resolution"
     fixable = True

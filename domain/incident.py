@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +15,9 @@ from eventsourcing.domain import (
 
 from domain import errors
 from domain.event_identity import claim, settle
-from domain.fact import RANK, Fact
+from domain.fact import Fact
 from domain.lifecycle import Entry, check_timeline
+from domain.timeline import arrange
 
 
 class IncidentEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
@@ -31,8 +31,9 @@ class IncidentEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
 class Incident(BaseAggregate[str]):
     """An incident (or a standalone thanks contact) and everything that happened to it.
 
-    Facts may arrive in any order across topics; the aggregate keeps them sorted by event
-    time and admits a fact only if the whole timeline still obeys the lifecycle rules.
+    Facts may arrive in any order across topics; the aggregate keeps them in timeline order
+    (``domain.timeline``) and admits a fact only if the whole timeline still obeys the
+    lifecycle rules.
     """
 
     TOPIC = "incident.v1"
@@ -42,18 +43,29 @@ class Incident(BaseAggregate[str]):
 
         Version 2 added ``digest``, the content digest of the message that carried the
         event (DESIGN §2: one event_id, one body); version-1 events read back with None.
+        Version 3 added ``sequence`` (the source's change counter) and where the event
+        arrived (``arrival_stream``, ``arrival_position``: a Kafka ``topic:partition`` and
+        offset), which order facts of one instant; older events read back with None.
         """
 
-        class_version = 2
+        class_version = 3
+        KIND = ""  # the kind of fact (domain.fact.KINDS) the event records
 
         event_id: str
         occurred_at: str
         source: str
         digest: str | None
+        sequence: int | None
+        arrival_stream: str | None
+        arrival_position: int | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["digest"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state.update(sequence=None, arrival_stream=None, arrival_position=None)
 
         def apply(self, aggregate: BaseAggregate[str]) -> None:
             assert isinstance(aggregate, Incident)
@@ -78,6 +90,7 @@ class Incident(BaseAggregate[str]):
 
     class Received(Created):
         TOPIC = "incident.received.v1"
+        KIND = "received"
         channel: str
         department: str
         category: str
@@ -103,6 +116,7 @@ class Incident(BaseAggregate[str]):
 
     class ThankedStandalone(Created):
         TOPIC = "incident.thanked_standalone.v1"
+        KIND = "thanked"
         channel: str
         standalone: bool
         department: str | None
@@ -118,17 +132,20 @@ class Incident(BaseAggregate[str]):
 
     class Escalated(Event):
         TOPIC = "incident.escalated.v1"
+        KIND = "escalated"
         escalated_to: str
         reason: str | None
 
     class Resolved(Event):
         TOPIC = "incident.resolved.v1"
+        KIND = "resolved"
         resolution: str
         root_cause: str | None
         completed_at: str | None
 
     class Thanked(Event):
         TOPIC = "incident.thanked.v1"
+        KIND = "thanked"
         channel: str
         standalone: bool
         department: str | None
@@ -136,19 +153,42 @@ class Incident(BaseAggregate[str]):
 
     class Reopened(Event):
         TOPIC = "incident.reopened.v1"
+        KIND = "reopened"
         reason: str | None
 
     class Paused(Event):
         TOPIC = "incident.paused.v1"
+        KIND = "paused"
         reason: str | None
 
     class Resumed(Event):
         TOPIC = "incident.resumed.v1"
+        KIND = "resumed"
 
     class Rated(Event):
         TOPIC = "incident.rated.v1"
+        KIND = "rated"
         rating: str
         comment: str | None
+
+    class Reassigned(Event):
+        TOPIC = "incident.reassigned.v1"
+        KIND = "reassigned"
+        department: str
+        assignee: str | None
+        reason: str | None
+
+    class Reclassified(Event):
+        TOPIC = "incident.reclassified.v1"
+        KIND = "reclassified"
+        priority: str | None
+        category: str | None
+        channel: str | None
+
+    class Closed(Event):
+        TOPIC = "incident.closed.v1"
+        KIND = "closed"
+        reason: str | None
 
     def __init__(self) -> None:
         self.timeline: list[Entry] = []
@@ -199,13 +239,13 @@ class Incident(BaseAggregate[str]):
 
     @property
     def status(self) -> str:
-        """`open`, `paused`, `resolved`, or `thanks` for a standalone thanks contact."""
+        """`open`, `paused`, `resolved`, `closed`, or `thanks` for a standalone thanks contact."""
         if self.kind == "thanks":
             return "thanks"
         state = "open"
         for entry in self.timeline:
-            if entry.kind == "resolved":
-                state = "resolved"
+            if entry.kind in ("resolved", "closed"):
+                state = entry.kind
             elif entry.kind in ("reopened", "resumed"):
                 state = "open"
             elif entry.kind == "paused":
@@ -238,34 +278,48 @@ class Incident(BaseAggregate[str]):
         return remaining, rejected
 
     def _check_with(self, facts: Sequence[Fact]) -> None:
-        entries = [*self.timeline, *(_entry(f.kind, f.event_id, f.occurred_at, f.details) for f in facts)]
-        entries.sort()
-        check_timeline(entries)
+        check_timeline(arrange([*self.timeline, *map(_entry_of_fact, facts)]))
 
     def _add_entry(self, event: Incident.Event) -> None:
-        kind = _KIND_OF_EVENT[type(event).__name__]
-        occurred_at = datetime.fromisoformat(event.occurred_at)
-        entry = _entry(kind, event.event_id, occurred_at, event.__dict__)
-        insort(self.timeline, entry)
+        entry = entry_of(event)
+        if self.timeline and entry.occurred_at <= self.timeline[-1].occurred_at:
+            self.timeline = arrange([*self.timeline, entry])
+        else:  # the common case: a fact later than every other
+            self.timeline.append(entry)
         self.digests[event.event_id] = event.digest
 
 
+def _event_classes(base: type[Incident.Event]) -> Iterator[type[Incident.Event]]:
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _event_classes(cls)
+
+
+# Every stored event class that records a fact, by its kind (beginnings excepted: they are
+# chosen by Incident.begin); derived from the classes' KIND, the one place a kind is named.
+EVENT_CLASSES: tuple[type[Incident.Event], ...] = tuple(
+    cls for cls in _event_classes(Incident.Event) if cls.KIND
+)
 _EVENT_CLASS: dict[str, type[Incident.Event]] = {
-    "escalated": Incident.Escalated,
-    "resolved": Incident.Resolved,
-    "thanked": Incident.Thanked,
-    "reopened": Incident.Reopened,
-    "paused": Incident.Paused,
-    "resumed": Incident.Resumed,
-    "rated": Incident.Rated,
+    cls.KIND: cls for cls in EVENT_CLASSES if not issubclass(cls, Incident.Created)
 }
 # The detail attributes that hold instants (every other detail is already a primitive).
 _INSTANT_DETAILS = ("reported_at", "completed_at")
-_KIND_OF_EVENT = {
-    "Received": "received",
-    "ThankedStandalone": "thanked",
-    **{cls.__name__: kind for kind, cls in _EVENT_CLASS.items()},
-}
+
+
+def entry_of(event: Incident.Event) -> Entry:
+    """The timeline entry of a stored event."""
+    return Entry(
+        datetime.fromisoformat(event.occurred_at), event.KIND, event.event_id, event.source,
+        event.sequence, event.arrival_stream, event.arrival_position,
+        bool(getattr(event, "standalone", False)),
+    )  # fmt: skip
+
+
+def in_timeline_order(events: Iterable[Incident.Event]) -> list[Incident.Event]:
+    """Stored events of one incident, once each, in the order of its timeline."""
+    unique = {e.event_id: e for e in events if e.KIND}
+    return [unique[entry.event_id] for entry in arrange(map(entry_of, unique.values()))]
 
 
 def _latest_before(candidates: list[Fact], event_id: str, timeline: list[Entry]) -> Fact:
@@ -274,17 +328,25 @@ def _latest_before(candidates: list[Fact], event_id: str, timeline: list[Entry])
     return max(earlier or candidates, key=lambda f: f.sort_key)
 
 
-def _entry(kind: str, event_id: str, occurred_at: datetime, details: Any) -> Entry:
-    return Entry(occurred_at, RANK[kind], event_id, kind, bool(details.get("standalone")))
+def _entry_of_fact(fact: Fact) -> Entry:
+    stream, position = fact.arrival or (None, None)
+    return Entry(
+        fact.occurred_at, fact.kind, fact.event_id, fact.source, fact.sequence, stream, position,
+        bool(fact.details.get("standalone")),
+    )  # fmt: skip
 
 
 def _event_kwargs(fact: Fact) -> dict[str, Any]:
     # Stored events hold primitives: instants become RFC 3339 strings with their offset.
+    stream, position = fact.arrival or (None, None)
     kwargs: dict[str, Any] = {
         "event_id": fact.event_id,
         "occurred_at": fact.occurred_at.isoformat(),
         "source": fact.source,
         "digest": fact.digest,
+        "sequence": fact.sequence,
+        "arrival_stream": stream,
+        "arrival_position": position,
         **fact.details,
     }
     for name in _INSTANT_DETAILS:

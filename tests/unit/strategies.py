@@ -28,6 +28,9 @@ EVENT_TYPES = (
     "incident.paused",
     "incident.resumed",
     "incident.rated",
+    "incident.reassigned",
+    "incident.reclassified",
+    "incident.closed",
 )
 
 # The contract of DESIGN §2, written out independently of the models: field -> (kind, required).
@@ -38,6 +41,7 @@ COMMON_FIELDS: dict[str, tuple[str, bool]] = {
     "incident_id": ("incident_id", True),
     "occurred_at": ("timestamp", True),
     "source": ("label", True),
+    "sequence": ("sequence", False),
 }
 SPECIFIC_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "incident.received": {
@@ -66,6 +70,18 @@ SPECIFIC_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "incident.paused": {"reason": ("label", False)},
     "incident.resumed": {},
     "incident.rated": {"rating": ("rating", True), "comment": ("text", False)},
+    "incident.reassigned": {
+        "department": ("label", True),
+        "assignee": ("name", False),
+        "reason": ("text", False),
+    },
+    # At least one of the three (a reclassification that names nothing says nothing).
+    "incident.reclassified": {
+        "priority": ("priority", False),
+        "category": ("label", False),
+        "channel": ("label", False),
+    },
+    "incident.closed": {"reason": ("text", False)},
 }
 PRIORITIES = ("low", "normal", "high", "critical")
 RATINGS = ("bad", "neutral", "good")
@@ -147,6 +163,7 @@ _VALUES: dict[str, st.SearchStrategy[Any]] = {
     "priority": st.sampled_from(PRIORITIES),
     "rating": st.sampled_from(RATINGS),
     "customer": customers(),
+    "sequence": st.integers(0, 2**63 - 1),
 }
 
 
@@ -162,13 +179,26 @@ def valid_events(event_type: str | None = None) -> st.SearchStrategy[Event]:
         "occurred_at": _VALUES["timestamp"],
         "source": _VALUES["label"],
     }
-    optional: dict[str, st.SearchStrategy[Any]] = {}
+    optional: dict[str, st.SearchStrategy[Any]] = {"sequence": st.none() | _VALUES["sequence"]}
     for name, (kind, is_required) in SPECIFIC_FIELDS[event_type].items():
         if is_required:
             required[name] = _VALUES[kind]
         else:
             optional[name] = st.none() | _VALUES[kind]
-    return st.fixed_dictionaries(required, optional=optional)
+    events = st.fixed_dictionaries(required, optional=optional)
+    if event_type == "incident.reclassified":
+        return _naming_one_at_least(events, SPECIFIC_FIELDS[event_type])
+    return events
+
+
+@st.composite
+def _naming_one_at_least(
+    draw: st.DrawFn, events: st.SearchStrategy[Event], fields: dict[str, tuple[str, bool]]
+) -> Event:
+    event = draw(events)
+    name = draw(st.sampled_from(sorted(fields)))
+    event[name] = draw(_VALUES[fields[name][0]])
+    return event
 
 
 @st.composite
@@ -185,6 +215,8 @@ def events_with_personal_data(draw: st.DrawFn, event_type: str | None = None) ->
         "incident.reopened": "reason",
         "incident.paused": "reason",
         "incident.rated": "comment",
+        "incident.reassigned": "reason",
+        "incident.closed": "reason",
     }
     if event_type == "incident.received":
         event["customer"] = dict(zip(("name", "phone", "email"), PERSONAL_DATA))
@@ -251,7 +283,7 @@ def _unknown_type(draw: st.DrawFn) -> InvalidMessage:
     event = draw(events_with_personal_data())
     event["type"] = draw(
         st.sampled_from(
-            ("incident.closed", "Incident.Received", "received", "incident.received.v1", "")
+            ("incident.archived", "Incident.Received", "received", "incident.received.v1", "")
         )
         | st.just(CUSTOMER_NAME)
         | st.text(max_size=30).filter(lambda t: t not in EVENT_TYPES)
@@ -292,6 +324,9 @@ def _wrong_values(kind: str) -> st.SearchStrategy[Any]:
         "priority": anything | st.booleans() | st.sampled_from(("urgent", "NORMAL", "", pii)),
         "rating": anything | st.booleans() | st.sampled_from(("excellent", "Good", "", pii)),
         "customer": st.integers() | st.booleans() | st.sampled_from((pii, [CUSTOMER_PHONE])),
+        "sequence": st.integers(max_value=-1) | st.integers(min_value=2**63)
+        | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+        | st.sampled_from(("7", CUSTOMER_PHONE, [1])),
     }
     return wrong[kind]
 

@@ -43,6 +43,9 @@ DEFAULT_TOPICS = {
     "incident.paused": "incidents.lifecycle",
     "incident.resumed": "incidents.lifecycle",
     "incident.rated": "incidents.lifecycle",
+    "incident.reassigned": "incidents.lifecycle",
+    "incident.reclassified": "incidents.lifecycle",
+    "incident.closed": "incidents.lifecycle",
 }
 CONFIGURED = TopicMap(
     received="cs.in",
@@ -61,6 +64,9 @@ CONFIGURED_TOPICS = {
     "incident.paused": "cs.life",
     "incident.resumed": "cs.life",
     "incident.rated": "cs.life",
+    "incident.reassigned": "cs.life",
+    "incident.reclassified": "cs.life",
+    "incident.closed": "cs.life",
 }
 A_THANKS: Event = {
     "event_id": "6f1c2a4e-8b0d-4c39-9a51-0d6c7f3e2b18",
@@ -401,7 +407,7 @@ def test_a_type_outside_the_contract_has_no_topic() -> None:
     topics = TopicMap()
 
     with pytest.raises(KeyError):
-        topics.topic_for("incident.closed")
+        topics.topic_for("incident.archived")
 
 
 @settings(max_examples=50)
@@ -419,8 +425,8 @@ def test_every_valid_event_is_routed_to_a_subscribed_topic(obj: Event) -> None:
 
 _SCHEMA_KEYWORDS = {
     "$defs", "$id", "$ref", "additionalProperties", "anyOf", "const", "default", "description",
-    "enum", "format", "maxLength", "minLength", "pattern", "properties", "required", "title",
-    "type",
+    "enum", "format", "maxLength", "maximum", "minLength", "minimum", "pattern", "properties",
+    "required", "title", "type",
 }  # fmt: skip
 _JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.codec import validate_object
-from domain.fact import timeline_key
 from domain.lifecycle import Entry, check_timeline
+from domain.timeline import arrange
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 
 Event = dict[str, object]
@@ -52,11 +52,13 @@ def _timelines(events: list[Event]) -> dict[str, list[Entry]]:
     timelines: dict[str, list[Entry]] = defaultdict(list)
     for event in events:
         kind = str(event["type"]).removeprefix("incident.")
-        key = timeline_key(_at(event["occurred_at"]), kind, str(event["event_id"]))
-        entry = Entry(key[0], key[1], key[2], kind, bool(event.get("standalone")))
+        entry = Entry(
+            _at(event["occurred_at"]), kind, str(event["event_id"]), str(event["source"]),
+            event.get("sequence"), standalone=bool(event.get("standalone")),  # type: ignore[arg-type]
+        )
         timelines[str(event["incident_id"])].append(entry)
     return {
-        incident_id: sorted(entries, key=lambda e: (e.occurred_at, e.rank, e.event_id))
+        incident_id: arrange(entries)
         for incident_id, entries in timelines.items()
     }
 
