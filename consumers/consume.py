@@ -67,6 +67,10 @@ def consume(
     totals = ConsumeTotals()
     started = committed = time.perf_counter()
     publish_letters = dead_letters.publish_pending
+
+    def read_to_end() -> bool:
+        return source.read_to_end(ingest.store.stored_offsets)
+
     ride_out(publish_letters, outage, doing="publishing_dead_letters")
     while not should_stop():
         polled = time.perf_counter()
@@ -77,7 +81,7 @@ def consume(
                 totals.first_message_after = time.perf_counter() - started
             ingested = time.perf_counter()
             result = ride_out(
-                lambda: ingest.process(messages, source.lagging()), outage,
+                lambda: ingest.process(messages, read_to_end), outage,
                 doing="storing_a_batch", recover=ingest.reload,
             )
             totals.add(result)
@@ -88,11 +92,17 @@ def consume(
                 ride_out(publish_letters, outage, doing="publishing_dead_letters")
             totals.ingest_seconds += time.perf_counter() - ingested
             log.debug("batch_ingested", messages=result.messages, applied=result.applied)
-        elif once and ride_out(
-            lambda: source.drained(ingest.store.stored_offsets), outage,
-            doing="checking_the_end",
-        ):
-            break
+        else:
+            if _expire_when_idle(ingest, read_to_end, totals, outage):
+                ride_out(publish_letters, outage, doing="publishing_dead_letters")
+            if once and ride_out(
+                lambda: source.drained(ingest.store.stored_offsets), outage,
+                doing="checking_the_end",
+            ):
+                # Whatever the batches were, the run ends with every old parked event expired.
+                if _expire_when_idle(ingest, read_to_end, totals, outage):
+                    ride_out(publish_letters, outage, doing="publishing_dead_letters")
+                break
     source.commit(ingest.positions)
     totals.seconds = time.perf_counter() - started
     log.info(
@@ -103,3 +113,22 @@ def consume(
         dead_lettered=totals.dead_lettered,
     )
     return totals
+
+
+def _expire_when_idle(
+    ingest: Ingest, read_to_end: Callable[[], bool], totals: ConsumeTotals, outage: OutagePolicy
+) -> bool:
+    """With nothing to read, expire parked events that are old enough, once all is read.
+
+    Returns whether dead letters were stored (to be published).
+    """
+    ride_out(ingest.refresh_stream_times, outage, doing="reading_stream_times")
+    if not ingest.expirable():
+        return False
+    result = ride_out(
+        lambda: ingest.process([], read_to_end), outage, doing="expiring_parked_events",
+        recover=ingest.reload,
+    )
+    if result.dead_lettered or result.unparked or result.applied:
+        totals.add(result)
+    return result.dead_lettered > 0

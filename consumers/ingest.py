@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +23,11 @@ from domain.fact import Fact
 log = structlog.get_logger(__name__)
 
 MAX_SAVE_ATTEMPTS = 3
+
+# Asked (at most once per batch, and only when a parked event is old enough to expire) whether
+# every partition of the incident topics has been read to its end: then nothing a parked event
+# waits for can still be on its way.
+ReadToEnd = Callable[[], bool]
 
 
 class IngestStore(Protocol):
@@ -77,12 +82,15 @@ class Ingest:
         return dict(self.positions)
 
     def process(
-        self, messages: Sequence[Message], lagging: Collection[str] | None = None
+        self, messages: Sequence[Message], read_to_end: ReadToEnd | None = None
     ) -> BatchResult:
         """Apply one batch of messages; everything it produces is stored in one transaction.
 
-        ``lagging`` names the partitions (``topic:partition``) still behind their end;
-        None means every partition seen so far may still be behind.
+        A parked event expires (to the dead letters) only when ``read_to_end()`` says no
+        partition has unread data left, and then only if it is older than the newest event
+        time seen minus the orphan time; before expiring, waiting events are tried once more
+        (their incident may have begun through another group member). None: never expire.
+        An empty batch does only that (call it when the consumer is idle).
 
         Raises:
             IntegrityError: when another writer keeps winning the race for the same
@@ -91,7 +99,7 @@ class Ingest:
         for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 with self._forgetting_cache_on_failure():
-                    return self._process_once(messages, lagging)
+                    return self._process_once(messages, _asked_once(read_to_end))
             except IntegrityError:
                 self.reload()
                 log.warning("batch_conflict_retried", attempt=attempt)
@@ -99,19 +107,29 @@ class Ingest:
                     raise
         raise AssertionError("unreachable")
 
-    def _process_once(
-        self, messages: Sequence[Message], lagging: Collection[str] | None
-    ) -> BatchResult:
+    def expirable(self) -> bool:
+        """Whether some parked event is old enough to expire once everything is read."""
+        limit = self._expiry_limit({})
+        return limit is not None and any(
+            p.occurred_at < limit for group in self.parked.values() for p in group.values()
+        )
+
+    def refresh_stream_times(self) -> None:
+        """Re-read every partition's stream time (other group members advance theirs)."""
+        self.stream_times.update(self.store.stream_times())
+
+    def _process_once(self, messages: Sequence[Message], read_to_end: ReadToEnd) -> BatchResult:
         fresh = [m for m in messages if m.coordinates.offset > self._position(m)]
         result = BatchResult(messages=len(messages), redelivered=len(messages) - len(fresh))
         batch = IngestBatch(offsets=_last_offsets(fresh))
         decoded: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
         self._decode(fresh, batch, decoded)
+        touched = {f.incident_id for f in decoded} | self._expiring_incidents(batch, read_to_end)
         # Waiting events arrived first: they claim their event ids before the new messages.
-        origin = {**self._parked_facts({f.incident_id for f in decoded}), **decoded}
+        origin = {**self._parked_facts(touched), **decoded}
         decision = self.app.decide(origin)
         self._judge(origin, dict(decision.rejected), batch)
-        self._expire_parked(batch, self._watermark(batch, lagging))
+        self._expire_parked(batch, read_to_end)
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
         if decision.incidents or batch.offsets or batch.dead_letters or batch.parked:
             self.app.save_decision(decision, ingest=batch)
@@ -246,34 +264,45 @@ class Ingest:
         if parked is not None:
             batch.unparked.append(parked.event_id)
 
-    def _watermark(self, batch: IngestBatch, lagging: Collection[str] | None) -> datetime | None:
-        """The event time below which no early event's partner can still be on its way.
+    def _expiry_limit(self, batch_times: dict[str, datetime]) -> datetime | None:
+        """Parked events older than this may expire: the newest event time seen, minus the
+        orphan time (a function of the data read, not of batch boundaries)."""
+        times = [*self.stream_times.values(), *batch_times.values()]
+        return max(times) - self.options.orphan_after if times else None
 
-        Topics are consumed at different speeds: the watermark is the oldest stream time
-        of the partitions still lagging behind their end (one not seen yet holds it back
-        entirely); when all are caught up, it is the newest event time seen.
-        """
-        times = {**self.stream_times, **batch.stream_times}
-        if not times:
-            return None
-        behind = times.keys() if lagging is None else lagging
-        bounds = [times.get(name) for name in behind]
-        if None in bounds:
-            return None
-        return min(bounds) if bounds else max(times.values())  # type: ignore[type-var]
+    def _expiring_incidents(self, batch: IngestBatch, read_to_end: ReadToEnd) -> set[str]:
+        """Incidents of old parked events to try once more before they expire."""
+        limit = self._expiry_limit(batch.stream_times)
+        if limit is None:
+            return set()
+        old = {
+            p.incident_id
+            for group in self.parked.values()
+            for p in group.values()
+            if p.occurred_at < limit
+        }
+        return old if old and read_to_end() else set()
 
-    def _expire_parked(self, batch: IngestBatch, watermark: datetime | None) -> None:
-        if watermark is None:
+    def _expire_parked(self, batch: IngestBatch, read_to_end: ReadToEnd) -> None:
+        limit = self._expiry_limit(batch.stream_times)
+        if limit is None:
             return
-        limit = watermark - self.options.orphan_after
         leaving = set(batch.unparked)
         waiting = {p.event_id: p for group in self.parked.values() for p in group.values()}
         waiting.update({p.event_id: p for p in batch.parked})
-        for event_id, parked in waiting.items():
-            if event_id in leaving or parked.occurred_at >= limit:
-                continue
+        expiring = {
+            event_id: parked
+            for event_id, parked in waiting.items()
+            if event_id not in leaving and parked.occurred_at < limit
+        }
+        if not expiring or not read_to_end():
+            return
+        for event_id, parked in expiring.items():
             reason = "orphan" if parked.reason == "not_received" else parked.reason
-            detail = f"parked past {self.options.orphan_after} of event time: {parked.detail}"
+            detail = (
+                f"still parked when every partition was read to its end, older than the"
+                f" newest event time minus {self.options.orphan_after}: {parked.detail}"
+            )
             batch.dead_letters.append(
                 DeadLetter(parked.message, reason, detail, event_id, parked.incident_id)
             )
@@ -304,6 +333,18 @@ class Ingest:
             self.parked.setdefault(parked.incident_id, {})[parked.event_id] = parked
         self.parked = {k: v for k, v in self.parked.items() if v}
         self.stream_times.update(batch.stream_times)
+
+
+def _asked_once(read_to_end: ReadToEnd | None) -> ReadToEnd:
+    """``read_to_end`` asked at most once (it may ask the broker); None answers False."""
+    answer: list[bool] = []
+
+    def ask() -> bool:
+        if not answer:
+            answer.append(read_to_end is not None and read_to_end())
+        return answer[0]
+
+    return ask
 
 
 def _last_offsets(messages: Sequence[Message]) -> list[Tracking]:

@@ -180,22 +180,31 @@ class KafkaSource:
         Topics are fetched at different speeds. Records are released oldest first across
         partitions, and never more than ``max_skew_ms`` past a partition that has more
         data in Kafka but none fetched here yet: an incident's `received` then comes
-        before its `resolved` from another topic.
+        before its `resolved` from another topic. Records of one record time (raw clients
+        stamp wall-clock milliseconds, shared by many) go by the topics' order of
+        subscription (`received` first), then partition, then offset — never by where
+        they happen to sit in the buffer, so the release order is the same run after run.
         """
         limit = self._release_limit()
-        heads = [(q[0].timestamp, n, tp) for n, (tp, q) in enumerate(self._buffer.items()) if q]
+        rank = {topic: n for n, topic in enumerate(self.options.topics)}
+        heads = [
+            (q[0].timestamp, rank.get(tp.topic, len(rank)), tp.partition, q[0].offset, tp)
+            for tp, q in self._buffer.items()
+            if q
+        ]
         heapq.heapify(heads)
         batch: list[ConsumerRecord] = []
         room = self.options.max_poll_records
         while heads and room:
-            timestamp, n, tp = heapq.heappop(heads)
+            timestamp, topic_rank, partition, _, tp = heapq.heappop(heads)
             if limit is not None and timestamp > limit:
                 break
             records = self._buffer[tp]
             batch.append(records.popleft())
             room -= 1
             if records:
-                heapq.heappush(heads, (records[0].timestamp, n, tp))
+                head = records[0]
+                heapq.heappush(heads, (head.timestamp, topic_rank, partition, head.offset, tp))
         self._buffered -= len(batch)
         return batch
 
@@ -250,12 +259,7 @@ class KafkaSource:
         if self._buffered or not self.consumer.assignment():
             return False
         if self._ends is None:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in self.options.topics
-                for p in sorted(self.consumer.partitions_for_topic(topic) or ())
-            ]
-            self._ends = self._log_ends(partitions)
+            self._ends = self._log_ends(self._partitions())
         applied = stored()
         done = all(
             applied.get(f"{tp.topic}:{tp.partition}", -1) + 1 >= end
@@ -268,6 +272,32 @@ class KafkaSource:
                 applied=applied,
             )
         return done
+
+    def read_to_end(self, stored: PositionsProvider) -> bool:
+        """Whether no partition of the topics holds data that is neither applied nor in hand.
+
+        Partitions assigned here count as read when fetched to their high watermark and
+        released; the others (held by other group members, or by nobody during a
+        rebalance) when the event store has applied them up to their current end.
+        """
+        assignment = self.consumer.assignment()
+        if not assignment or self.lagging():
+            return False
+        others = [tp for tp in self._partitions() if tp not in assignment]
+        if not others:
+            return True
+        applied = stored()
+        return all(
+            applied.get(f"{tp.topic}:{tp.partition}", -1) + 1 >= end
+            for tp, end in self._log_ends(others).items()
+        )
+
+    def _partitions(self) -> list[TopicPartition]:
+        return [
+            TopicPartition(topic, p)
+            for topic in self.options.topics
+            for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
 
     def _log_ends(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Where each partition's log ends, as fetch responses tell it.

@@ -4,14 +4,19 @@ Facts are ordered by event time (the instant). Among facts of one instant:
 
 1. two facts of one source that both carry a ``sequence`` follow it (the source's own
    change counter knows the order its facts happened in);
-2. otherwise two facts that arrived through one ordered stream (one Kafka partition, so one
-   topic) follow their positions there (the source published them in that order);
-3. what neither decides is ordered so that the incident's facts are valid together, when such
-   an order exists; among the valid orders the one earliest in the preferred order of kinds
-   (``domain.fact.KINDS``), then event ids, is taken.
+2. the incident's facts are put in an order in which they are valid together, when one
+   exists that keeps rule 1;
+3. among such orders, one where two facts that arrived through one ordered stream (one Kafka
+   partition, so one topic) follow their positions there is preferred (the source published
+   them in that order); then the preferred order of kinds (``domain.fact.KINDS``), then
+   event ids.
 
-When no order makes the facts valid together, the preferred order (rules 1 and 2 kept) is
-returned, and the lifecycle check names the first fact it rejects.
+So arrival decides only between orders that are all valid: a source without a counter that
+publishes "resumed, paused" in one minute gets the one valid order whatever the partition
+order, while two reassignments in one minute keep the order they were published in.
+When no order makes the facts valid together, the preferred order (rule 1 kept, and rule 3's
+arrival order where it does not contradict it) is returned, and the lifecycle check names the
+first fact it rejects.
 """
 
 from __future__ import annotations
@@ -75,16 +80,17 @@ def _orders(group: list[Entry], state: State) -> Iterator[tuple[list[Entry], Sta
         if after is not None:
             yield group, after
         return
-    before = _constraints(group)
-    if not _has_order(group, before):
-        before = _constraints(group, by_arrival=False)  # the stream contradicts the sequence
     seen: set[State] = set()
-    dead: set[tuple[frozenset[int], State]] = set()
-    budget = [SEARCH_BUDGET]
-    for order, after in _extensions(group, before, state, [], frozenset(), dead, budget):
-        if after not in seen:
-            seen.add(after)
-            yield order, after
+    for by_arrival in (True, False):  # arrival order preferred, validity first
+        before = _constraints(group, by_arrival)
+        if not _has_order(group, before):
+            continue  # the stream contradicts the sequence
+        dead: set[tuple[frozenset[int], State]] = set()
+        budget = [SEARCH_BUDGET]
+        for order, after in _extensions(group, before, state, [], frozenset(), dead, budget):
+            if after not in seen:
+                seen.add(after)
+                yield order, after
 
 
 def _extensions(

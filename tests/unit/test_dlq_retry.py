@@ -17,9 +17,9 @@ def test_an_orphan_whose_incident_arrived_later_is_applied_and_resolved_on_retry
     feed = Feed()
     resolved = wire("resolved", incident_id="INC-9", hours=1)
     later = wire("received", incident_id="INC-2", hours=5)
-    ingest.process([feed(resolved), feed(later)], lagging=set())
+    ingest.process([feed(resolved), feed(later)], read_to_end=lambda: True)
     orphan = store(app).dead_letters(open_only=True)
-    ingest.process([feed(wire("received", incident_id="INC-9", hours=0))], lagging=set())
+    ingest.process([feed(wire("received", incident_id="INC-9", hours=0))], read_to_end=lambda: True)
 
     updates = ingest.retry(orphan)
 
@@ -51,10 +51,10 @@ def test_retrying_an_event_already_in_the_store_resolves_it_without_a_second_cop
     ingest = Ingest(app, IngestOptions(orphan_after=timedelta(hours=1)))
     feed = Feed()
     resolved = wire("resolved", incident_id="INC-4", hours=1)
-    ingest.process([feed(resolved), feed(wire("received", incident_id="INC-5", hours=5))], lagging=set())
+    ingest.process([feed(resolved), feed(wire("received", incident_id="INC-5", hours=5))], read_to_end=lambda: True)
     orphan = store(app).dead_letters(open_only=True)
     received = wire("received", incident_id="INC-4", hours=0)
-    ingest.process([feed(received), feed(resolved)], lagging=set())  # republished upstream
+    ingest.process([feed(received), feed(resolved)], read_to_end=lambda: True)  # republished upstream
 
     updates = ingest.retry(orphan)
 

@@ -111,11 +111,11 @@ def test_a_parked_event_delivered_again_stays_parked_and_applies_later(tmp_path:
     app, feed = open_app(tmp_path / "e.db"), Feed()
     rated = wire("rated", hours=5)
     ingest = Ingest(app)
-    ingest.process([feed(wire("received"))], lagging=set())
-    ingest.process([feed(rated)], lagging=set())
+    ingest.process([feed(wire("received"))], read_to_end=lambda: True)
+    ingest.process([feed(rated)], read_to_end=lambda: True)
 
-    again = ingest.process([feed(rated)], lagging=set())
-    ingest.process([feed(wire("resolved", hours=4))], lagging=set())
+    again = ingest.process([feed(rated)], read_to_end=lambda: True)
+    ingest.process([feed(wire("resolved", hours=4))], read_to_end=lambda: True)
 
     assert (again.duplicates, again.unparked) == (1, 0)
     assert kinds(app, "INC-1") == ["Received", "Resolved", "Rated"]

@@ -237,11 +237,11 @@ def test_a_parked_event_whose_incident_never_begins_becomes_an_orphan_after_the_
     orphan = wire("resolved", "INC-LOST")
     message = feed(orphan)
     ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
-    ingest.process([message], lagging=set())
-    ingest.process([feed(wire("received", "INC-2", hours=7 * 24))], lagging=set())
+    ingest.process([message], read_to_end=lambda: True)
+    ingest.process([feed(wire("received", "INC-2", hours=7 * 24))], read_to_end=lambda: True)
     assert parked_ids(app) == {orphan["event_id"]}
 
-    result = ingest.process([feed(wire("received", "INC-3", hours=7 * 24 + 0.01))], lagging=set())
+    result = ingest.process([feed(wire("received", "INC-3", hours=7 * 24 + 0.01))], read_to_end=lambda: True)
 
     assert result.reasons == {"orphan": 1}
     [letter] = [stored.letter for stored in store(app).dead_letters()]
@@ -254,25 +254,25 @@ def test_a_parked_event_whose_incident_never_begins_becomes_an_orphan_after_the_
     assert "INC-LOST" not in {incident_id for incident_id, _ in stored_events(app)}
 
 
-def test_a_parked_event_is_not_expired_while_a_lagging_partition_has_not_been_seen(
+def test_a_parked_event_is_not_expired_while_any_partition_has_unread_data(
     app: Incidents, feed: Feed
 ) -> None:
     orphan = wire("resolved", "INC-LOST")
     ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
-    ingest.process([feed(orphan)], lagging=set())
+    ingest.process([feed(orphan)], read_to_end=lambda: True)
 
     result = ingest.process(
-        [feed(wire("received", "INC-2", hours=30 * 24))], lagging={"incidents.escalated:0"}
+        [feed(wire("received", "INC-2", hours=30 * 24))], read_to_end=lambda: False
     )
 
     assert result.dead_lettered == 0
     assert parked_ids(app) == {orphan["event_id"]}
-    caught_up = ingest.process([feed(wire("received", "INC-3", hours=30 * 24))], lagging=set())
+    caught_up = ingest.process([], read_to_end=lambda: True)
     assert caught_up.reasons == {"orphan": 1}
     assert store(app).parked_events() == []
 
 
-def test_without_lagging_information_the_slowest_partition_seen_holds_the_watermark(
+def test_without_knowing_whether_everything_is_read_nothing_expires(
     app: Incidents, feed: Feed
 ) -> None:
     orphan = wire("resolved", "INC-LOST")
@@ -280,12 +280,69 @@ def test_without_lagging_information_the_slowest_partition_seen_holds_the_waterm
     ingest.process([feed(orphan)])
 
     held = ingest.process([feed(wire("received", "INC-2", hours=30 * 24))])
-    released = ingest.process([feed(wire("resolved", "INC-2", hours=30 * 24 + 1))])
 
     assert held.dead_lettered == 0
-    assert released.reasons == {"orphan": 1}
+    assert parked_ids(app) == {orphan["event_id"]}
+
+
+def test_in_a_grouped_export_an_early_event_waits_for_its_receipt_however_late_it_comes(
+    app: Incidents, feed: Feed
+) -> None:
+    # A history export grouped by incident: the newest event time jumps to the end of the
+    # history at once, long before INC-1's receipt is read from its own topic.
+    early = wire("resolved", "INC-1", hours=2)
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
+    ingest.process([feed(early)], read_to_end=lambda: False)
+    later_history = [feed(wire("received", f"INC-{n}", hours=24 * n)) for n in range(2, 60)]
+    ingest.process(later_history, read_to_end=lambda: False)
+    assert parked_ids(app) == {early["event_id"]}
+
+    result = ingest.process([feed(wire("received", "INC-1"))], read_to_end=lambda: True)
+
+    assert (result.unparked, result.dead_lettered) == (1, 0)
+    assert kinds(app, "INC-1") == ["Received", "Resolved"]
+    assert parked_ids(app) == set()
+
+
+def test_whether_everything_is_read_is_asked_only_when_something_could_expire(
+    app: Incidents, feed: Feed
+) -> None:
+    asked: list[bool] = []
+
+    def read_to_end() -> bool:
+        asked.append(True)
+        return True
+
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
+    ingest.process([feed(wire("received")), feed(wire("resolved", hours=1))], read_to_end)
+    ingest.process([feed(wire("rated", "INC-2", hours=2))], read_to_end)  # parked, not old
+    assert asked == []
+
+    ingest.process([feed(wire("received", "INC-3", hours=24 * 8))], read_to_end)
+
+    assert asked == [True]
     assert reasons(app) == ["orphan"]
-    assert store(app).parked_events() == []
+
+
+def test_before_expiring_a_parked_event_is_tried_again_against_what_others_stored(
+    tmp_path: Path, feed: Feed
+) -> None:
+    # Two group members share one store: one parked a resolution whose receipt the other
+    # stored, on a partition the first never reads.
+    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    options = IngestOptions(orphan_after=timedelta(days=7))
+    parking, receiving = Ingest(first, options), Ingest(second, options)
+    resolved = wire("resolved", hours=1)
+    parking.process([feed(resolved)], read_to_end=lambda: False)
+    receiving.process([feed(wire("received")), feed(wire("received", "INC-2", hours=24 * 9))])
+
+    parking.refresh_stream_times()
+    result = parking.process([], read_to_end=lambda: True)
+
+    assert (result.unparked, result.dead_lettered, result.applied) == (1, 0, 1)
+    assert kinds(first, "INC-1") == ["Received", "Resolved"]
+    first.close()
+    second.close()
 
 
 # --- lifecycle rules: fixable violations wait, final ones are refused -----------------------
@@ -376,7 +433,7 @@ def test_a_restarted_ingest_resumes_from_the_stored_offsets_and_parked_events(
     early = wire("resolved", "INC-2", hours=2)
     first_batch = [feed(wire("received", "INC-1")), feed(early), feed.raw(b"[", TOPICS.resolved)]
     before = open_app(tmp_path / "e.db")
-    Ingest(before).process(first_batch, lagging=set())
+    Ingest(before).process(first_batch, read_to_end=lambda: True)
     before.close()
     after = open_app(tmp_path / "e.db")
 
