@@ -548,3 +548,66 @@ def test_which_of_two_receipts_is_kept_does_not_depend_on_batch_boundaries() -> 
     apart = _outcome_of([messages[:1], messages[1:]])
 
     assert together == apart
+
+
+# --- what orders facts of one instant is stored with them --------------------------------------
+
+
+def test_a_stored_event_keeps_its_sequence_and_where_it_arrived(app: Incidents, feed: Feed) -> None:
+    received, resolved = wire("received", sequence=4), wire("resolved", hours=1)
+
+    Ingest(app).process([feed(received), feed(resolved, partition=2)])
+
+    first, second = app.history("INC-1")
+    assert (first.sequence, first.arrival_stream, first.arrival_position) == (  # type: ignore[attr-defined]
+        4, "incidents.received:0", 0,
+    )  # fmt: skip
+    assert (second.sequence, second.arrival_stream, second.arrival_position) == (  # type: ignore[attr-defined]
+        None, "incidents.resolved:2", 0,
+    )  # fmt: skip
+
+
+def test_events_stored_before_sequences_were_kept_read_back_without_one(tmp_path: Path) -> None:
+    app, feed = open_app(tmp_path / "e.db"), Feed()
+    Ingest(app).process([feed(wire("received")), feed(wire("resolved", hours=1))])
+    with app.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
+        c.execute("SELECT rowid, state FROM stored_events")
+        for rowid, state in c.fetchall():
+            old = json.loads(state)
+            for name in ("sequence", "arrival_stream", "arrival_position"):
+                del old[name]
+            old["class_version"] = 2
+            c.execute("UPDATE stored_events SET state=? WHERE rowid=?", (json.dumps(old).encode(), rowid))
+    app.close()
+    reopened = open_app(tmp_path / "e.db")
+
+    result = Ingest(reopened).process([feed(wire("reopened", hours=1, sequence=2))])
+
+    assert (result.applied, result.dead_lettered) == (1, 0)
+    assert [e.sequence for e in reopened.history("INC-1")] == [None, None, 2]  # type: ignore[attr-defined]
+    incident = reopened.find("INC-1")
+    assert incident is not None and incident.status == "open"
+
+
+def test_resume_then_pause_in_one_minute_without_a_sequence_is_applied_in_either_offset_order(
+    tmp_path: Path,
+) -> None:
+    paused, resumed, paused_again = (
+        wire("paused", hours=1), wire("resumed", hours=2), wire("paused", hours=2)
+    )
+    outcomes = []
+    for order in ([resumed, paused_again], [paused_again, resumed]):
+        app, feed = open_app(tmp_path / f"{len(outcomes)}.db"), Feed()
+        ingest = Ingest(app)
+        ingest.process([feed(wire("received")), feed(paused)])
+
+        result = ingest.process([feed(e) for e in order])
+
+        incident = app.find("INC-1")
+        assert incident is not None
+        timeline = [(e.kind, e.event_id) for e in incident.timeline]
+        outcomes.append((result.applied, result.parked, reasons(app), incident.status, timeline))
+        app.close()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:4] == (2, 0, [], "paused")
+    assert [kind for kind, _ in outcomes[0][4]] == ["received", "paused", "resumed", "paused"]
