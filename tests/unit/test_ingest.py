@@ -592,14 +592,14 @@ def test_events_stored_before_sequences_were_kept_read_back_without_one(tmp_path
 def test_resume_then_pause_in_one_minute_without_a_sequence_is_applied_in_either_offset_order(
     tmp_path: Path,
 ) -> None:
-    paused, resumed, paused_again = (
-        wire("paused", hours=1), wire("resumed", hours=2), wire("paused", hours=2)
+    received, paused, resumed, paused_again = (
+        wire("received"), wire("paused", hours=1), wire("resumed", hours=2), wire("paused", hours=2)
     )
     outcomes = []
     for order in ([resumed, paused_again], [paused_again, resumed]):
         app, feed = open_app(tmp_path / f"{len(outcomes)}.db"), Feed()
         ingest = Ingest(app)
-        ingest.process([feed(wire("received")), feed(paused)])
+        ingest.process([feed(received), feed(paused)])
 
         result = ingest.process([feed(e) for e in order])
 
