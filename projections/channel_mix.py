@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from domain.incident import Incident
+from domain.classification import classification_history
+from domain.incident import Incident, in_timeline_order
 from projections.month import month_of
 from projections.read_model import Cursor, event_topics
 
 UNKNOWN_DEPARTMENT = "unknown"
+# Loads the stored events of incidents: id → events in version order.
+HistoryLoader = Callable[[Sequence[str]], Mapping[str, Sequence[Incident.Event]]]
+Key = tuple[str, str, str]  # (month, channel, department)
 
 
 class ChannelMix:
     """Counts every contact by the month it reached Customer Service, its channel and department.
 
-    A thanks without a department counts for the department of the incident it thanks
-    for; the read model keeps a small directory of incidents' departments for that.
+    An incident counts under its final channel: when a reclassification corrects the channel,
+    its contact moves from the old channel to the new one (the final channel is taken from the
+    incident's whole history in timeline order, so a late-arriving earlier correction does not
+    win). A thanks counts under its own channel; one without a department counts for the
+    department of the incident it thanks for. The read model keeps a small directory of the
+    incidents' receipts (month, channel counted, department) for both.
     """
 
     name = "channel_mix"
-    topics: tuple[str, ...] = event_topics(Incident.Received, Incident.Thanked, Incident.ThankedStandalone)
-    tables: tuple[str, ...] = ("channel_mix", "channel_mix_incidents")
+    topics: tuple[str, ...] = event_topics(
+        Incident.Received, Incident.Thanked, Incident.ThankedStandalone, Incident.Reclassified
+    )
+    tables: tuple[str, ...] = ("channel_mix", "channel_mix_receipts")
 
-    def __init__(self, zone: ZoneInfo) -> None:
+    def __init__(self, zone: ZoneInfo, load_histories: HistoryLoader) -> None:
         self.zone = zone
+        self.load_histories = load_histories
 
     def create_tables(self, c: Cursor) -> None:
         c.execute(
@@ -34,46 +45,80 @@ class ChannelMix:
             " PRIMARY KEY (month, channel, department))"
         )
         c.execute(
-            "CREATE TABLE IF NOT EXISTS channel_mix_incidents ("
-            " incident_id TEXT PRIMARY KEY, department TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS channel_mix_receipts (incident_id TEXT PRIMARY KEY,"
+            " month TEXT NOT NULL, channel TEXT NOT NULL, department TEXT NOT NULL)"
         )
 
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        departments = self._departments_of_thanked(c, events)
-        counts: Counter[tuple[str, str, str]] = Counter()
-        new_incidents = []
+        receipts = {
+            e.originator_id: (month_of(e.occurred_at, self.zone), e.channel, e.department)
+            for e in events
+            if isinstance(e, Incident.Received)
+        }
+        wanted = {
+            e.originator_id
+            for e in events
+            if (isinstance(e, Incident.Thanked) and not e.department)
+            or (isinstance(e, Incident.Reclassified) and e.channel)
+        } - receipts.keys()
+        receipts.update(_receipts(c, sorted(wanted)))
+        counts: Counter[Key] = Counter()
         for e in events:
-            month = month_of(e.occurred_at, self.zone)
             if isinstance(e, Incident.Received):
-                counts[(month, e.channel, e.department)] += 1
-                new_incidents.append((e.originator_id, e.department))
-                departments[e.originator_id] = e.department
+                counts[receipts[e.originator_id]] += 1
             elif isinstance(e, (Incident.Thanked, Incident.ThankedStandalone)):
-                department = e.department or departments.get(e.originator_id, UNKNOWN_DEPARTMENT)
-                counts[(month, e.channel, department)] += 1
+                department = e.department or _department(receipts.get(e.originator_id))
+                counts[(month_of(e.occurred_at, self.zone), e.channel, department)] += 1
+        new = [e.originator_id for e in events if isinstance(e, Incident.Received)]
+        moved = self._final_channels(events, receipts, counts)
         c.executemany(
-            "INSERT INTO channel_mix_incidents VALUES (?, ?) ON CONFLICT DO NOTHING",
-            new_incidents,
+            "INSERT INTO channel_mix_receipts VALUES (?, ?, ?, ?) ON CONFLICT (incident_id)"
+            " DO UPDATE SET channel = excluded.channel",
+            [(i, *receipts[i]) for i in sorted({*new, *moved})],
         )
         c.executemany(
             "INSERT INTO channel_mix VALUES (?, ?, ?, ?) ON CONFLICT (month, channel, department)"
             " DO UPDATE SET contacts = channel_mix.contacts + excluded.contacts",
-            [(*key, n) for key, n in counts.items()],
+            [(*key, n) for key, n in counts.items() if n],
         )
+        if moved:  # a channel left with no contact is no channel of the mix
+            c.execute("DELETE FROM channel_mix WHERE contacts = 0")
 
-    def _departments_of_thanked(
-        self, c: Cursor, events: Sequence[Incident.Event]
-    ) -> dict[str, str]:
-        wanted = sorted(
-            {e.originator_id for e in events if isinstance(e, Incident.Thanked) and not e.department}
+    def _final_channels(
+        self, events: Sequence[Incident.Event], receipts: dict[str, Key], counts: Counter[Key]
+    ) -> list[str]:
+        """Move corrected incidents' contacts to their final channel; return those moved."""
+        corrected = sorted(
+            {e.originator_id for e in events if isinstance(e, Incident.Reclassified) and e.channel}
         )
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            c.execute(
-                "SELECT incident_id, department FROM channel_mix_incidents"
-                f" WHERE incident_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({row[0]: row[1] for row in c.fetchall()})
-        return found
+        moved = []
+        for incident_id, history in self.load_histories(corrected).items():
+            classification = classification_history(in_timeline_order(history))
+            receipt = receipts.get(incident_id)
+            if classification is None or receipt is None:
+                continue
+            month, counted, department = receipt
+            final = classification.final.channel
+            if final != counted:
+                counts[(month, counted, department)] -= 1
+                counts[(month, final, department)] += 1
+                receipts[incident_id] = (month, final, department)
+                moved.append(incident_id)
+        return moved
+
+
+def _department(receipt: Key | None) -> str:
+    return UNKNOWN_DEPARTMENT if receipt is None else receipt[2]
+
+
+def _receipts(c: Cursor, incident_ids: Sequence[str]) -> dict[str, Key]:
+    found: dict[str, Key] = {}
+    for start in range(0, len(incident_ids), 500):
+        chunk = incident_ids[start : start + 500]
+        c.execute(
+            "SELECT incident_id, month, channel, department FROM channel_mix_receipts"
+            f" WHERE incident_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        found.update({row[0]: (row[1], row[2], row[3]) for row in c.fetchall()})
+    return found

@@ -77,7 +77,7 @@ def read_models(settings: Settings, app: Incidents) -> list[ReadModel]:
     sla = SlaClocks(sla_rules(settings), app.histories, zone)
     # The SLA clocks first: their computing is done before the batch's first write, so on
     # SQLite the write lock is not held while they compute (the consumer can commit).
-    return [sla, ChannelMix(zone), Dynamics(zone), ThanksShare(zone)]
+    return [sla, ChannelMix(zone, app.histories), Dynamics(zone), ThanksShare(zone)]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:

@@ -41,6 +41,9 @@ _REQUIRED: dict[str, Event] = {
     "paused": {},
     "resumed": {},
     "rated": {"rating": "good"},
+    "reassigned": {"department": "tech_support"},
+    "reclassified": {"priority": "high"},
+    "closed": {},
 }
 _EVENT_NUMBERS = count(1)
 

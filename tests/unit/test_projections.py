@@ -90,7 +90,8 @@ def ingested(path: Path, events: Sequence[Event]) -> Incidents:
 
 def runner_of(app: Incidents, batch_size: int = 10_000) -> ProjectionRunner:
     return ProjectionRunner(
-        app, [ChannelMix(MOSCOW), Dynamics(MOSCOW), ThanksShare(MOSCOW)], batch_size=batch_size
+        app, [ChannelMix(MOSCOW, app.histories), Dynamics(MOSCOW), ThanksShare(MOSCOW)],
+        batch_size=batch_size,
     )
 
 
@@ -171,6 +172,31 @@ def test_a_standalone_thanks_without_department_counts_for_an_unknown_department
     assert channels == [{"month": "2025-01", "channel": "web_form", "contacts": 1, "share": 1.0}]
     assert incidents == []
     assert thanks == [{"month": "2025-01", "contacts": 1, "thanks": 1, "share": 1.0}]
+
+
+def test_a_contact_whose_channel_is_corrected_counts_under_the_corrected_channel(
+    tmp_path: Path,
+) -> None:
+    app = open_app(tmp_path / "e.db")
+    runner = runner_of(app, batch_size=1)
+    events = [
+        wire("received", "INC-C", channel="email", department="call_centre",
+             occurred_at="2025-02-03T10:00:00+03:00"),
+        wire("reclassified", "INC-C", channel="chat", occurred_at="2025-02-05T10:00:00+03:00"),
+    ]  # fmt: skip
+    Ingest(app).process(messages_of(events))
+    runner.catch_up()
+    # An earlier correction arrives late: the later one still decides.
+    late = wire("reclassified", "INC-C", channel="phone", occurred_at="2025-02-04T10:00:00+03:00")
+    Ingest(app).process(messages_of([late], partition=1))
+
+    runner.catch_up()
+
+    channels, _, _ = reports(runner, whole(), "call_centre")
+    assert [(r["month"], r["channel"], r["contacts"]) for r in channels] == [("2025-02", "chat", 1)]
+    runner.rebuild("channel_mix")
+    assert reports(runner, whole(), "call_centre")[0] == channels
+    app.close()
 
 
 def test_dynamics_counts_the_incidents_received_per_local_month(runner: ProjectionRunner) -> None:
