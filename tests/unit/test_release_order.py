@@ -1,0 +1,203 @@
+"""The consumer's release order across partitions, and when everything counts as read.
+
+kafka-python's consumer is replaced at the port by a small stand-in that answers what the
+release logic asks (assignment, high watermarks, positions); fetching is done by handing
+records to the source as a poll would.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kafka import TopicPartition
+
+from consumers.kafka_source import KafkaSource, SourceOptions
+
+TOPICS = ("t.received", "t.resolved", "t.lifecycle")
+MINUTE = 60_000
+
+
+@dataclass(frozen=True)
+class Record:
+    """The fields of kafka-python's ConsumerRecord that the source reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None = None
+    value: bytes = b"{}"
+
+
+@dataclass
+class StandInConsumer:
+    """Answers assignment, high watermarks and positions like kafka-python's consumer."""
+
+    ends: dict[TopicPartition, int]
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.ends)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.ends[tp]
+
+    def position(self, tp: TopicPartition) -> int:
+        return self.positions.get(tp, 0)
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {tp.partition for tp in self.ends if tp.topic == topic}
+
+
+def source_over(consumer: Any, max_skew_ms: int = 10 * MINUTE) -> KafkaSource:
+    source = KafkaSource.__new__(KafkaSource)  # no broker: the consumer is the stand-in
+    source.options = SourceOptions("unused:9092", TOPICS, max_skew_ms=max_skew_ms)
+    source.consumer = consumer
+    source._buffer, source._fetched_times, source._buffered = {}, {}, 0
+    return source
+
+
+def fetched(source: KafkaSource, records: list[Record]) -> None:
+    """Hand records to the source as a poll would, and move the stand-in's positions."""
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        source._buffer.setdefault(tp, deque()).append(record)  # type: ignore[arg-type]
+        source._fetched_times[tp] = record.timestamp
+        source._buffered += 1
+        positions = source.consumer.positions
+        positions[tp] = max(positions.get(tp, 0), record.offset + 1)
+
+
+def all_read(records: list[Record], extra: dict[TopicPartition, int] | None = None) -> StandInConsumer:
+    ends: dict[TopicPartition, int] = dict(extra or {})
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        ends[tp] = max(ends.get(tp, 0), r.offset + 1)
+    return StandInConsumer(ends)
+
+
+def in_partition_order(records: list[Record]) -> list[Record]:
+    """The interleaving kept, each partition's records put back in offset order (as fetched)."""
+    slots: dict[tuple[str, int], list[int]] = {}
+    for index, r in enumerate(records):
+        slots.setdefault((r.topic, r.partition), []).append(index)
+    result = list(records)
+    for places in slots.values():
+        for place, record in zip(places, sorted((records[i] for i in places), key=lambda r: r.offset)):
+            result[place] = record
+    return result
+
+
+def coordinates(records: list[Any]) -> list[tuple[str, int, int]]:
+    return [(r.topic, r.partition, r.offset) for r in records]
+
+
+def test_records_are_released_oldest_record_time_first_across_partitions() -> None:
+    records = [
+        Record("t.resolved", 0, 0, 3 * MINUTE), Record("t.received", 0, 0, 1 * MINUTE),
+        Record("t.received", 0, 1, 4 * MINUTE), Record("t.lifecycle", 1, 0, 2 * MINUTE),
+    ]  # fmt: skip
+    source = source_over(all_read(records))
+    fetched(source, records)
+
+    released = source._release()
+
+    assert [r.timestamp for r in released] == [1 * MINUTE, 2 * MINUTE, 3 * MINUTE, 4 * MINUTE]
+
+
+@given(st.permutations(range(6)))
+def test_records_of_one_millisecond_go_by_topic_then_partition_then_offset_whatever_the_buffer(
+    arrival: list[int],
+) -> None:
+    same = 1_700_000_000_000  # a raw client's wall clock: many records share a millisecond
+    records = [
+        Record("t.lifecycle", 0, 0, same), Record("t.resolved", 1, 0, same),
+        Record("t.received", 1, 0, same), Record("t.received", 0, 0, same),
+        Record("t.received", 0, 1, same), Record("t.resolved", 0, 0, same),
+    ]  # fmt: skip
+    source = source_over(all_read(records))
+    fetched(source, in_partition_order([records[i] for i in arrival]))
+
+    released = source._release()
+
+    assert coordinates(released) == [
+        ("t.received", 0, 0), ("t.received", 0, 1), ("t.received", 1, 0),
+        ("t.resolved", 0, 0), ("t.resolved", 1, 0), ("t.lifecycle", 0, 0),
+    ]  # fmt: skip
+
+
+def test_a_lagging_partition_holds_back_records_more_than_the_skew_ahead_of_it() -> None:
+    slow = TopicPartition("t.received", 0)
+    records = [Record("t.resolved", 0, 0, 5 * MINUTE), Record("t.resolved", 0, 1, 20 * MINUTE)]
+    consumer = all_read(records, extra={slow: 10})
+    source = source_over(consumer)
+    source._fetched_times[slow] = 1 * MINUTE  # fetched up to 1 min, more to come
+    fetched(source, records)
+
+    released = source._release()
+
+    assert coordinates(released) == [("t.resolved", 0, 0)]
+    assert source._buffered == 1
+
+
+def test_a_lagging_partition_that_delivered_nothing_yet_holds_everything_back() -> None:
+    records = [Record("t.resolved", 0, 0, 5 * MINUTE)]
+    source = source_over(all_read(records, extra={TopicPartition("t.received", 0): 3}))
+    fetched(source, records)
+
+    assert source._release() == []
+
+
+def test_an_empty_partition_holds_nothing_back() -> None:
+    records = [Record("t.resolved", 0, 0, 5 * MINUTE)]
+    source = source_over(all_read(records, extra={TopicPartition("t.received", 0): 0}))
+    fetched(source, records)
+
+    assert coordinates(source._release()) == [("t.resolved", 0, 0)]
+
+
+def test_a_revoked_partitions_buffered_records_are_dropped() -> None:
+    records = [Record("t.resolved", 0, 0, 5 * MINUTE), Record("t.received", 0, 0, 6 * MINUTE)]
+    source = source_over(all_read(records))
+    fetched(source, records)
+
+    source.forget([TopicPartition("t.resolved", 0)])
+
+    assert coordinates(source._release()) == [("t.received", 0, 0)]
+
+
+# --- when everything counts as read -----------------------------------------------------------
+
+
+def test_nothing_counts_as_read_while_records_wait_in_the_buffer() -> None:
+    records = [Record("t.received", 0, 0, MINUTE)]
+    source = source_over(all_read(records))
+    fetched(source, records)
+
+    assert not source.read_to_end(dict)
+    source._release()
+    assert source.read_to_end(dict)
+
+
+def test_nothing_counts_as_read_while_an_assigned_partition_has_data_not_fetched() -> None:
+    source = source_over(StandInConsumer({TopicPartition("t.received", 0): 4}))
+
+    assert not source.read_to_end(dict)
+
+
+@pytest.mark.parametrize(("applied", "read"), [({"t.lifecycle:0": 6}, True), ({"t.lifecycle:0": 5}, False), ({}, False)])
+def test_partitions_of_other_members_count_as_read_once_the_store_applied_them_to_their_end(
+    applied: dict[str, int], read: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = StandInConsumer({TopicPartition("t.received", 0): 0})
+    theirs = TopicPartition("t.lifecycle", 0)
+    source = source_over(mine)
+    monkeypatch.setattr(source, "_partitions", lambda: [*mine.ends, theirs])
+    monkeypatch.setattr(source, "_log_ends", lambda partitions: {theirs: 7})
+
+    assert source.read_to_end(lambda: applied) is read
