@@ -14,6 +14,7 @@ from consumers.consume import ConsumeTotals
 from consumers.ingest_recorder import StoredDeadLetter
 from consumers.records import LetterUpdate
 from domain.application import Incidents
+from domain.incident import Incident, in_timeline_order
 from projections import queries
 from projections.runner import ProjectionRunner
 from ticketstream.errors import TicketstreamError
@@ -75,7 +76,7 @@ def consume_summary(totals: ConsumeTotals) -> str:
 
 
 def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
-    """The incident's events in event-time order.
+    """The incident's events in timeline order (event time, then the source's sequence, …).
 
     Raises:
         TicketstreamError: when the event store has no such incident.
@@ -84,17 +85,18 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     if not events:
         raise TicketstreamError(f"no incident '{incident_id}' in the event store")
     table = Table(title=f"Incident {incident_id}")
-    for column in ("occurred_at", "event", "source", "details", "version"):
+    for column in ("occurred_at", "event", "source", "sequence", "details", "version"):
         table.add_column(column)
     skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "event_id",
-            "digest", "occurred_at", "source", "customer_name", "customer_phone", "customer_email"}
-    for e in sorted(events, key=lambda e: datetime.fromisoformat(e.occurred_at)):  # type: ignore[attr-defined]
+            "digest", "occurred_at", "source", "sequence", "arrival_stream", "arrival_position",
+            "customer_name", "customer_phone", "customer_email"}  # fmt: skip
+    for e in in_timeline_order(e for e in events if isinstance(e, Incident.Event)):
         details = ", ".join(
             f"{k}={v}" for k, v in vars(e).items() if k not in skip and v is not None
         )
+        sequence = "" if e.sequence is None else str(e.sequence)
         table.add_row(
-            e.occurred_at, type(e).__name__, e.source, details,  # type: ignore[attr-defined]
-            str(e.originator_version),
+            e.occurred_at, type(e).__name__, e.source, sequence, details, str(e.originator_version)
         )
     console.print(table)
 
