@@ -98,8 +98,11 @@ def step(standing: Standing, row: AuditRow) -> Step:
     was_closed = standing.status == "closed"
     if reopening:
         standing = standing._replace(status="open")
+    # The order the domain's timeline gives facts of one instant: a closed incident is reopened
+    # before anything else changes it; a resolved one after its reassignment and
+    # reclassification (both allowed while resolved), before its new state.
     if reopening and was_closed:
-        changes.append(("reopened", {}))  # a closed incident changes nothing before it reopens
+        changes.append(("reopened", {}))
     standing = standing._replace(reopens=max(standing.reopens, row.reopen_count))
     if standing.status == "closed":
         if _reassignment(standing, row) or _reclassification(standing, row):
