@@ -15,3 +15,17 @@ class InvalidLine(PublishError):
         self.line_number = line_number
         self.reason = reason
         self.detail = detail
+
+
+class InvalidRow(PublishError):
+    """A row of a source export cannot be imported; names its line and, if one, its column.
+
+    The message never quotes a value that may be personal data.
+    """
+
+    def __init__(self, line_number: int, column: str | None, problem: str) -> None:
+        where = f"line {line_number}" + (f", column {column}" if column else "")
+        super().__init__(f"{where}: {problem}")
+        self.line_number = line_number
+        self.column = column
+        self.problem = problem

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 
 from eventsourcing.persistence import IntegrityError
 
@@ -18,6 +19,7 @@ from producers.errors import PublishError
 from producers.publisher import Publisher
 from projections.channel_mix import ChannelMix
 from projections.dynamics import Dynamics
+from projections.incident_summaries import IncidentSummaries
 from projections.read_model import ReadModel
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
@@ -76,8 +78,10 @@ def read_models(settings: Settings, app: Incidents) -> list[ReadModel]:
     zone = settings.zone
     sla = SlaClocks(sla_rules(settings), app.histories, zone)
     # The SLA clocks first: their computing is done before the batch's first write, so on
-    # SQLite the write lock is not held while they compute (the consumer can commit).
-    return [sla, ChannelMix(zone, app.histories), Dynamics(zone), ThanksShare(zone)]
+    # SQLite the write lock is not held while they compute (the consumer can commit). The
+    # summaries compute under it, but cheaply next to the clocks.
+    summaries = IncidentSummaries(app.histories, zone)
+    return [sla, summaries, ChannelMix(zone, app.histories), Dynamics(zone), ThanksShare(zone)]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
@@ -171,6 +175,19 @@ def publish(settings: Settings, events: Sequence[EventBase]) -> int:
         sdk = publisher(settings, servers)
         try:
             return sdk.publish(events)
+        finally:
+            sdk.close()
+
+
+def publish_stream(settings: Settings, events: Iterable[EventBase], chunk_size: int = 5000) -> int:
+    """Publish events as they come, ``chunk_size`` acknowledged at a time; return how many."""
+    with kafka_bootstrap(settings) as servers:
+        sdk = publisher(settings, servers)
+        try:
+            stream, count = iter(events), 0
+            while chunk := list(islice(stream, chunk_size)):
+                count += sdk.publish(chunk)
+            return count
         finally:
             sdk.close()
 

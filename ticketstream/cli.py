@@ -21,6 +21,7 @@ from contracts.errors import ContractError
 from contracts.schema import export_json_schemas
 from producers.errors import PublishError
 from producers.jsonl import read_events
+from producers.servicenow import DEFAULT_SOURCE
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from projections.errors import ProjectionError
 from domain.sla_rules import CLOCKS, SlaRules
@@ -28,7 +29,10 @@ from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream.report_output import render
-from ticketstream import assembly, reports, sla_config_report, sla_explain, sla_reports
+from ticketstream import (
+    assembly, reconciliation, reports, servicenow_import, sla_config_report, sla_explain,
+    sla_reports,
+)  # fmt: skip
 from ticketstream.config_file import load_sla_rules
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
@@ -51,15 +55,18 @@ projections_app = typer.Typer(no_args_is_help=True, help="Read-model positions a
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages that were not applied.")
 config_app = typer.Typer(no_args_is_help=True, help="Calendars and SLA policies (ticketstream.toml).")
 report_app = typer.Typer(no_args_is_help=True, help="Reports from the read models.")
+import_app = typer.Typer(no_args_is_help=True, help="History from other systems, as contract events.")
 app.add_typer(report_app, name="report")
 app.add_typer(schema_app, name="schema")
 app.add_typer(incident_app, name="incident")
 app.add_typer(projections_app, name="projections")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(config_app, name="config")
+app.add_typer(import_app, name="import")
 
 # Off a terminal rich would assume 80 columns; reports are wider than that.
 out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 ClockName = Enum("ClockName", {name: name for name in CLOCKS}, type=str)  # type: ignore[misc]
@@ -323,6 +330,37 @@ def _sla_question(
     which = ClockFilter(period, department, clock.value if clock else None)
     question = sla_reports.SlaQuestion(which, moment, policy.value)
     return runner, assembly.sla_rules(settings), question
+
+
+@import_app.command("servicenow")
+def import_servicenow(
+    file: Annotated[Path, typer.Argument(help="ServiceNow incident audit export, one row per update (CSV)")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write JSONL here")] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="Publish to Kafka")] = False,
+    zone: Annotated[Optional[str], typer.Option("--timezone", help="The export's time zone (default: TICKETSTREAM_REPORT_TIMEZONE)")] = None,
+    reconcile: Annotated[bool, typer.Option("--reconcile", help="Compare the CSV's monthly counts with the read models")] = False,
+    skip_invalid: Annotated[bool, typer.Option(help="Skip rows that cannot be imported, and count them")] = False,
+    source: Annotated[str, typer.Option(help="The events' source")] = DEFAULT_SOURCE,
+    fmt: Format = OutputFormat.table,
+) -> None:  # fmt: skip
+    """Import a ServiceNow incident audit export as events (JSONL on stdout without -o or --publish)."""
+    settings = _settings()
+    if output is not None and publish:
+        raise TicketstreamError("give -o FILE or --publish, not both")
+    if not file.is_file():
+        raise TicketstreamError(f"no such file: {file}")
+    options = servicenow_import.import_options(settings, zone, source, skip_invalid)
+    if publish:
+        summary = servicenow_import.publish(settings, file, options, err)
+        servicenow_import.print_summary(summary, "published {n} events", out)
+    elif output is not None or not reconcile:
+        summary = servicenow_import.write(file, options, output, err)
+        target = f"wrote {{n}} events to {output or 'stdout'}"
+        servicenow_import.print_summary(summary, target, out if output else err)
+    if reconcile:
+        runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+        rows, title = reconciliation.reconcile(runner, file, options, settings.zone)
+        render(rows, fmt.value, title, out)
 
 
 @schema_app.command("export")
