@@ -23,8 +23,8 @@ KINDS = (
     "resumed",
     "escalated",
     "resolved",
-    "closed",
     "reopened",
+    "closed",
     "rated",
     "thanked",
 )

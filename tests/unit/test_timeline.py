@@ -194,3 +194,13 @@ def test_permutations_of_a_small_instant_all_arrange_alike() -> None:
     results = {tuple(ids(arrange([RECEIVED, *p]))) for p in permutations(facts)}
 
     assert results == {("rcv", "g", "p", "u")}
+
+
+def test_a_closure_reported_with_a_reopen_and_a_resolution_in_one_minute_ends_closed() -> None:
+    # One ServiceNow row: Resolved → Closed with reopen_count up, all at one sys_mod_count.
+    resolved_before = entry("resolved", "r0", -10, sequence=4)
+    row = [entry(k, f"{k}-5", sequence=5) for k in ("closed", "resolved", "reopened")]
+
+    ordered = arrange([RECEIVED, resolved_before, *row])
+
+    assert [e.kind for e in ordered][2:] == ["reopened", "resolved", "closed"]
