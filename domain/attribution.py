@@ -17,8 +17,9 @@ def attribution(rows: Sequence[ClockRow], rules: Rules, as_of: datetime) -> dict
     The handover's minutes belong to the source department (on its calendar). The resolution
     clock's counted minutes (on Customer Service's calendar, over every cycle) belong to whoever
     held the ball meanwhile: the party an escalation went to until its answer, the store from
-    work done until Customer Service was told, Customer Service otherwise; its paused minutes
-    are reported as ``paused``. Parties with no minutes are left out.
+    work done until Customer Service was told, otherwise the department holding the incident
+    then (its ownership stretch); its paused minutes are reported as ``paused``. Parties with
+    no minutes are left out.
     """
     minutes: dict[str, float] = {}
     for row in rows:
@@ -26,10 +27,12 @@ def attribution(rows: Sequence[ClockRow], rules: Rules, as_of: datetime) -> dict
             status = status_as_of(row, rules.calendar(row.calendar), as_of, rules.at_risk)
             if status is not None:
                 _add(minutes, row.party, status.elapsed_minutes)
+    # Listed first, escalations and store completions win over the holding department.
     holders = [
         (row.party, (row.started_at, min(row.stopped_at or as_of, as_of)))
+        for clock in ("escalation_response", "completion_report", "ownership")
         for row in rows
-        if row.clock in ("escalation_response", "completion_report") and row.started_at < as_of
+        if row.clock == clock and row.started_at < as_of
     ]
     for row in rows:
         if row.clock != "resolution" or row.started_at > as_of:

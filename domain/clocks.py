@@ -1,19 +1,22 @@
-"""SLA clocks (DESIGN §4): an incident's clocks from its events, and their status as of T."""
+"""SLA clocks (DESIGN §4): one clock of one incident as a row, and its status as of T."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from domain.calendar import BusinessCalendar, as_utc as _utc
-from domain.incident import Incident, in_timeline_order
 
-ClockName = Literal["handover", "escalation_response", "completion_report", "resolution"]
+ClockName = Literal[
+    "handover", "escalation_response", "completion_report", "resolution", "ownership"
+]
 Status = Literal["met", "breached", "running", "at_risk", "running_breached", "paused"]
 LineKind = Literal["counted", "paused", "closed"]
 Pause = tuple[datetime, datetime | None]
+
 
 class Rule(Protocol):
     """The target of one clock: working minutes, plus grace before it counts as breached."""
@@ -66,14 +69,36 @@ class Rules(Protocol):
 
 
 @dataclass(frozen=True)
+class Target:
+    """A clock's target from ``since`` on, for the classification the incident had then."""
+
+    since: datetime
+    channel: str
+    category: str | None
+    priority: str
+    target_minutes: float
+    grace_minutes: float
+
+
+@dataclass(frozen=True)
 class ClockRow:
     """One clock of one incident, as far as its events go; evaluate it with `status_as_of`.
 
-    ``cycle`` counts escalations (escalation_response) or resolution cycles (resolution,
-    completion_report). A reopen resumes the resolution clock: the next cycle starts at the
-    reopen, and ``carried_minutes`` holds the working minutes counted in the cycles before,
-    so the last cycle measures the final resolution against the clock's one target.
-    ``pauses`` are sorted, disjoint and inside ``[started_at, stopped_at]``.
+    ``cycle`` counts escalations (escalation_response), resolution cycles (resolution,
+    completion_report) or the stretches a department held the incident (ownership; there
+    ``department`` and ``party`` are the holding group). A reopen resumes the resolution
+    clock: the next cycle starts at the reopen, and ``carried_minutes`` holds the working
+    minutes counted in the cycles before, so the last cycle measures the final resolution
+    against the clock's target. ``pauses`` are sorted, disjoint and inside
+    ``[started_at, stopped_at]``.
+
+    ``channel``, ``category`` and ``priority`` are the incident's final classification.
+    ``targets`` lists the targets the clock had when its classification changed while it ran
+    (a reclassification re-targets a running clock, its counted minutes kept), or when it
+    ran under another classification than the final one; sorted by ``since``, the first at
+    ``started_at``. Empty: the final classification's target held throughout.
+    ``target_minutes`` and ``grace_minutes`` are the target in force at the stop (while it
+    runs: after the last change).
     """
 
     incident_id: str
@@ -95,22 +120,36 @@ class ClockRow:
     root_cause: str | None = None
     resolution: str | None = None
     carried_minutes: float = 0.0
+    targets: tuple[Target, ...] = ()
 
     @property
     def limit_minutes(self) -> float:
-        """Target plus grace: counted working minutes beyond it breach the clock."""
+        """Target plus grace at the stop: counted working minutes beyond it breach the clock."""
         return self.target_minutes + self.grace_minutes
+
+    def target_at(self, instant: datetime) -> tuple[float, float]:
+        """Target and grace minutes in force at ``instant`` (a change at that instant included)."""
+        if not self.targets:
+            return self.target_minutes, self.grace_minutes
+        index = bisect_right([target.since for target in self.targets], instant) - 1
+        chosen = self.targets[max(index, 0)]
+        return chosen.target_minutes, chosen.grace_minutes
 
 
 @dataclass(frozen=True)
 class ClockStatus:
-    """A clock evaluated as of one moment; minutes are working minutes of its calendar."""
+    """A clock evaluated as of one moment; minutes are working minutes of its calendar.
+
+    ``target_minutes`` is the target in force then (``remaining_minutes`` counts to it plus
+    the grace).
+    """
 
     status: Status
     elapsed_minutes: float
     paused_minutes: float
     deadline: datetime
     remaining_minutes: float
+    target_minutes: float
 
 
 @dataclass(frozen=True)
@@ -122,36 +161,13 @@ class TraceLine:
     kind: LineKind
 
 
-def compute_clocks(
-    events: Sequence[Incident.Event], rules: Rules, policy_version: int | None = None
-) -> list[ClockRow]:
-    """The clocks of one incident from all its stored events, given in any order.
-
-    Each clock takes the policy in force when it started, or version ``policy_version`` for
-    all when given. A standalone thanks, or a stream without its receipt, has no clocks.
-    Rows come clock by clock (handover, escalation_response, completion_report, resolution),
-    each by cycle.
-    """
-    ordered = in_timeline_order(events)
-    received = next((e for e in ordered if isinstance(e, Incident.Received)), None)
-    if received is None:
-        return []
-    subject = _Subject(received, rules, policy_version)
-    return [
-        _handover(subject, received),
-        *_escalations(subject, ordered),
-        *_completions(subject, ordered),
-        *_resolutions(subject, ordered),
-    ]
-
-
 def status_as_of(
     row: ClockRow, calendar: BusinessCalendar, as_of: datetime, at_risk: AtRisk
 ) -> ClockStatus | None:
     """The status of ``row`` as known at ``as_of``; None if it had not started by then.
 
     Whatever happened after ``as_of`` is ignored: a clock stopped later is running, a pause
-    ended later is still on.
+    ended later is still on, a target set later is not in force yet.
 
     Raises:
         ValueError: a naive ``as_of``.
@@ -159,12 +175,14 @@ def status_as_of(
     as_of = _utc(as_of)
     if as_of < row.started_at:
         return None
+    target, grace = row.target_at(_end(row, as_of))
+    limit = target + grace
     counted, paused = _counted_and_paused(row, calendar, as_of)
     elapsed = row.carried_minutes + counted
-    remaining = row.limit_minutes - elapsed
-    status = _status(row, as_of, elapsed, remaining, at_risk)
-    deadline = _deadline(row, calendar, as_of)
-    return ClockStatus(status, elapsed, paused, deadline, remaining)
+    remaining = limit - elapsed
+    status = _status(row, as_of, remaining, max(at_risk.share * limit, at_risk.minutes))
+    deadline = _deadline(row, calendar, as_of, limit)
+    return ClockStatus(status, elapsed, paused, deadline, remaining, target)
 
 
 def trace(row: ClockRow, calendar: BusinessCalendar, as_of: datetime) -> list[TraceLine]:
@@ -191,124 +209,28 @@ def trace(row: ClockRow, calendar: BusinessCalendar, as_of: datetime) -> list[Tr
     return _merged(lines)
 
 
-# --- building the rows ------------------------------------------------------------------------
+def measured_against(row: ClockRow, policy: Policy) -> ClockRow:
+    """The row with the targets ``policy`` sets for the same clock and classifications."""
 
+    def rule(channel: str, category: str | None, priority: str) -> Rule:
+        return policy.rule_for(row.clock, row.department, channel, category, priority)
 
-@dataclass(frozen=True)
-class _Subject:
-    """What every clock of one incident shares, and how a row of it is made."""
-
-    received: Incident.Received
-    rules: Rules
-    policy_version: int | None
-
-    def row(
-        self, clock: ClockName, cycle: int, party: str, started: datetime, stopped: datetime | None,
-        *, resolved: Incident.Resolved | None = None, pauses: tuple[Pause, ...] = (),
-        carried: float = 0.0, policy_from: datetime | None = None,
-    ) -> ClockRow:  # fmt: skip
-        received = self.received
-        policy = self._policy(policy_from or started)
-        rule = policy.rule_for(
-            clock, received.department, received.channel, received.category, received.priority
+    if not row.targets:
+        final = rule(row.channel, row.category, row.priority)
+        return replace(
+            row, target_minutes=final.target_minutes, grace_minutes=final.grace_minutes,
+            policy_version=policy.version,
+        )  # fmt: skip
+    targets = []
+    for target in row.targets:
+        chosen = rule(target.channel, target.category, target.priority)
+        targets.append(
+            replace(target, target_minutes=chosen.target_minutes, grace_minutes=chosen.grace_minutes)
         )
-        return ClockRow(
-            received.originator_id, clock, cycle, received.department, received.channel,
-            received.category, received.priority, received.store, party, self.calendar(clock).name,
-            started, stopped, rule.target_minutes, rule.grace_minutes, policy.version, pauses,
-            resolved.root_cause if resolved else None, resolved.resolution if resolved else None,
-            carried,
-        )  # fmt: skip
-
-    def calendar(self, clock: ClockName) -> BusinessCalendar:
-        return self.rules.calendar_for(clock, self.received.department, self.received.store)
-
-    def _policy(self, started: datetime) -> Policy:
-        if self.policy_version is None:
-            return self.rules.policy_at(started)
-        return self.rules.policy(self.policy_version)
-
-
-def _handover(subject: _Subject, received: Incident.Received) -> ClockRow:
-    stopped = _utc_of(received.occurred_at)
-    # A report time after the receipt is bad upstream data: the clock then takes no time.
-    started = min(_utc_of(received.reported_at or received.occurred_at), stopped)
-    return subject.row("handover", 1, "source_department", started, stopped)
-
-
-def _escalations(subject: _Subject, ordered: Sequence[Incident.Event]) -> Iterator[ClockRow]:
-    escalations = [(i, e) for i, e in enumerate(ordered) if isinstance(e, Incident.Escalated)]
-    for cycle, (index, escalated) in enumerate(escalations, 1):
-        answer = next((e for e in ordered[index + 1 :] if isinstance(e, Incident.Resolved)), None)
-        stopped = None if answer is None else _utc_of(answer.occurred_at)
-        started = _utc_of(escalated.occurred_at)
-        yield subject.row("escalation_response", cycle, escalated.escalated_to, started, stopped)
-
-
-def _completions(subject: _Subject, ordered: Sequence[Incident.Event]) -> Iterator[ClockRow]:
-    resolutions = [e for e in ordered if isinstance(e, Incident.Resolved)]
-    for cycle, resolved in enumerate(resolutions, 1):
-        if resolved.completed_at is None:
-            continue
-        stopped = _utc_of(resolved.occurred_at)
-        # Work reported done after CS was told is bad upstream data: the clock takes no time.
-        started = min(_utc_of(resolved.completed_at), stopped)
-        yield subject.row("completion_report", cycle, "store", started, stopped, resolved=resolved)
-
-
-@dataclass
-class _Cycle:
-    """One resolution cycle while its events are read."""
-
-    number: int
-    started: datetime
-    carried: float
-    pauses: list[Pause] = field(default_factory=list)
-    paused_since: datetime | None = None
-
-    def row(
-        self, subject: _Subject, stopped: datetime | None, resolved: Incident.Resolved | None
-    ) -> ClockRow:
-        pauses = list(self.pauses)
-        if self.paused_since is not None:
-            # A resolution ends the pause it falls in; a pause still on has no end yet.
-            pauses.append((self.paused_since, stopped))
-        return subject.row(
-            "resolution", self.number, "customer_service", self.started, stopped,
-            resolved=resolved, pauses=tuple(pauses), carried=self.carried,
-            policy_from=_utc_of(subject.received.occurred_at),
-        )  # fmt: skip
-
-
-def _resolutions(subject: _Subject, ordered: Sequence[Incident.Event]) -> Iterator[ClockRow]:
-    """Cycle 1 from the receipt to the first resolution, then one cycle per reopen.
-
-    The clock keeps the policy of the receipt and carries its counted minutes across
-    cycles; the time between a resolution and its reopen is not counted.
-    """
-    calendar = subject.calendar("resolution")
-    cycle: _Cycle | None = _Cycle(1, _utc_of(subject.received.occurred_at), 0.0)
-    number = 1
-    last: ClockRow | None = None  # the cycle resolved last
-    for event in ordered:
-        at = _utc_of(event.occurred_at)
-        if cycle is None:
-            if isinstance(event, Incident.Reopened) and last is not None:
-                # Only a reopen needs the minutes counted so far (calendar work, so lazily).
-                counted = _minutes(trace(last, calendar, at), "counted")
-                number += 1
-                cycle = _Cycle(number, at, last.carried_minutes + counted)
-        elif isinstance(event, Incident.Paused) and cycle.paused_since is None:
-            cycle.paused_since = at
-        elif isinstance(event, Incident.Resumed) and cycle.paused_since is not None:
-            cycle.pauses.append((cycle.paused_since, at))
-            cycle.paused_since = None
-        elif isinstance(event, Incident.Resolved):
-            last = cycle.row(subject, at, event)
-            yield last
-            cycle = None
-    if cycle is not None:
-        yield cycle.row(subject, None, None)
+    return replace(
+        row, targets=tuple(targets), target_minutes=targets[-1].target_minutes,
+        grace_minutes=targets[-1].grace_minutes, policy_version=policy.version,
+    )  # fmt: skip
 
 
 # --- evaluating a row -------------------------------------------------------------------------
@@ -324,27 +246,27 @@ def _counted_and_paused(
     return _minutes(lines, "counted"), _minutes(lines, "paused")
 
 
-def _status(
-    row: ClockRow, as_of: datetime, elapsed: float, remaining: float, at_risk: AtRisk
-) -> Status:
+def _status(row: ClockRow, as_of: datetime, remaining: float, risky: float) -> Status:
     if row.stopped_at is not None and row.stopped_at <= as_of:
         return "met" if remaining >= 0 else "breached"
     if any(s <= as_of and (e is None or e > as_of) for s, e in row.pauses):
         return "paused"
     if remaining < 0:
         return "running_breached"
-    if remaining <= max(at_risk.share * row.limit_minutes, at_risk.minutes):
+    if remaining <= risky:
         return "at_risk"
     return "running"
 
 
-def _deadline(row: ClockRow, calendar: BusinessCalendar, as_of: datetime) -> datetime:
-    """When the counted minutes reach target+grace, with the pauses known at ``as_of``.
+def _deadline(
+    row: ClockRow, calendar: BusinessCalendar, as_of: datetime, limit: float
+) -> datetime:
+    """When the counted minutes reach ``limit``, with the pauses known at ``as_of``.
 
     A pause moves the deadline only if it begins before the deadline it would move. A reopened
     cycle whose earlier cycles used up the budget was due the moment it was reopened.
     """
-    budget = max(row.limit_minutes - row.carried_minutes, 0.0)
+    budget = max(limit - row.carried_minutes, 0.0)
     due = calendar.add_working_minutes(row.started_at, budget)
     shift = 0.0
     for start, stop in _known_pauses(row, _end(row, as_of)):
@@ -395,10 +317,3 @@ def _merged(lines: Iterable[TraceLine]) -> list[TraceLine]:
 def _minutes(lines: Iterable[TraceLine], kind: LineKind) -> float:
     total = sum((line.end - line.start for line in lines if line.kind == kind), timedelta())
     return total.total_seconds() / 60
-
-
-# --- events and instants ----------------------------------------------------------------------
-
-
-def _utc_of(text: str) -> datetime:
-    return _utc(datetime.fromisoformat(text))

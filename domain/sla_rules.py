@@ -11,10 +11,14 @@ from types import MappingProxyType
 
 from domain.calendar import BusinessCalendar, Hours
 
-CLOCKS = ("handover", "escalation_response", "completion_report", "resolution")
+CLOCKS = ("handover", "escalation_response", "completion_report", "resolution", "ownership")
 SELECTORS = ("department", "channel", "category", "priority")
 ALWAYS_OPEN = "24/7"
 STORE_DEPARTMENT = "retail_store"
+# The ownership clock's target where a policy version states none: two working days of the
+# holding department, like the resolution clock's default, so that config files written
+# before the ownership clock existed keep loading with the same meaning.
+OWNERSHIP_DEFAULT_MINUTES = 1080.0
 
 _SELECTOR_NAMES = f"{', '.join(SELECTORS[:-1])} or {SELECTORS[-1]}"
 
@@ -96,12 +100,18 @@ class PolicyVersion:
     def __post_init__(self) -> None:
         """Validate the version.
 
+        A version without a catch-all ownership rule gets one of ``OWNERSHIP_DEFAULT_MINUTES``
+        (any ownership rule the version states is more specific, so it still wins).
+
         Raises:
             SlaRulesError: a naive ``effective_from``, or a clock without a catch-all rule.
         """
         if self.effective_from.utcoffset() is None:
             raise SlaRulesError("must have a time zone offset", ("effective_from",))
-        object.__setattr__(self, "rules", tuple(self.rules))
+        rules = tuple(self.rules)
+        if not any(rule.clock == "ownership" and rule.specificity == 0 for rule in rules):
+            rules = (*rules, PolicyRule("ownership", OWNERSHIP_DEFAULT_MINUTES))
+        object.__setattr__(self, "rules", rules)
         for clock in CLOCKS:
             if not any(rule.clock == clock and rule.specificity == 0 for rule in self.rules):
                 raise SlaRulesError(
@@ -215,6 +225,9 @@ class SlaRules:
     def calendar_for(self, clock: str, department: str, store: str | None) -> BusinessCalendar:
         """The calendar a clock counts working minutes on: that of the party holding the ball.
 
+        For the ownership clock ``department`` is the group holding the incident: its calendar
+        is its department calendar (Customer Service's when it has none listed).
+
         Raises:
             SlaRulesError: an unknown clock.
         """
@@ -226,6 +239,8 @@ class SlaRules:
             return self._store_or(store, STORE_DEPARTMENT if store is not None else department)
         if clock == "resolution":
             return self.calendars[self.customer_service_calendar]
+        if clock == "ownership":  # ``department`` is the group holding the incident
+            return self.calendars[self._department_calendar(department)]
         raise SlaRulesError(_unknown_clock(clock))
 
     def policy_at(self, instant: datetime) -> PolicyVersion:
@@ -257,9 +272,10 @@ class SlaRules:
 
     def _store_or(self, store: str | None, department: str) -> BusinessCalendar:
         name = self.store_calendars.get(store) if store is not None else None
-        if name is None:
-            name = self.department_calendars.get(department, self.customer_service_calendar)
-        return self.calendars[name]
+        return self.calendars[name or self._department_calendar(department)]
+
+    def _department_calendar(self, department: str) -> str:
+        return self.department_calendars.get(department, self.customer_service_calendar)
 
     def _check_known(self, calendar: str, key: Key) -> None:
         if calendar not in self.calendars:
@@ -295,6 +311,7 @@ _DEFAULT_RULES = (
     PolicyRule("resolution", 1080),
     PolicyRule("resolution", 720, priority="high"),
     PolicyRule("resolution", 540, priority="critical"),
+    PolicyRule("ownership", OWNERSHIP_DEFAULT_MINUTES),
 )
 
 

@@ -25,6 +25,12 @@ class PortableCursor:
         if rows:
             self._cursor.executemany(statement.replace("?", self._placeholder), rows)
 
+    @property
+    def description(self) -> Any:
+        """The DB-API description of the last query's columns (``[0]`` of each is its name)."""
+        # eventsourcing's SQLite cursor wraps sqlite3's without passing its description on.
+        return getattr(self._cursor, "sqlite_cursor", self._cursor).description
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         """All remaining rows, as tuples."""
         return [_as_tuple(row) for row in self._cursor.fetchall()]

@@ -2,7 +2,9 @@
 
 A stopped clock's outcome never changes, so its working minutes, deadline and status are
 evaluated once, when it stops, and stored. A running clock stores what it is made of (start,
-target, pauses) and is evaluated at query time against the moment asked about.
+targets, pauses) and is evaluated at query time against the moment asked about. The read
+model records the fingerprint of the rules it was filled under, so that reports can say when
+the rules in force are others.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.clocks import ClockRow, ClockStatus, Rules, compute_clocks, status_as_of
-from domain.incident import Incident
+from domain.clocks import ClockRow, ClockStatus, Target, status_as_of
+from domain.incident import EVENT_CLASSES, Incident
+from domain.incident_clocks import compute_clocks
+from domain.sla_fingerprint import rules_fingerprint
+from domain.sla_rules import SlaRules
 from projections.month import month_of
 from projections.read_model import Cursor, event_topics
 
@@ -24,8 +29,11 @@ COLUMNS = (
     "incident_id", "clock", "cycle", "month", "department", "channel", "category", "priority",
     "store", "party", "calendar", "started_at", "stopped_at", "target_minutes", "grace_minutes",
     "policy_version", "carried_minutes", "pauses", "root_cause", "resolution",
-    "elapsed_minutes", "paused_minutes", "deadline", "final_status",
+    "elapsed_minutes", "paused_minutes", "deadline", "final_status", "targets",
 )  # fmt: skip
+STALE_RULES = "computed under other rules: run `ticketstream projections rebuild sla_clocks`"
+# Recorded for a read model filled before fingerprints were: its rules are unknown.
+UNKNOWN_RULES = "unknown"
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS sla_clocks ("
@@ -36,9 +44,14 @@ _CREATE = (
     " grace_minutes REAL NOT NULL, policy_version INTEGER NOT NULL,"
     " carried_minutes REAL NOT NULL, pauses TEXT NOT NULL, root_cause TEXT, resolution TEXT,"
     " elapsed_minutes REAL, paused_minutes REAL, deadline TEXT, final_status TEXT,"
+    " targets TEXT NOT NULL DEFAULT '[]',"
     " PRIMARY KEY (incident_id, clock, cycle))"
 )
 _INDEX = "CREATE INDEX IF NOT EXISTS sla_clocks_by_month ON sla_clocks (month, department, clock)"
+_CREATE_RULES = (
+    "CREATE TABLE IF NOT EXISTS sla_clocks_rules ("
+    " id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)"
+)
 _CHUNK = 500
 
 
@@ -51,22 +64,36 @@ class SlaClocks:
     """
 
     name = "sla_clocks"
-    topics: tuple[str, ...] = event_topics(
-        Incident.Received, Incident.Escalated, Incident.Resolved, Incident.Reopened,
-        Incident.Paused, Incident.Resumed,
-    )  # fmt: skip
-    tables: tuple[str, ...] = ("sla_clocks",)
+    # Every kind: a batch's history of an incident is then its whole stream so far, ordered
+    # exactly as the stored one (facts of one instant are ordered by all of them together).
+    topics: tuple[str, ...] = event_topics(*EVENT_CLASSES)
+    # Emptied by a rebuild, the fingerprint too: the rebuilt model records the rules of then.
+    tables: tuple[str, ...] = ("sla_clocks", "sla_clocks_rules")
 
-    def __init__(self, rules: Rules, load_histories: HistoryLoader, zone: ZoneInfo) -> None:
+    def __init__(self, rules: SlaRules, load_histories: HistoryLoader, zone: ZoneInfo) -> None:
         self.rules = rules
         self.load_histories = load_histories
         self.zone = zone
+        # The rows depend on the rules and on the reporting zone (their month).
+        self.fingerprint = f"{rules_fingerprint(rules)}@{zone.key}"
 
     def create_tables(self, c: Cursor) -> None:
         c.execute(_CREATE)
+        c.execute("SELECT * FROM sla_clocks WHERE 1 = 0")
+        if "targets" not in {column[0] for column in c.description}:
+            # A table of an earlier version: its rows are kept until a rebuild, which the
+            # unknown fingerprint they get asks for.
+            c.execute("ALTER TABLE sla_clocks ADD COLUMN targets TEXT NOT NULL DEFAULT '[]'")
         c.execute(_INDEX)
+        c.execute(_CREATE_RULES)
+
+    def stale_note(self, c: Cursor) -> str | None:
+        """`STALE_RULES` when the rows were computed under other rules than this model's."""
+        recorded = recorded_fingerprint(c)
+        return None if recorded in (None, self.fingerprint) else STALE_RULES
 
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
+        self._record_fingerprint(c)
         histories, begun_earlier = self._histories(events)
         rows = [
             self._stored(row)
@@ -85,6 +112,18 @@ class SlaClocks:
             f"INSERT INTO sla_clocks ({', '.join(COLUMNS)})"
             f" VALUES ({', '.join('?' * len(COLUMNS))})",
             rows,
+        )
+
+    def _record_fingerprint(self, c: Cursor) -> None:
+        """Record the rules on first filling (rows without a fingerprint: unknown rules)."""
+        if recorded_fingerprint(c) is not None:
+            return
+        c.execute("SELECT 1 FROM sla_clocks LIMIT 1")
+        fingerprint = UNKNOWN_RULES if c.fetchone() else self.fingerprint
+        c.execute(
+            "INSERT INTO sla_clocks_rules (id, fingerprint) VALUES (1, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (fingerprint,),
         )
 
     def _histories(
@@ -117,6 +156,7 @@ class SlaClocks:
                 outcome.elapsed_minutes, outcome.paused_minutes, outcome.deadline.isoformat(),
                 outcome.status,
             )),
+            targets_text(row.targets),
         )  # fmt: skip
 
     def _outcome(self, row: ClockRow) -> ClockStatus | None:
@@ -139,6 +179,33 @@ def pauses_of(text: str) -> tuple[tuple[datetime, datetime | None], ...]:
     return tuple(
         (datetime.fromisoformat(s), None if e is None else datetime.fromisoformat(e))
         for s, e in json.loads(text)
+    )
+
+
+def recorded_fingerprint(c: Cursor) -> str | None:
+    """The fingerprint of the rules the read model was filled under; None: not filled yet."""
+    c.execute("SELECT fingerprint FROM sla_clocks_rules WHERE id = 1")
+    found = c.fetchone()
+    return None if found is None else str(found[0])
+
+
+def targets_text(targets: Sequence[Target]) -> str:
+    """Targets as a JSON list of [since, channel, category, priority, target, grace]."""
+    if not targets:
+        return "[]"
+    return json.dumps([
+        [t.since.isoformat(), t.channel, t.category, t.priority, t.target_minutes, t.grace_minutes]
+        for t in targets
+    ])  # fmt: skip
+
+
+def targets_of(text: str) -> tuple[Target, ...]:
+    """The targets stored by `targets_text`."""
+    if text == "[]":
+        return ()
+    return tuple(
+        Target(datetime.fromisoformat(since), channel, category, priority, target, grace)
+        for since, channel, category, priority, target, grace in json.loads(text)
     )
 
 

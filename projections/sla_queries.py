@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from domain.calendar import CalendarError
-from domain.clocks import ClockRow, ClockStatus, Rules, status_as_of
+from domain.clocks import ClockRow, ClockStatus, Rules, measured_against, status_as_of
 from domain.sla_rules import CLOCKS, SlaRulesError
 from projections.errors import QueryError
 from projections.queries import Period, Row
 from projections.read_model import Cursor
-from projections.sla_clocks import COLUMNS, pauses_of
+from projections.sla_clocks import COLUMNS, pauses_of, targets_of
 
 PolicyChoice = Literal["started", "current"]
 STATUSES = ("met", "breached", "running", "at_risk", "running_breached", "paused")
@@ -159,7 +159,7 @@ def listing(clocks: Sequence[EvaluatedClock], zones: dict[str, Any]) -> list[Row
             "started_at": row.started_at.astimezone(zone).isoformat(),
             "deadline": status.deadline.astimezone(zone).isoformat(),
             "stopped_at": _local(row.stopped_at, zone) if clock.finished else None,
-            "target_minutes": row.target_minutes,
+            "target_minutes": status.target_minutes,
             "elapsed_minutes": round(status.elapsed_minutes, 2),
             "paused_minutes": round(status.paused_minutes, 2),
             "status": status.status,
@@ -211,14 +211,9 @@ def _nearest_rank(ordered: Sequence[float], fraction: float) -> float:
 def _under_current_policy(
     row: ClockRow, outcome: ClockStatus | None, rules: Rules
 ) -> tuple[ClockRow, ClockStatus | None]:
-    current = rules.current
-    rule = current.rule_for(row.clock, row.department, row.channel, row.category, row.priority)
-    if (rule.target_minutes, rule.grace_minutes) == (row.target_minutes, row.grace_minutes):
-        return replace(row, policy_version=current.version), outcome
-    changed = replace(
-        row, target_minutes=rule.target_minutes, grace_minutes=rule.grace_minutes,
-        policy_version=current.version,
-    )  # fmt: skip
+    changed = measured_against(row, rules.current)
+    if replace(changed, policy_version=row.policy_version) == row:
+        return changed, outcome
     return changed, None
 
 
@@ -230,13 +225,14 @@ def _stored(values: dict[str, Any]) -> StoredClock:
         _instant(values["stopped_at"]) if values["stopped_at"] else None,
         values["target_minutes"], values["grace_minutes"], values["policy_version"],
         pauses_of(values["pauses"]), values["root_cause"], values["resolution"],
-        values["carried_minutes"],
+        values["carried_minutes"], targets_of(values["targets"]),
     )  # fmt: skip
     outcome = None
     if values["final_status"] is not None:
         outcome = ClockStatus(
             values["final_status"], values["elapsed_minutes"], values["paused_minutes"],
             _instant(values["deadline"]), row.limit_minutes - values["elapsed_minutes"],
+            row.target_minutes,
         )  # fmt: skip
     return StoredClock(row, values["month"], outcome)
 

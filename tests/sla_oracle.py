@@ -19,8 +19,15 @@ import holidays
 MOSCOW = ZoneInfo("Europe/Moscow")
 MINUTE = timedelta(minutes=1)
 # Same-instant order of kinds (DESIGN: received first, a resolution before its reopen).
-_ORDER = ("received", "paused", "resumed", "escalated", "resolved", "reopened", "rated", "thanked")
+_ORDER = (
+    "received", "reclassified", "reassigned", "paused", "resumed", "escalated", "resolved",
+    "closed", "reopened", "rated", "thanked",
+)  # fmt: skip
 _RESOLUTION_TARGET = {"critical": 540, "high": 720}
+_OWNERSHIP_TARGET = 1080  # two working days of the holder, whoever holds it
+# The departments of the default rules that work on store hours or on office hours; any other
+# group works on Customer Service's hours, which are office hours too.
+_STORE_DEPARTMENTS = ("retail_store",)
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def _incident_clocks(incident_id: str, received: dict[str, Any], ordered: list[d
     at_received = _at(received["occurred_at"])
     reported = min(_at(received.get("reported_at") or received["occurred_at"]), at_received)
     handover_calendar = "store" if department == "retail_store" else "office"
-    phone = received["channel"] == "phone"
+    phone = _classified(received, ordered, at_received, "channel") == "phone"
     clock("handover", 1, working_minutes(reported, at_received, handover_calendar), 15 if phone else 180)
     escalations = 0
     for index, event in enumerate(ordered):
@@ -107,13 +114,59 @@ def _incident_clocks(incident_id: str, received: dict[str, Any], ordered: list[d
             start = min(_at(resolved["completed_at"]), stop)
             clock("completion_report", cycle, working_minutes(start, stop, "store"), 180)
     clocks.extend(_resolution(incident_id, department, received, ordered))
+    clocks.extend(_ownership(incident_id, department, ordered))
     return clocks
+
+
+def _classified(received: dict[str, Any], ordered: list[dict[str, Any]], at: datetime, name: str) -> str:
+    """The incident's ``name`` (channel, priority, category) at ``at``, changes then included."""
+    value = str(received[name])
+    for event in ordered:
+        if _kind(event) == "reclassified" and _at(event["occurred_at"]) <= at and event.get(name):
+            value = str(event[name])
+    return value
+
+
+def _ownership(incident_id: str, department: str, ordered: list[dict[str, Any]]) -> list[OracleClock]:
+    """Every finished stretch a group held the incident, on its calendar, pauses left out."""
+    stretches: list[OracleClock] = []
+    holder, started = department, _at(ordered[0]["occurred_at"])
+    running: bool = True
+    pauses: list[tuple[datetime, datetime]] = []
+    paused_since: datetime | None = None
+
+    def close(at: datetime) -> None:
+        spans = [*pauses, *([(paused_since, at)] if paused_since is not None else [])]
+        if started < at:
+            calendar = "store" if holder in _STORE_DEPARTMENTS else "office"
+            elapsed = working_minutes(started, at, calendar, spans)
+            stretches.append(OracleClock(incident_id, "ownership", len(stretches) + 1, holder, elapsed, _OWNERSHIP_TARGET))
+        pauses.clear()
+
+    for event in ordered[1:]:
+        kind, at = _kind(event), _at(event["occurred_at"])
+        if kind == "reassigned" and event["department"] != holder:
+            if running:
+                close(at)
+                started, paused_since = at, at if paused_since is not None else None
+            holder = str(event["department"])
+        elif kind == "paused" and running and paused_since is None:
+            paused_since = at
+        elif kind == "resumed" and running and paused_since is not None:
+            pauses.append((paused_since, at))
+            paused_since = None
+        elif kind == "resolved" and running:
+            close(at)
+            running, paused_since = False, None
+        elif kind == "reopened" and not running:
+            running, started = True, at
+    return stretches
 
 
 def _resolution(incident_id: str, department: str, received: dict[str, Any],
                 ordered: list[dict[str, Any]]) -> list[OracleClock]:  # fmt: skip
-    """The final resolution: counted minutes of every cycle, pauses left out."""
-    limit = _RESOLUTION_TARGET.get(str(received["priority"]), 1080)
+    """The final resolution: counted minutes of every cycle, pauses left out, measured against
+    the target of the priority at the final resolution (a reclassification re-targets it)."""
     total, cycle, started = 0, 1, _at(received["occurred_at"])
     pauses: list[tuple[datetime, datetime]] = []
     paused_since: datetime | None = None
@@ -137,6 +190,8 @@ def _resolution(incident_id: str, department: str, received: dict[str, Any],
             pauses, running = [], False
     if running:
         return []  # still open: not a finished clock
+    final = max(_at(e["occurred_at"]) for e in ordered if _kind(e) == "resolved")
+    limit = _RESOLUTION_TARGET.get(_classified(received, ordered, final, "priority"), 1080)
     return [OracleClock(incident_id, "resolution", cycle, department, total, limit)]
 
 

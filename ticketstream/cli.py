@@ -329,6 +329,9 @@ def _sla_question(
     period = Period.of(from_month, to_month, moment, settings.zone)
     which = ClockFilter(period, department, clock.value if clock else None)
     question = sla_reports.SlaQuestion(which, moment, policy.value)
+    stale = sla_reports.stale_rules(runner)
+    if stale is not None:
+        typer.echo(f"ticketstream: warning: the SLA read model was {stale}", err=True)
     return runner, assembly.sla_rules(settings), question
 
 
@@ -471,6 +474,7 @@ def config_check(
     rules = load_sla_rules(path if path.exists() else None)
     source = str(path) if path.exists() else "built-in defaults"
     sla_config_report.print_sla_rules(rules, source, out)
+    out.print(sla_config_report.read_model_line(settings, rules), highlight=False)
 
 
 def _publish_dicts(settings: Settings, events: list[dict[str, object]]) -> None:

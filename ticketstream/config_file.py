@@ -9,10 +9,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
 
+from contracts.events import Label, Priority
 from domain.calendar import BusinessCalendar, CalendarError, Hours, Interval
 from domain.sla_rules import (
     AtRiskRule,
@@ -120,7 +130,30 @@ def _interval(text: object) -> Interval:
     return opens, closes
 
 
+def _priority(value: str) -> str:
+    """A priority of the wire contract: a selector with any other can never match."""
+    priorities = get_args(Priority)
+    if value not in priorities:
+        raise ValueError(f"unknown priority {value!r} (priorities: {', '.join(priorities)})")
+    return value
+
+
+def _label(value: str) -> str:
+    """A channel, category or department as the wire contract can carry it."""
+    try:
+        _CONTRACT_LABEL.validate_python(value)
+    except ValidationError:
+        limit = get_args(Label)[1].max_length
+        raise ValueError(
+            f"{value!r} can never match: the contract carries 1 to {limit} characters here"
+        ) from None
+    return value
+
+
+_CONTRACT_LABEL: TypeAdapter[str] = TypeAdapter(Label)
 _Interval = Annotated[tuple[time, time], BeforeValidator(_interval)]
+_Label = Annotated[str, AfterValidator(_label)]
+_Priority = Annotated[str, AfterValidator(_priority)]
 _Date = Annotated[date, Strict(False)]
 
 
@@ -162,10 +195,10 @@ class _Rule(_Section):
     clock: str
     target_minutes: float
     grace_minutes: float = 0.0
-    department: str | None = None
-    channel: str | None = None
-    category: str | None = None
-    priority: str | None = None
+    department: _Label | None = None
+    channel: _Label | None = None
+    category: _Label | None = None
+    priority: _Priority | None = None
 
 
 class _Policy(_Section):

@@ -17,8 +17,10 @@ from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from projections import queries
 from projections.runner import ProjectionRunner
+from projections.sla_clocks import SlaClocks
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import Format, channel_pivot, render
+from ticketstream.sla_reports import stale_rules
 
 _QUERIES = {
     "channels": (queries.channel_rows, "Channel mix: contacts per month and channel"),
@@ -102,12 +104,14 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
 
 
 def print_projection_status(runner: ProjectionRunner, console: Console) -> None:
-    """Each read model's position and lag behind the event store."""
+    """Each read model's position and lag behind the event store, and its rules."""
     table = Table(title="Projections")
-    for column in ("projection", "position", "head", "lag"):
+    for column in ("projection", "position", "head", "lag", "rules"):
         table.add_column(column)
+    stale = stale_rules(runner)
     for s in runner.status():
-        table.add_row(s.name, str(s.position), str(s.head), str(s.lag))
+        rules = (stale or "current") if s.name == SlaClocks.name else "-"
+        table.add_row(s.name, str(s.position), str(s.head), str(s.lag), rules)
     console.print(table)
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
 from rich.table import Table
 
 from domain.calendar import BusinessCalendar
 from domain.sla_rules import SELECTORS, SlaRules
+from projections.runner import ProjectionRunner
+from projections.sla_clocks import SlaClocks, recorded_fingerprint
+from ticketstream import assembly
+from ticketstream.errors import StoreUnreachable
+from ticketstream.event_store import is_postgres
+from ticketstream.settings import Settings
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -31,6 +40,28 @@ def print_sla_rules(rules: SlaRules, source: str, console: Console) -> None:
                 rule.clock, *selectors, f"{rule.target_minutes:g}", f"{rule.grace_minutes:g}"
             )
         console.print(table)
+
+
+def read_model_line(settings: Settings, rules: SlaRules) -> str:
+    """Whether the SLA read model of the configured event store was computed under ``rules``.
+
+    A missing SQLite file is not created; a database out of reach is said, not an error.
+    """
+    location = settings.event_store
+    if not is_postgres(location) and not Path(location.removeprefix("sqlite:///")).exists():
+        return f"SLA read model: none yet (no event store at {location})"
+    try:
+        app = assembly.open_incidents(settings)
+        model = SlaClocks(rules, app.histories, settings.zone)
+        runner = ProjectionRunner(app, [model])
+        with runner.transaction(commit=False) as c:
+            recorded = recorded_fingerprint(c)
+            stale = model.stale_note(c)
+    except (StoreUnreachable, OperationalError, InterfaceError):
+        return "SLA read model: not compared (the event store is out of reach)"
+    if recorded is None:
+        return "SLA read model: not filled yet"
+    return f"SLA read model: {stale or 'computed under these rules'}"
 
 
 def _holidays(calendar: BusinessCalendar) -> str:

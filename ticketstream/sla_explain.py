@@ -11,8 +11,9 @@ from rich.table import Table
 from domain.application import Incidents
 from domain.attribution import attribution
 from domain.calendar import BusinessCalendar
-from domain.clocks import ClockRow, TraceLine, compute_clocks, status_as_of, trace
+from domain.clocks import ClockRow, TraceLine, status_as_of, trace
 from domain.incident import Incident
+from domain.incident_clocks import compute_clocks
 from domain.sla_rules import SlaRules
 from projections.sla_queries import PolicyChoice
 from ticketstream.errors import TicketstreamError
@@ -53,12 +54,14 @@ def _print_clock(row: ClockRow, rules: SlaRules, as_of: datetime, console: Conso
     """Print one clock; whether it is breached as of the moment."""
     calendar = rules.calendar(row.calendar)
     zone = ZoneInfo(calendar.timezone)
-    heading = (
-        f"{row.clock} (cycle {row.cycle}) — {row.party} holds the ball; calendar"
-        f" {calendar.name} ({calendar.timezone}); policy version {row.policy_version}:"
-        f" target {row.target_minutes:g} + grace {row.grace_minutes:g} working minutes"
-    )
     status = status_as_of(row, calendar, as_of, rules.at_risk)
+    target, grace = row.target_at(as_of if status is not None else row.started_at)
+    heading = (
+        f"{row.clock} ({'stretch' if row.clock == 'ownership' else 'cycle'} {row.cycle}) —"
+        f" {row.party} holds the ball; calendar {calendar.name} ({calendar.timezone});"
+        f" policy version {row.policy_version}: target {target:g} + grace {grace:g} working"
+        " minutes"
+    )
     if status is None:
         console.print(f"\n{heading}\n  not started by then (starts {_local(row.started_at, zone)})", highlight=False)
         return False
@@ -72,6 +75,14 @@ def _print_clock(row: ClockRow, rules: SlaRules, as_of: datetime, console: Conso
             _why(line, calendar, zone),
         )  # fmt: skip
     console.print(table)
+    for change in row.targets[1:]:
+        if change.since <= as_of:
+            console.print(
+                f"  re-targeted {_local(change.since, zone)} (priority {change.priority},"
+                f" category {change.category or '-'}, channel {change.channel}): target"
+                f" {change.target_minutes:g} + grace {change.grace_minutes:g}, minutes so far kept",
+                highlight=False,
+            )
     carried = f" (incl. {row.carried_minutes:g} from earlier cycles)" if row.carried_minutes else ""
     console.print(
         f"  status {status.status}: {status.elapsed_minutes:g}{carried} of"

@@ -10,6 +10,7 @@ from domain.sla_rules import SlaRules
 from projections import root_causes, sla_queries
 from projections.queries import Period, Row
 from projections.runner import ProjectionRunner
+from projections.sla_clocks import SlaClocks
 from projections.sla_queries import ClockFilter, EvaluatedClock, PolicyChoice
 from ticketstream.errors import TicketstreamError
 
@@ -46,6 +47,15 @@ def parse_instant(text: str | None, zone: ZoneInfo, now: datetime) -> datetime:
     if len(text) == 10:  # a date: as of the end of that day
         instant += timedelta(days=1)
     return instant.replace(tzinfo=zone)
+
+
+def stale_rules(runner: ProjectionRunner) -> str | None:
+    """What to say when the SLA read model was computed under other rules than the runner's."""
+    model = runner.read_models.get(SlaClocks.name)
+    if not isinstance(model, SlaClocks):
+        return None
+    with runner.transaction(commit=False) as c:
+        return model.stale_note(c)
 
 
 def evaluated(runner: ProjectionRunner, rules: SlaRules, question: SlaQuestion) -> list[EvaluatedClock]:

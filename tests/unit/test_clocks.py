@@ -2,149 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from itertools import count, pairwise
+from datetime import datetime, timedelta
+from itertools import pairwise
 from random import Random
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import BusinessCalendar, Hours
-from domain.clocks import ClockRow, ClockStatus, TraceLine, compute_clocks, status_as_of, trace
-from domain.fact import Fact, Primitive
+from domain.clocks import ClockRow, TraceLine, trace
+from domain.fact import Primitive
 from domain.incident import Incident
-
-MOSCOW = ZoneInfo("Europe/Moscow")
-MONDAY, FRIDAY = date(2024, 8, 12), date(2024, 8, 16)
-DAYTIME: Hours = ((time(10), time(22)),)
-OFFICE: Hours = ((time(9), time(18)),)
-
-# The store of DESIGN §4 (10:00–22:00, closed on Sunday) and Customer Service (Mon–Fri 9–18).
-STORE = BusinessCalendar("store-014", "Europe/Moscow", {day: DAYTIME for day in range(6)})
-CS = BusinessCalendar("customer-service", "Europe/Moscow", {day: OFFICE for day in range(5)})
-ALWAYS = BusinessCalendar.always_open()
-TARGETS = {"handover": 180, "escalation_response": 24 * 60, "completion_report": 180}
-
-
-@dataclass(frozen=True)
-class FakeRule:
-    target_minutes: float
-    grace_minutes: float = 0.0
-
-
-@dataclass(frozen=True)
-class FakePolicy:
-    version: int
-    resolution_minutes: float = 2 * 9 * 60  # two CS working days
-
-    def rule_for(
-        self, clock: str, department: str, channel: str, category: str | None, priority: str
-    ) -> FakeRule:
-        if clock == "handover" and channel == "phone":
-            return FakeRule(0, 15)
-        if clock == "resolution":
-            return FakeRule(self.resolution_minutes)
-        return FakeRule(TARGETS[clock])
-
-
-@dataclass(frozen=True)
-class FakeAtRisk:
-    share: float = 0.2
-    minutes: float = 30
-
-
-V1, V2 = FakePolicy(1), FakePolicy(2, resolution_minutes=9 * 60)
-
-
-@dataclass(frozen=True)
-class FakeRules:
-    """Rules as the SLA configuration would give them: policies by the instant they apply from."""
-
-    policies: tuple[tuple[datetime, FakePolicy], ...] = ((datetime.min.replace(tzinfo=UTC), V1),)
-    at_risk: FakeAtRisk = field(default_factory=FakeAtRisk)
-
-    def calendar_for(self, clock: str, department: str, store: str | None) -> BusinessCalendar:
-        if clock == "escalation_response":
-            return ALWAYS
-        return STORE if store and clock != "resolution" else CS
-
-    def calendar(self, name: str) -> BusinessCalendar:
-        return {c.name: c for c in (STORE, CS, ALWAYS)}[name]
-
-    def policy_at(self, instant: datetime) -> FakePolicy:
-        return [policy for since, policy in self.policies if since <= instant][-1]
-
-    def policy(self, version: int) -> FakePolicy:
-        return next(policy for _, policy in self.policies if policy.version == version)
-
-    @property
-    def current(self) -> FakePolicy:
-        return self.policies[-1][1]
-
-
-RULES = FakeRules()
-_IDS = count(1)
-_DETAILS: dict[str, dict[str, Primitive]] = {
-    "received": {
-        "channel": "in_store", "department": "retail_store", "category": "product_quality",
-        "reported_at": None, "store": "store-014", "priority": "normal", "customer_name": None,
-        "customer_phone": None, "customer_email": None, "summary": None,
-    },
-    "escalated": {"escalated_to": "tech_support", "reason": None},
-    "resolved": {"resolution": "exchange", "root_cause": None, "completed_at": None},
-    "thanked": {"channel": "phone", "standalone": False, "department": None, "praised": None},
-    "reopened": {"reason": None},
-    "paused": {"reason": "awaiting_customer"},
-    "resumed": {},
-    "rated": {"rating": "good", "comment": None},
-}  # fmt: skip
-PHONE: dict[str, Primitive] = {"channel": "phone", "department": "call_centre", "store": None}
-
-
-def at(day: date, hour: int, minute: int = 0) -> datetime:
-    """A Moscow wall-clock time."""
-    return datetime.combine(day, time(hour, minute), MOSCOW)
-
-
-def fact(kind: str, occurred_at: datetime, **details: Primitive) -> Fact:
-    return Fact(
-        kind, "INC-1", f"{kind}-{next(_IDS)}", occurred_at, "store-014",
-        {**_DETAILS[kind], **details},
-    )  # fmt: skip
-
-
-def events_of(first: Fact, *facts: Fact) -> list[Incident.Event]:
-    """The stored events of an incident begun by ``first`` that then had ``facts``."""
-    incident = Incident.begin(first)
-    assert not incident.record(facts)
-    return [e for e in incident.collect_events() if isinstance(e, Incident.Event)]
-
-
-def clocks_of(first: Fact, *facts: Fact) -> list[ClockRow]:
-    return compute_clocks(events_of(first, *facts), RULES)
-
-
-def the(rows: list[ClockRow], clock: str, cycle: int = 1) -> ClockRow:
-    return next(row for row in rows if (row.clock, row.cycle) == (clock, cycle))
-
-
-def status(row: ClockRow, as_of: datetime) -> ClockStatus | None:
-    return status_as_of(row, RULES.calendar(row.calendar), as_of, RULES.at_risk)
-
-
-def known(row: ClockRow, as_of: datetime) -> ClockStatus:
-    result = status(row, as_of)
-    assert result is not None
-    return result
-
-
-def on_monday(**details: Primitive) -> Fact:
-    """A store incident received by CS when it opens on Monday."""
-    return fact("received", at(MONDAY, 9), **details)
-
+from domain.incident_clocks import compute_clocks
+from tests.clock_kit import (
+    FRIDAY,
+    MONDAY,
+    PHONE,
+    RULES,
+    STORE,
+    V2,
+    FakeRules,
+    at,
+    clocks_of,
+    events_of,
+    fact,
+    known,
+    on_monday,
+    status,
+    the,
+)
 
 # --- handover -------------------------------------------------------------------------------
 
@@ -251,7 +137,7 @@ def test_a_store_reports_completion_within_three_store_working_hours() -> None:
 def test_a_resolution_without_a_completion_time_has_no_completion_report() -> None:
     rows = clocks_of(on_monday(), fact("resolved", at(MONDAY, 11)))
 
-    assert [row.clock for row in rows] == ["handover", "resolution"]
+    assert [row.clock for row in rows] == ["handover", "resolution", "ownership"]
 
 
 # --- resolution: pauses and reopens ----------------------------------------------------------
@@ -360,7 +246,7 @@ def test_each_clock_keeps_the_policy_in_force_when_it_started_unless_one_is_chos
     as_then = {row.clock: row.policy_version for row in compute_clocks(events, rules)}
     as_now = compute_clocks(events, rules, policy_version=rules.current.version)
 
-    assert as_then == {"handover": 1, "escalation_response": 2, "resolution": 1}
+    assert as_then == {"handover": 1, "escalation_response": 2, "resolution": 1, "ownership": 1}
     assert {row.policy_version for row in as_now} == {2}
     assert the(as_now, "resolution").target_minutes == 9 * 60
 
@@ -382,7 +268,10 @@ def test_a_stream_without_its_receipt_runs_no_clocks() -> None:
 
 # --- properties ------------------------------------------------------------------------------
 
-_LATER = ("escalated", "resolved", "reopened", "paused", "resumed", "rated", "thanked")
+_LATER = (
+    "escalated", "resolved", "reopened", "paused", "resumed", "rated", "thanked", "reassigned",
+    "reclassified", "closed",
+)  # fmt: skip
 steps = st.lists(
     st.tuples(
         st.sampled_from(_LATER), st.sampled_from((0, 0, 5, 45, 240, 900, 1600)), st.booleans()
@@ -406,6 +295,10 @@ def random_incident(
         extra: dict[str, Primitive] = {}
         if kind == "resolved" and flag:
             extra["completed_at"] = moment - timedelta(minutes=90)
+        if kind == "reassigned":
+            extra["department"] = "tech_support" if flag else "night_desk"
+        if kind == "reclassified":
+            extra["priority"] = "high" if flag else "low"
         incident.record([fact(kind, moment, **extra)])
     return [e for e in incident.collect_events() if isinstance(e, Incident.Event)]
 
@@ -442,8 +335,33 @@ def test_a_trace_covers_the_clock_without_gaps_and_adds_up_to_its_status(
         paused = sum(minutes_of(line) for line in lines if line.kind == "paused")
         assert counted + row.carried_minutes == pytest.approx(result.elapsed_minutes)
         assert paused == pytest.approx(result.paused_minutes)
-        assert result.remaining_minutes == pytest.approx(row.limit_minutes - result.elapsed_minutes)
+        target, grace = row.target_at(end)  # the target in force then
+        assert result.target_minutes == target
+        assert result.remaining_minutes == pytest.approx(target + grace - result.elapsed_minutes)
 
 
 def minutes_of(line: TraceLine) -> float:
     return (line.end - line.start).total_seconds() / 60
+
+
+@settings(max_examples=100, deadline=None)
+@given(starts, steps, st.booleans(), st.integers(0, 8 * 24 * 60))
+def test_a_reclassification_changes_targets_never_the_minutes_counted(
+    start: datetime, steps: list[tuple[str, int, bool]], phone: bool, minutes: int
+) -> None:
+    events = random_incident(start, steps, phone)
+    plain = [e for e in events if not isinstance(e, Incident.Reclassified)]
+
+    changed, unchanged = compute_clocks(events, RULES), compute_clocks(plain, RULES)
+
+    def shape(row: ClockRow) -> tuple[object, ...]:
+        return (row.clock, row.cycle, row.party, row.started_at, row.stopped_at, row.pauses)
+
+    assert [shape(r) for r in changed] == [shape(r) for r in unchanged]
+    as_of = start + timedelta(minutes=minutes)
+    for a, b in zip(changed, unchanged, strict=True):
+        counted_a, counted_b = status(a, as_of), status(b, as_of)
+        assert (counted_a is None) == (counted_b is None)
+        if counted_a is not None and counted_b is not None:
+            assert counted_a.elapsed_minutes == pytest.approx(counted_b.elapsed_minutes)
+            assert counted_a.paused_minutes == pytest.approx(counted_b.paused_minutes)

@@ -149,6 +149,23 @@ def test_a_department_can_be_moved_to_another_calendar(write_config: WriteConfig
     assert loaded.department_calendars["retail_store"] == "retail_store"
 
 
+def test_a_file_written_before_the_ownership_clock_still_loads(write_config: WriteConfig) -> None:
+    loaded = load_sla_rules(write_config(TWO_VERSIONS))
+
+    for policy in loaded.policies:
+        assert policy.rule_for("ownership", "billing", "email", None, "low").target_minutes == 1080
+
+
+def test_an_ownership_rule_selects_the_holding_group(write_config: WriteConfig) -> None:
+    rules = f'{CATCH_ALL} {{ clock = "resolution", target_minutes = 1080 }},'
+    rules += ' { clock = "ownership", department = "tech_support", target_minutes = 480 }'
+
+    loaded = load_sla_rules(write_config(ONE_POLICY.format(moment=EPOCH, rules=rules)))
+
+    assert loaded.current.rule_for("ownership", "tech_support", "email", None, "low").target_minutes == 480
+    assert loaded.current.rule_for("ownership", "services", "email", None, "low").target_minutes == 1080
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 OFFICE = '[calendars.office]\ntimezone = "{zone}"\nhours = {{ mon = ["{hours}"] }}\n'
@@ -161,7 +178,7 @@ rules = [{rules}]
 
 
 CALENDARS = "(calendars: 24/7, customer_service, office, retail_store)"
-CLOCK_NAMES = "(clocks: handover, escalation_response, completion_report, resolution)"
+CLOCK_NAMES = "(clocks: handover, escalation_response, completion_report, resolution, ownership)"
 MONDAY = 'timezone = "UTC"\nhours = { mon = ["09:00-18:00"] }\n'
 EPOCH = "2000-01-01T00:00:00Z"
 MISTAKES = [
@@ -253,6 +270,40 @@ MISTAKES = [
         ONE_POLICY.format(moment=EPOCH, rules='{ clock = "handoff", target_minutes = 1 }'),
         f"policies[0].rules[0].clock: unknown clock 'handoff' {CLOCK_NAMES}",
         id="unknown clock",
+    ),
+    pytest.param(
+        ONE_POLICY.format(
+            moment=EPOCH, rules='{ clock = "resolution", priority = "moderate", target_minutes = 1 }'
+        ),
+        "policies[0].rules[0].priority: unknown priority 'moderate'"
+        " (priorities: low, normal, high, critical)",
+        id="unknown priority",
+    ),
+    pytest.param(
+        ONE_POLICY.format(
+            moment=EPOCH, rules='{ clock = "resolution", priority = "High", target_minutes = 1 }'
+        ),
+        "policies[0].rules[0].priority: unknown priority 'High'"
+        " (priorities: low, normal, high, critical)",
+        id="priority in capitals",
+    ),
+    pytest.param(
+        ONE_POLICY.format(moment=EPOCH, rules='{ clock = "handover", channel = "", target_minutes = 1 }'),
+        "policies[0].rules[0].channel: '' can never match: the contract carries 1 to 64 characters here",
+        id="empty channel",
+    ),
+    pytest.param(
+        ONE_POLICY.format(
+            moment=EPOCH, rules=f'{{ clock = "ownership", department = "{"x" * 65}", target_minutes = 1 }}'
+        ),
+        f"policies[0].rules[0].department: '{'x' * 65}' can never match:"
+        " the contract carries 1 to 64 characters here",
+        id="department too long",
+    ),
+    pytest.param(
+        ONE_POLICY.format(moment=EPOCH, rules='{ clock = "owner", target_minutes = 1 }'),
+        f"policies[0].rules[0].clock: unknown clock 'owner' {CLOCK_NAMES}",
+        id="unknown clock near ownership",
     ),
     pytest.param(
         ONE_POLICY.format(moment=EPOCH, rules='{ clock = "handover", target_minutes = -1 }'),

@@ -133,6 +133,9 @@ def test_stores_work_on_the_store_calendar_and_other_departments_on_office_hours
         ("completion_report", "call_centre", "store-999", "retail_store"),
         ("completion_report", "service_centre", None, "office"),
         ("resolution", "retail_store", "store-014", "customer_service"),
+        ("ownership", "retail_store", "store-014", "retail_store"),
+        ("ownership", "call_centre", None, "office"),
+        ("ownership", "tech_support", None, "customer_service"),
     ],
 )
 def test_each_clock_counts_on_the_calendar_of_the_party_holding_the_ball(
@@ -300,8 +303,35 @@ def test_inconsistent_rules_are_refused_naming_the_part_at_fault(
         rules(**overrides)
 
 
+def test_a_version_without_ownership_rules_holds_each_stretch_to_two_working_days() -> None:
+    before_ownership = tuple(rule for rule in CATCH_ALL if rule.clock != "ownership")
+
+    policy = PolicyVersion(1, CHANGE, before_ownership)
+
+    assert policy.rule_for("ownership", "tech_support", "email", None, "high").target_minutes == 1080
+    assert default_rules().current.rule_for("ownership", "other", "email", None, "low").target_minutes == 1080
+
+
+def test_a_version_with_ownership_rules_for_some_groups_holds_the_others_to_the_default() -> None:
+    only_tech = tuple(rule for rule in CATCH_ALL if rule.clock != "ownership") + (
+        PolicyRule("ownership", 240, department="tech_support"),
+    )
+
+    policy = PolicyVersion(1, CHANGE, only_tech)
+
+    assert policy.rule_for("ownership", "tech_support", "email", None, "low").target_minutes == 240
+    assert policy.rule_for("ownership", "billing", "email", None, "low").target_minutes == 1080
+
+
+def test_a_version_with_its_own_ownership_catch_all_gets_no_other() -> None:
+    policy = PolicyVersion(1, CHANGE, CATCH_ALL)
+
+    assert [rule for rule in policy.rules if rule.clock == "ownership"] == [PolicyRule("ownership", 60)]
+
+
 def test_every_version_needs_a_catch_all_rule_for_every_clock() -> None:
-    only_specific = CATCH_ALL[:-1] + (PolicyRule("resolution", 60, priority="high"),)
+    others = tuple(rule for rule in CATCH_ALL if rule.clock != "resolution")
+    only_specific = others + (PolicyRule("resolution", 60, priority="high"),)
 
     with pytest.raises(SlaRulesError, match="rules: no catch-all rule for clock 'resolution'"):
         PolicyVersion(1, CHANGE, only_specific)

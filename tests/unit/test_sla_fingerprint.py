@@ -1,0 +1,204 @@
+"""The SLA read model knows the rules it was computed under, and says when they are not today's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from consumers.ingest import Ingest
+from domain.application import Incidents
+from domain.sla_fingerprint import rules_fingerprint
+from domain.sla_rules import AtRiskRule, PolicyRule, PolicyVersion, SlaRules, default_rules
+from projections.runner import ProjectionRunner
+from projections.sla_clocks import STALE_RULES, SlaClocks, recorded_fingerprint
+from tests.unit.test_ingest import messages_of, open_app, wire
+from ticketstream.sla_reports import stale_rules
+
+RULES = default_rules()
+UTC_ZONE = ZoneInfo("UTC")
+OTHER_POLICIES = """
+[[policies]]
+version = 1
+effective_from = "2000-01-01T00:00:00Z"
+rules = [
+  { clock = "handover", target_minutes = 180 },
+  { clock = "escalation_response", target_minutes = 1440 },
+  { clock = "completion_report", target_minutes = 180 },
+  { clock = "resolution", target_minutes = 600 },
+]
+"""
+
+
+def stricter() -> SlaRules:
+    """The default rules with a resolution target of ten working hours."""
+    policy = RULES.policies[0]
+    tighter = PolicyVersion(
+        policy.version, policy.effective_from, (*policy.rules, PolicyRule("resolution", 600))
+    )
+    return replace(RULES, policies=[tighter])
+
+
+def runner_of(app: Incidents, rules: SlaRules = RULES, zone: ZoneInfo = UTC_ZONE) -> ProjectionRunner:
+    return ProjectionRunner(app, [SlaClocks(rules, app.histories, zone)])
+
+
+def filled(path: Path) -> Incidents:
+    """An SQLite store with one resolved incident, its SLA read model filled under RULES."""
+    app = open_app(path)
+    Ingest(app).process(messages_of([wire("received"), wire("resolved", hours=30)]))
+    runner_of(app).catch_up()
+    return app
+
+
+def fingerprint_in(runner: ProjectionRunner) -> str | None:
+    with runner.transaction(commit=False) as c:
+        return recorded_fingerprint(c)
+
+
+# --- the fingerprint ------------------------------------------------------------------------
+
+
+def test_the_same_rules_written_differently_have_the_same_fingerprint() -> None:
+    policy = RULES.policies[0]
+    moved = replace(RULES, policies=[
+        PolicyVersion(policy.version, policy.effective_from.astimezone(timezone(timedelta(hours=3))), policy.rules)
+    ])  # fmt: skip
+
+    assert rules_fingerprint(moved) == rules_fingerprint(default_rules())
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param(stricter(), id="a policy"),
+        pytest.param(replace(RULES, department_calendars={"call_centre": "retail_store"}), id="a department's calendar"),
+        pytest.param(replace(RULES, customer_service_calendar="office"), id="Customer Service's calendar"),
+        pytest.param(replace(RULES, store_calendars={"store-014": "office"}), id="a store's calendar"),
+    ],
+)  # fmt: skip
+def test_a_change_that_can_change_a_stored_clock_changes_the_fingerprint(changed: SlaRules) -> None:
+    assert rules_fingerprint(changed) != rules_fingerprint(RULES)
+
+
+def test_the_at_risk_rule_is_applied_at_query_time_so_it_leaves_the_fingerprint() -> None:
+    assert rules_fingerprint(replace(RULES, at_risk=AtRiskRule(0.5, 60))) == rules_fingerprint(RULES)
+
+
+# --- the read model -------------------------------------------------------------------------
+
+
+def test_a_read_model_filled_under_todays_rules_is_not_stale(tmp_path: Path) -> None:
+    runner = runner_of(filled(tmp_path / "e.db"))
+
+    assert fingerprint_in(runner) == runner.read_models["sla_clocks"].fingerprint  # type: ignore[attr-defined]
+    assert stale_rules(runner) is None
+
+
+def test_other_rules_today_say_the_read_model_was_computed_under_other_rules(tmp_path: Path) -> None:
+    app = filled(tmp_path / "e.db")
+
+    assert stale_rules(runner_of(app, stricter())) == STALE_RULES
+    assert stale_rules(runner_of(app, zone=ZoneInfo("Europe/Moscow"))) == STALE_RULES  # months move
+
+
+def test_catching_up_under_other_rules_keeps_the_first_fingerprint(tmp_path: Path) -> None:
+    app = filled(tmp_path / "e.db")
+    Ingest(app).process(messages_of([wire("received", "INC-2", hours=40)], partition=1))
+
+    runner = runner_of(app, stricter())
+    runner.catch_up()
+
+    assert stale_rules(runner) == STALE_RULES  # rows of two rule sets now: rebuild
+
+
+def test_a_rebuild_records_the_rules_it_was_rebuilt_under(tmp_path: Path) -> None:
+    runner = runner_of(filled(tmp_path / "e.db"), stricter())
+
+    runner.rebuild("sla_clocks")
+
+    assert stale_rules(runner) is None
+    assert stale_rules(runner_of(runner.app)) == STALE_RULES
+
+
+def test_an_empty_store_has_no_fingerprint_and_nothing_to_say(tmp_path: Path) -> None:
+    runner = runner_of(open_app(tmp_path / "e.db"))
+
+    runner.catch_up()
+
+    assert (fingerprint_in(runner), stale_rules(runner)) == (None, None)
+
+
+def test_a_read_model_of_an_earlier_version_is_upgraded_and_asks_for_a_rebuild(tmp_path: Path) -> None:
+    app = open_app(tmp_path / "e.db")
+    Ingest(app).process(messages_of([wire("received")]))
+    old = runner_of(app)
+    with old.transaction(commit=True) as c:  # as an earlier version left it
+        c.execute("DROP TABLE sla_clocks_rules")
+        c.execute("ALTER TABLE sla_clocks DROP COLUMN targets")
+        c.execute("INSERT INTO sla_clocks (incident_id, clock, cycle, month, department, channel,"
+                  " priority, party, calendar, started_at, target_minutes, grace_minutes,"
+                  " policy_version, carried_minutes, pauses) VALUES ('INC-0', 'handover', 1,"
+                  " '2025-03', 'other', 'email', 'normal', 'x', 'office',"
+                  " '2025-03-03T09:00:00+00:00', 180, 0, 1, 0, '[]')")  # fmt: skip
+
+    upgraded = runner_of(app)
+    upgraded.catch_up()
+
+    assert stale_rules(upgraded) == STALE_RULES
+    upgraded.rebuild("sla_clocks")
+    assert stale_rules(upgraded) is None
+
+
+# --- what the commands say ------------------------------------------------------------------
+
+
+def _run(tmp_path: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "e.db")}
+    env.pop("TICKETSTREAM_CONFIG_FILE", None)
+    if config is not None:
+        env["TICKETSTREAM_CONFIG_FILE"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "ticketstream", *args], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_reports_status_and_config_check_say_when_the_rules_changed_until_a_rebuild(
+    tmp_path: Path,
+) -> None:
+    filled(tmp_path / "e.db").close()
+    other = tmp_path / "other.toml"
+    other.write_text(OTHER_POLICIES, encoding="utf-8")
+    as_of = ("--as-of", datetime(2026, 1, 1, tzinfo=UTC).isoformat())
+
+    fresh = _run(tmp_path, "report", "sla", *as_of)
+    report = _run(tmp_path, "report", "sla", *as_of, config=other)
+    status = _run(tmp_path, "projections", "status", config=other)
+    check = _run(tmp_path, "config", "check", str(other))
+    rebuilt = _run(tmp_path, "projections", "rebuild", "sla_clocks", config=other)
+    after = _run(tmp_path, "report", "at-risk", *as_of, config=other)
+    check_after = _run(tmp_path, "config", "check", str(other))
+
+    assert (fresh.returncode, fresh.stderr) == (0, "")
+    assert report.returncode == 0
+    assert report.stderr.strip() == f"ticketstream: warning: the SLA read model was {STALE_RULES}"
+    assert "computed under other rules" in status.stdout
+    assert f"SLA read model: {STALE_RULES}" in " ".join(check.stdout.split())
+    assert rebuilt.returncode == 0
+    assert (after.returncode, after.stderr) == (0, "")
+    assert "SLA read model: computed under these rules" in check_after.stdout
+
+
+def test_config_check_does_not_create_an_event_store(tmp_path: Path) -> None:
+    result = _run(tmp_path, "config", "check")
+
+    assert result.returncode == 0
+    assert "SLA read model: none yet" in result.stdout
+    assert not (tmp_path / "e.db").exists()
