@@ -10,13 +10,17 @@ from datetime import datetime
 from domain.calendar import as_utc
 from domain.incident import Incident
 
+# The department that receives every incident and holds it until it is reassigned (DESIGN §1).
+CUSTOMER_SERVICE = "customer_service"
+
 
 @dataclass(frozen=True)
 class Classification:
     """What an incident is and who holds it, from one moment on.
 
     ``department`` is the source department that handed it over (it never changes);
-    ``holder`` the group holding it (the source department until a reassignment).
+    ``holder`` the group holding it: Customer Service, which received it, until a
+    reassignment.
     """
 
     channel: str
@@ -55,7 +59,7 @@ def classification_history(ordered: Sequence[Incident.Event]) -> ClassificationH
         return None
     current = Classification(
         received.channel, received.category, received.priority, received.department,
-        received.department,
+        CUSTOMER_SERVICE,
     )  # fmt: skip
     since, values = [as_utc(datetime.fromisoformat(received.occurred_at))], [current]
     for event in ordered:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from domain.classification import classification_history
+from domain.classification import CUSTOMER_SERVICE, classification_history
 from domain.clock_subject import Stretch, Subject, utc_of
 from domain.clocks import ClockRow, Rules, TraceLine, trace
 from domain.incident import Incident, in_timeline_order
@@ -79,7 +79,7 @@ def _resolutions(subject: Subject, ordered: Sequence[Incident.Event]) -> Iterato
 
     def row(cycle: Stretch, stopped: datetime | None, resolved: Incident.Resolved | None) -> ClockRow:
         return subject.row(
-            "resolution", number, "customer_service", cycle.started, stopped, resolved=resolved,
+            "resolution", number, CUSTOMER_SERVICE, cycle.started, stopped, resolved=resolved,
             pauses=cycle.pauses_until(stopped), carried=cycle.carried, policy_from=receipt,
         )  # fmt: skip
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from domain.classification import CUSTOMER_SERVICE
 from domain.clock_subject import Stretch, Subject, utc_of
 from domain.clocks import ClockRow
 from domain.incident import Incident
@@ -14,7 +15,7 @@ from domain.incident import Incident
 def ownership_stretches(subject: Subject, ordered: Sequence[Incident.Event]) -> list[ClockRow]:
     """The stretches of one incident's events in timeline order, numbered from 1.
 
-    A stretch runs from the receipt (held by the source department) or a reassignment to
+    A stretch runs from the receipt (held by Customer Service) or a reassignment to
     another group, to the next reassignment or resolution, on the holder's calendar, against
     the holder's ownership target; pauses stop it as they stop the resolution clock (a pause
     under way at a reassignment goes on in the next stretch). A reassignment while resolved
@@ -22,7 +23,7 @@ def ownership_stretches(subject: Subject, ordered: Sequence[Incident.Event]) -> 
     for the holder then; a reassignment to the group already holding it changes nothing.
     A stretch of no time (two changes at one instant) is left out and not numbered.
     """
-    chain = _Chain(subject, subject.received.department)
+    chain = _Chain(subject, CUSTOMER_SERVICE)
     for event in ordered:
         at = utc_of(event.occurred_at)
         if isinstance(event, Incident.Received):

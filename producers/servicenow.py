@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from contracts.events import EVENT_MODELS, SCHEMA_VERSION, EventBase
 from producers.errors import InvalidRow
 from producers.servicenow_export import AuditRow, read_rows, text_lines
-from producers.servicenow_lifecycle import Change, Standing, begin, step
+from producers.servicenow_lifecycle import Change, Standing, at_receipt, begin, step
 
 # uuid5(NAMESPACE_URL, "ticketstream:import:servicenow"): fixed, so event ids never change.
 NAMESPACE = uuid.UUID("91af6c3e-cab2-511f-a989-01452c7efff9")
@@ -131,7 +131,7 @@ def _events_of(
         except InvalidRow as invalid:
             _refuse(invalid, options, summary)
             continue
-        if any(kind != "received" for kind, _ in outcome.changes) and row.updated_at < at:
+        if not all(map(at_receipt, outcome.changes)) and row.updated_at < at:
             summary.notes["clamped_rows"] += 1
         summary.notes.update(outcome.notes)
         standing = outcome.standing
@@ -154,9 +154,9 @@ def _in_order(group: list[AuditRow], summary: ImportSummary) -> Iterator[AuditRo
 def _events(
     changes: list[Change], row: AuditRow, at: datetime, options: ImportOptions
 ) -> list[EventBase]:
-    """The row's facts as contract events (the receipt at opened_at, the others at ``at``)."""
+    """The row's facts as contract events (the opening's at opened_at, the others at ``at``)."""
     return [
-        _event(kind, fields, row, row.opened_at if kind == "received" else at, options)
+        _event(kind, fields, row, row.opened_at if at_receipt((kind, fields)) else at, options)
         for kind, fields in changes
     ]
 

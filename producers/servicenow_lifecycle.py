@@ -14,6 +14,8 @@ from producers.servicenow_export import AuditRow, snake_case
 
 # Stands in for a missing channel, category or group, which the contract requires.
 UNKNOWN = "unknown"
+# Why the opening assignment group holds the incident from its receipt on.
+ROUTED_AT_OPENING = "assignment group at opening"
 # What `resolved` says when the export gives no resolution (the contract requires one).
 RESOLVED_IN_SOURCE = "resolved"
 CLOSED_UNRESOLVED = "closed_without_resolution"
@@ -67,8 +69,17 @@ class Step:
     notes: list[str]
 
 
+def at_receipt(change: Change) -> bool:
+    """Whether a fact happens at the incident's opening: its receipt and the routing."""
+    kind, fields = change
+    return kind == "received" or fields.get("reason") == ROUTED_AT_OPENING
+
+
 def begin(row: AuditRow) -> Step:
-    """The first row: the incident is received as it was opened, then takes the row's state."""
+    """The first row: the incident is received as it was opened, routed to its assignment group
+    (Customer Service receives every incident; ServiceNow's opening group holds it from the
+    receipt on, so the routing is a `reassigned` at the same instant), then takes the row's
+    state."""
     received: dict[str, object] = {
         "channel": row.channel or UNKNOWN, "department": row.group or UNKNOWN,
         "category": row.category or UNKNOWN, "reported_at": row.opened_at,
@@ -82,7 +93,13 @@ def begin(row: AuditRow) -> Step:
     state = state_of(row.state)
     standing, changes = _take_state(standing, state, row)
     notes = ["unknown_states"] if state is None else []
-    return Step(standing, [("received", received), *changes], notes)
+    routed: list[Change] = []
+    if row.group is not None:
+        routing: dict[str, object] = {
+            "department": row.group, "assignee": row.assignee, "reason": ROUTED_AT_OPENING,
+        }
+        routed.append(("reassigned", routing))
+    return Step(standing, [("received", received), *routed, *changes], notes)
 
 
 def step(standing: Standing, row: AuditRow) -> Step:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.classification import classification_history
@@ -72,7 +73,7 @@ def summarise(ordered: Sequence[Incident.Event], zone: ZoneInfo) -> IncidentSumm
     if history is None or received is None:
         return None
     final = history.final
-    tally = _Tally()
+    tally = _Tally(datetime.fromisoformat(received.occurred_at), received.sequence)
     for event in ordered:
         tally.add(event)
     return IncidentSummary(
@@ -88,6 +89,8 @@ def summarise(ordered: Sequence[Incident.Event], zone: ZoneInfo) -> IncidentSumm
 class _Tally:
     """What an incident's events add up to, folded in timeline order."""
 
+    received_at: datetime
+    received_sequence: int | None
     status: str = "open"
     first_resolved_at: str | None = None
     last_resolved_at: str | None = None
@@ -113,11 +116,18 @@ class _Tally:
         elif isinstance(event, (Incident.Paused, Incident.Resumed)):
             self.status = "paused" if isinstance(event, Incident.Paused) else "open"
         elif isinstance(event, Incident.Reassigned):
-            self.reassignments += 1
+            self.reassignments += not self._routing(event)
         elif isinstance(event, Incident.Reclassified):
             self.reclassifications += 1
         elif isinstance(event, Incident.Rated):
             self.rating = event.rating
+
+
+    def _routing(self, event: Incident.Reassigned) -> bool:
+        """Whether it hands the incident to its first group as part of the receipt (same
+        instant, same sequence): a routing, not a reassignment (ServiceNow counts neither)."""
+        same_instant = datetime.fromisoformat(event.occurred_at) == self.received_at
+        return same_instant and event.sequence == self.received_sequence
 
 
 class IncidentSummaries:

@@ -128,9 +128,12 @@ def _classified(received: dict[str, Any], ordered: list[dict[str, Any]], at: dat
 
 
 def _ownership(incident_id: str, department: str, ordered: list[dict[str, Any]]) -> list[OracleClock]:
-    """Every finished stretch a group held the incident, on its calendar, pauses left out."""
+    """Every finished stretch a group held the incident, on its calendar, pauses left out.
+
+    Customer Service receives every incident and holds it until the first reassignment.
+    """
     stretches: list[OracleClock] = []
-    holder, started = department, _at(ordered[0]["occurred_at"])
+    holder, started = "customer_service", _at(ordered[0]["occurred_at"])
     running: bool = True
     pauses: list[tuple[datetime, datetime]] = []
     paused_since: datetime | None = None

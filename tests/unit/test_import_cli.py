@@ -45,7 +45,7 @@ def test_skipped_rows_are_named_and_counted(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "skipped line 3, column sys_updated_at: '14/3/2016 25:61' is not a D/M/YYYY HH:MM time"
-    assert lines[1].startswith("read 3 rows of 1 incidents: wrote 2 events to events.jsonl")
+    assert lines[1].startswith("read 3 rows of 1 incidents: wrote 3 events to events.jsonl")
     assert "1 invalid rows skipped" in lines[1]
 
 
@@ -59,13 +59,15 @@ def test_the_jsonl_is_one_compact_event_per_line_and_the_same_bytes_twice(tmp_pa
     text = (tmp_path / "a.jsonl").read_text()
     assert text == (tmp_path / "b.jsonl").read_text()
     events = [json.loads(line) for line in text.splitlines()]
-    assert [e["type"] for e in events][:3] == ["incident.received", "incident.resolved", "incident.closed"]
+    assert [e["type"] for e in events][:4] == [
+        "incident.received", "incident.reassigned", "incident.resolved", "incident.closed",
+    ]  # fmt: skip
     assert events[0]["occurred_at"] == "2016-03-03T08:00:00+03:00"  # the report zone by default
     assert all(
         line == json.dumps(json.loads(line), separators=(",", ":"), sort_keys=True)
         for line in text.splitlines()
     )
-    assert first.stdout.startswith("read 6 rows of 1 incidents: wrote 6 events to a.jsonl (closed=2,")
+    assert first.stdout.startswith("read 6 rows of 1 incidents: wrote 7 events to a.jsonl (closed=2,")
 
 
 def test_without_a_destination_the_events_go_to_stdout_and_the_summary_to_stderr(tmp_path: Path) -> None:
@@ -73,10 +75,10 @@ def test_without_a_destination_the_events_go_to_stdout_and_the_summary_to_stderr
 
     assert result.returncode == 0
     assert [json.loads(line)["type"] for line in result.stdout.splitlines()] == [
-        "incident.received", "incident.resolved", "incident.closed",
+        "incident.received", "incident.reassigned", "incident.resolved", "incident.closed",
     ]  # fmt: skip
     assert json.loads(result.stdout.splitlines()[0])["occurred_at"] == "2016-03-01T09:00:00Z"
-    assert result.stderr.startswith("read 2 rows of 1 incidents: wrote 3 events to stdout")
+    assert result.stderr.startswith("read 2 rows of 1 incidents: wrote 4 events to stdout")
 
 
 def test_names_of_customers_are_in_the_events_but_never_in_what_is_printed(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_each_group_holding_the_incident_runs_a_stretch_from_receipt_to_resoluti
     rows = clocks_of(on_monday(), *facts)
 
     assert chain(rows) == [
-        (1, "retail_store", at(MONDAY, 9), at(MONDAY, 11)),
+        (1, "customer_service", at(MONDAY, 9), at(MONDAY, 11)),  # CS received it
         (2, "tech_support", at(MONDAY, 11), at(MONDAY, 16)),
         (3, "call_centre", at(MONDAY, 16), at(TUESDAY, 10)),
     ]
@@ -40,7 +40,7 @@ def test_each_group_holding_the_incident_runs_a_stretch_from_receipt_to_resoluti
         for r in stretches(rows)
     ]  # fmt: skip
     assert outcomes == [
-        ("retail_store", "store-014", 1080, 60, "met"),  # the store opens at 10:00
+        ("customer_service", "customer-service", 1080, 120, "met"),  # CS works from 9:00
         ("tech_support", "customer-service", 240, 300, "breached"),  # its own 4-hour target
         ("call_centre", "customer-service", 1080, 180, "met"),  # 16-18 and 9-10
     ]
@@ -57,7 +57,7 @@ def test_a_reassignment_while_resolved_starts_no_stretch_and_the_reopen_starts_t
     rows = clocks_of(on_monday(), *facts)
 
     assert chain(rows) == [
-        (1, "retail_store", at(MONDAY, 9), at(MONDAY, 10)),
+        (1, "customer_service", at(MONDAY, 9), at(MONDAY, 10)),
         (2, "tech_support", at(MONDAY, 12), at(MONDAY, 15)),
     ]
     assert known(stretches(rows)[1], at(MONDAY, 15)).status == "met"  # 180 of 240
@@ -74,8 +74,8 @@ def test_a_reopen_after_closure_starts_a_stretch_and_a_resolution_cycle_carrying
     rows = clocks_of(on_monday(), *facts)
 
     assert chain(rows) == [
-        (1, "retail_store", at(MONDAY, 9), at(MONDAY, 10)),
-        (2, "retail_store", at(TUESDAY, 9), at(TUESDAY, 10)),
+        (1, "customer_service", at(MONDAY, 9), at(MONDAY, 10)),
+        (2, "customer_service", at(TUESDAY, 9), at(TUESDAY, 10)),
     ]
     final = [r for r in rows if r.clock == "resolution"][-1]
     assert (final.cycle, final.carried_minutes) == (2, 60)
@@ -129,12 +129,12 @@ def test_a_stretch_of_no_time_is_left_out_and_not_numbered() -> None:
 
 def test_a_reassignment_to_the_group_holding_it_does_not_end_the_stretch() -> None:
     facts = [
-        fact("reassigned", at(MONDAY, 10), department="retail_store", assignee="another clerk"),
+        fact("reassigned", at(MONDAY, 10), department="customer_service", assignee="another clerk"),
         fact("resolved", at(MONDAY, 12)),
     ]
 
     assert chain(clocks_of(on_monday(), *facts)) == [
-        (1, "retail_store", at(MONDAY, 9), at(MONDAY, 12))
+        (1, "customer_service", at(MONDAY, 9), at(MONDAY, 12))
     ]
 
 
@@ -160,12 +160,12 @@ def test_breach_minutes_belong_to_the_group_holding_the_incident_unless_an_escal
     shares = attribution(rows, RULES, at(TUESDAY, 12))
 
     # Customer Service's calendar: Monday 9-18 and Tuesday 9-9:30.
-    assert shares == {"retail_store": 120, "call_centre": 180, "supplier": 270}
+    assert shares == {"customer_service": 120, "call_centre": 180, "supplier": 270}
 
 
 def test_attribution_as_of_a_moment_knows_only_the_stretches_begun_by_then() -> None:
     facts = [fact("reassigned", at(MONDAY, 11), department="call_centre")]
     rows = clocks_of(on_monday(), *facts)
 
-    assert attribution(rows, RULES, at(MONDAY, 10)) == {"retail_store": 60}
-    assert attribution(rows, RULES, at(MONDAY, 12)) == {"retail_store": 120, "call_centre": 60}
+    assert attribution(rows, RULES, at(MONDAY, 10)) == {"customer_service": 60}
+    assert attribution(rows, RULES, at(MONDAY, 12)) == {"customer_service": 120, "call_centre": 60}

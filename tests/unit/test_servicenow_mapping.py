@@ -11,16 +11,23 @@ import pytest
 from contracts.events import EventBase
 from producers.errors import InvalidRow
 from producers.servicenow import ImportOptions, ImportSummary, event_id, import_export
+from producers.servicenow_lifecycle import ROUTED_AT_OPENING
 
 DATA = Path(__file__).parent.parent / "data" / "servicenow"
 MOSCOW = ZoneInfo("Europe/Moscow")
 Step = tuple[str, int, str]  # kind, sequence, local "DD/MM HH:MM"
 
 
-def imported(name: str, **options: object) -> tuple[list[EventBase], ImportSummary]:
+def imported(
+    name: str, *, routing: bool = False, **options: object
+) -> tuple[list[EventBase], ImportSummary]:
+    """The events of one hand-made export; without the routing to the opening group unless
+    asked (it is the same for every incident, see its own test)."""
     summary = ImportSummary()
     with (DATA / f"{name}.csv").open("rb") as stream:
         events = list(import_export(stream, ImportOptions(MOSCOW, **options), summary))  # type: ignore[arg-type]
+    if not routing:
+        events = [e for e in events if getattr(e, "reason", None) != ROUTED_AT_OPENING]
     return events, summary
 
 
@@ -30,6 +37,15 @@ def steps(events: list[EventBase]) -> list[Step]:
          e.occurred_at.astimezone(MOSCOW).strftime("%d/%m %H:%M"))
         for e in events
     ]  # fmt: skip
+
+
+def test_customer_service_routes_each_incident_to_its_opening_group_at_receipt() -> None:
+    events, _ = imported("first_row_resolved", routing=True)
+
+    received, routed = events[:2]
+    assert steps(events)[:2] == [("received", 0, "01/03 09:00"), ("reassigned", 0, "01/03 09:00")]
+    assert getattr(received, "department") == getattr(routed, "department")
+    assert getattr(routed, "reason") == ROUTED_AT_OPENING
 
 
 def test_an_incident_logged_first_as_resolved_is_received_and_resolved() -> None:
