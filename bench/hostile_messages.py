@@ -322,20 +322,18 @@ def _key_mismatch(w: World) -> Hostile:
 
 
 def _second_receipt(w: World) -> Hostile | None:
-    history = w.take(w.received)
-    if history is None:
+    first = _first(w, w.received)
+    if first is None:
         return None
-    first = history[0]
     event = {**first, "event_id": w.new_id(), "summary": w.rng.choice(SQL_AND_HTML),
              "occurred_at": _later(first["occurred_at"], minutes=5)}  # fmt: skip
     return _as_event(event, "already_received")
 
 
 def _resolved_twice(w: World) -> Hostile | None:
-    history = w.take(w.resolved_once)
-    if history is None:
+    resolution = _first(w, w.resolved_once, "incident.resolved")
+    if resolution is None:
         return None
-    resolution = next(e for e in history if e["type"] == "incident.resolved")
     event = {**resolution, "event_id": w.new_id(),
              "occurred_at": _later(resolution["occurred_at"], minutes=1)}  # fmt: skip
     event.pop("completed_at", None)
@@ -343,10 +341,9 @@ def _resolved_twice(w: World) -> Hostile | None:
 
 
 def _escalated_after_resolution(w: World) -> Hostile | None:
-    history = w.take(w.resolved_once)
-    if history is None:
+    resolution = _first(w, w.resolved_once, "incident.resolved")
+    if resolution is None:
         return None
-    resolution = next(e for e in history if e["type"] == "incident.resolved")
     event = _lifecycle(resolution, w.new_id(), "incident.escalated", minutes=1)
     event["escalated_to"] = "tech_support"
     event["reason"] = w.rng.choice(SQL_AND_HTML)
@@ -354,45 +351,44 @@ def _escalated_after_resolution(w: World) -> Hostile | None:
 
 
 def _rated_before_resolution(w: World) -> Hostile | None:
-    history = w.take(w.unresolved_for_an_hour)
-    if history is None:
+    first = _first(w, w.unresolved_for_an_hour)
+    if first is None:
         return None
-    event = _lifecycle(history[0], w.new_id(), "incident.rated", minutes=30)
+    event = _lifecycle(first, w.new_id(), "incident.rated", minutes=30)
     event["rating"] = "bad"
     event["comment"] = w.rng.choice(SQL_AND_HTML)
     return _as_event(event, "rated_before_resolution")
 
 
 def _resumed_never_paused(w: World) -> Hostile | None:
-    history = w.take(w.never_paused)
-    if history is None:
+    first = _first(w, w.never_paused)
+    if first is None:
         return None
-    return _as_event(_lifecycle(history[0], w.new_id(), "incident.resumed", minutes=20), "not_paused")
+    event = _lifecycle(first, w.new_id(), "incident.resumed", minutes=20)
+    return _as_event(event, "not_paused")
 
 
 def _closed_while_open(w: World) -> Hostile | None:
-    history = w.take(w.unresolved_for_an_hour)
-    if history is None:
+    first = _first(w, w.unresolved_for_an_hour)
+    if first is None:
         return None
-    event = _lifecycle(history[0], w.new_id(), "incident.closed", minutes=30)
+    event = _lifecycle(first, w.new_id(), "incident.closed", minutes=30)
     event["reason"] = w.rng.choice(SQL_AND_HTML)
     return _as_event(event, "closed_while_open")
 
 
 def _closed_twice(w: World) -> Hostile | None:
-    history = w.take(w.closed_once)
-    if history is None:
+    closure = _first(w, w.closed_once, "incident.closed")
+    if closure is None:
         return None
-    closure = next(e for e in history if e["type"] == "incident.closed")
     event = _lifecycle(closure, w.new_id(), "incident.closed", minutes=1)
     return _as_event(event, "already_closed")
 
 
 def _changed_after_closure(w: World) -> Hostile | None:
-    history = w.take(w.closed_once)
-    if history is None:
+    closure = _first(w, w.closed_once, "incident.closed")
+    if closure is None:
         return None
-    closure = next(e for e in history if e["type"] == "incident.closed")
     if w.rng.random() < 0.5:
         event = _lifecycle(closure, w.new_id(), "incident.reassigned", minutes=1)
         event["department"] = w.rng.choice(("tech_support", "customer_service", *SQL_AND_HTML))
@@ -405,10 +401,10 @@ def _changed_after_closure(w: World) -> Hostile | None:
 
 
 def _escalated_standalone_thanks(w: World) -> Hostile | None:
-    history = w.take(w.standalone)
-    if history is None:
+    first = _first(w, w.standalone)
+    if first is None:
         return None
-    event = _lifecycle(history[0], w.new_id(), "incident.escalated", minutes=10)
+    event = _lifecycle(first, w.new_id(), "incident.escalated", minutes=10)
     event["escalated_to"] = "store_manager"
     return _as_event(event, "standalone_thanks_is_closed")
 
@@ -450,6 +446,15 @@ _COMMON = ("event_id", "type", "schema_version", "incident_id", "occurred_at", "
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _first(w: World, pool: list[list[Event]], event_type: str | None = None) -> Event | None:
+    """The first event (of ``event_type``) of an incident of its own from ``pool``; None
+    when the pool is empty."""
+    history = w.take(pool)
+    if history is None:
+        return None
+    return next(e for e in history if event_type is None or e["type"] == event_type)
 
 
 def _bytes(event: Event) -> bytes:
