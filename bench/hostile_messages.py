@@ -12,9 +12,12 @@ What the expected reasons assume (the consumer's contract, DESIGN §2):
   travels on another topic: publish those last (after a drain) where topics are consumed
   at different speeds;
 - lifecycle violations that a later fact could still fix (``already_resolved``,
-  ``rated_before_resolution``, ``not_paused``, ``escalated_after_resolution``, ``orphan``)
-  wait parked until the watermark has passed them by the orphan time (default 7 days of
-  event time): their event times lie in the first half of the valid traffic's span.
+  ``rated_before_resolution``, ``not_paused``, ``escalated_after_resolution``,
+  ``closed_while_open``, ``already_closed``, ``incident_closed``, ``orphan``) wait parked
+  until every partition has been read to its end and they are older than the newest event
+  time by the orphan time (default 7 days): their event times lie in the first half of the
+  valid traffic's span, and no valid fact of their incident could cure them (none at their
+  instant or between the fact they contradict and them).
 """
 
 from __future__ import annotations
@@ -156,6 +159,13 @@ class World:
             return k[0] == "received" and early(h[0]) and all(r > hour for r in resolutions)
 
         self.unresolved_for_an_hour = pool(unresolved_for_an_hour)
+
+        def closed_once(k: list[str], h: list[Event]) -> bool:
+            closures = [e for e in h if e["type"] == "incident.closed"]
+            return (k[0] == "received" and len(closures) == 1 and "reopened" not in k
+                    and early(closures[0]))  # fmt: skip
+
+        self.closed_once = pool(closed_once)
         self.never_paused = pool(
             lambda k, h: k[0] == "received" and "paused" not in k and early(h[0])
         )
@@ -272,6 +282,21 @@ def _text_over_its_bound(w: World) -> Hostile:
     return _as_event(event, "schema_violation")
 
 
+def _reclassified_naming_nothing(w: World) -> Hostile:
+    event = {k: v for k, v in w.any_event().items() if k in _COMMON}
+    event["type"] = "incident.reclassified"
+    # Absent and null say the same: nothing changes, and a correction must name something.
+    for name in w.rng.sample(("priority", "category", "channel"), w.rng.randint(0, 3)):
+        event[name] = None
+    return _as_event(event, "schema_violation")
+
+
+def _bad_sequence(w: World) -> Hostile:
+    event = w.any_event()
+    event["sequence"] = w.rng.choice((-1, -(2**63), 2**63, 1.5, 3.0, "3", True, [1], {"n": 1}))
+    return _as_event(event, "schema_violation")
+
+
 def _oversized(w: World) -> Hostile:
     raw = _bytes(w.any_event())
     size = w.rng.randint(w.max_bytes + 1, w.max_bytes + 4096)
@@ -297,20 +322,18 @@ def _key_mismatch(w: World) -> Hostile:
 
 
 def _second_receipt(w: World) -> Hostile | None:
-    history = w.take(w.received)
-    if history is None:
+    first = _first(w, w.received)
+    if first is None:
         return None
-    first = history[0]
     event = {**first, "event_id": w.new_id(), "summary": w.rng.choice(SQL_AND_HTML),
              "occurred_at": _later(first["occurred_at"], minutes=5)}  # fmt: skip
     return _as_event(event, "already_received")
 
 
 def _resolved_twice(w: World) -> Hostile | None:
-    history = w.take(w.resolved_once)
-    if history is None:
+    resolution = _first(w, w.resolved_once, "incident.resolved")
+    if resolution is None:
         return None
-    resolution = next(e for e in history if e["type"] == "incident.resolved")
     event = {**resolution, "event_id": w.new_id(),
              "occurred_at": _later(resolution["occurred_at"], minutes=1)}  # fmt: skip
     event.pop("completed_at", None)
@@ -318,10 +341,9 @@ def _resolved_twice(w: World) -> Hostile | None:
 
 
 def _escalated_after_resolution(w: World) -> Hostile | None:
-    history = w.take(w.resolved_once)
-    if history is None:
+    resolution = _first(w, w.resolved_once, "incident.resolved")
+    if resolution is None:
         return None
-    resolution = next(e for e in history if e["type"] == "incident.resolved")
     event = _lifecycle(resolution, w.new_id(), "incident.escalated", minutes=1)
     event["escalated_to"] = "tech_support"
     event["reason"] = w.rng.choice(SQL_AND_HTML)
@@ -329,27 +351,60 @@ def _escalated_after_resolution(w: World) -> Hostile | None:
 
 
 def _rated_before_resolution(w: World) -> Hostile | None:
-    history = w.take(w.unresolved_for_an_hour)
-    if history is None:
+    first = _first(w, w.unresolved_for_an_hour)
+    if first is None:
         return None
-    event = _lifecycle(history[0], w.new_id(), "incident.rated", minutes=30)
+    event = _lifecycle(first, w.new_id(), "incident.rated", minutes=30)
     event["rating"] = "bad"
     event["comment"] = w.rng.choice(SQL_AND_HTML)
     return _as_event(event, "rated_before_resolution")
 
 
 def _resumed_never_paused(w: World) -> Hostile | None:
-    history = w.take(w.never_paused)
-    if history is None:
+    first = _first(w, w.never_paused)
+    if first is None:
         return None
-    return _as_event(_lifecycle(history[0], w.new_id(), "incident.resumed", minutes=20), "not_paused")
+    event = _lifecycle(first, w.new_id(), "incident.resumed", minutes=20)
+    return _as_event(event, "not_paused")
+
+
+def _closed_while_open(w: World) -> Hostile | None:
+    first = _first(w, w.unresolved_for_an_hour)
+    if first is None:
+        return None
+    event = _lifecycle(first, w.new_id(), "incident.closed", minutes=30)
+    event["reason"] = w.rng.choice(SQL_AND_HTML)
+    return _as_event(event, "closed_while_open")
+
+
+def _closed_twice(w: World) -> Hostile | None:
+    closure = _first(w, w.closed_once, "incident.closed")
+    if closure is None:
+        return None
+    event = _lifecycle(closure, w.new_id(), "incident.closed", minutes=1)
+    return _as_event(event, "already_closed")
+
+
+def _changed_after_closure(w: World) -> Hostile | None:
+    closure = _first(w, w.closed_once, "incident.closed")
+    if closure is None:
+        return None
+    if w.rng.random() < 0.5:
+        event = _lifecycle(closure, w.new_id(), "incident.reassigned", minutes=1)
+        event["department"] = w.rng.choice(("tech_support", "customer_service", *SQL_AND_HTML))
+    else:
+        event = _lifecycle(closure, w.new_id(), "incident.reclassified", minutes=1)
+        name, value = w.rng.choice((("priority", "critical"), ("category", "delivery"),
+                                    ("channel", "chat")))  # fmt: skip
+        event[name] = value
+    return _as_event(event, "incident_closed")
 
 
 def _escalated_standalone_thanks(w: World) -> Hostile | None:
-    history = w.take(w.standalone)
-    if history is None:
+    first = _first(w, w.standalone)
+    if first is None:
         return None
-    event = _lifecycle(history[0], w.new_id(), "incident.escalated", minutes=10)
+    event = _lifecycle(first, w.new_id(), "incident.escalated", minutes=10)
     event["escalated_to"] = "store_manager"
     return _as_event(event, "standalone_thanks_is_closed")
 
@@ -379,17 +434,27 @@ CONTEXT_FREE: tuple[Callable[[World], Hostile], ...] = (
     _random_bytes, _truncated_json, _invalid_utf8, _lone_surrogate, _raw_nul, _escaped_nul, _not_an_object,
     _wrong_type, _missing_field, _missing_type, _unknown_type, _unsupported_version,
     _naive_time, _absurd_time, _sql_in_incident_id, _text_over_its_bound, _oversized,
-    _just_under_the_limit, _key_mismatch, _orphan,
+    _just_under_the_limit, _key_mismatch, _orphan, _reclassified_naming_nothing, _bad_sequence,
 )  # fmt: skip
 IN_CONTEXT: tuple[Callable[[World], Hostile | None], ...] = (
     _second_receipt, _resolved_twice, _escalated_after_resolution, _rated_before_resolution,
     _resumed_never_paused, _escalated_standalone_thanks, _event_id_conflict,
+    _closed_while_open, _closed_twice, _changed_after_closure,
 )  # fmt: skip
 ATTACKS: tuple[Callable[[World], Hostile | None], ...] = CONTEXT_FREE + IN_CONTEXT
 _COMMON = ("event_id", "type", "schema_version", "incident_id", "occurred_at", "source")
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _first(w: World, pool: list[list[Event]], event_type: str | None = None) -> Event | None:
+    """The first event (of ``event_type``) of an incident of its own from ``pool``; None
+    when the pool is empty."""
+    history = w.take(pool)
+    if history is None:
+        return None
+    return next(e for e in history if event_type is None or e["type"] == event_type)
 
 
 def _bytes(event: Event) -> bytes:

@@ -44,7 +44,7 @@ def main() -> None:
             topic_partitions=args.partitions,
             state_dir=Path(tmp),
         )
-        with assembly.kafka_bootstrap(settings) as servers:
+        with assembly.kafka_bootstrap(settings, embedded=True) as servers:
             _publish(settings, servers, events)
             raw_rate = _raw_consumption(servers, settings.topics.incident_topics, len(events))
             print(f"(a) kafka-python, no processing: {raw_rate:,.0f} events/s")

@@ -100,6 +100,28 @@ ESCALATION_REASONS = {
 REOPEN_REASONS = (
     "customer disputes the resolution", "the defect came back", "refund not received",
 )
+REOPEN_AFTER_CLOSURE_REASONS = (
+    "customer came back after closure", "the repaired product failed again",
+)
+RESOLUTION_CORRECTION_REASON = "resolution recorded by mistake"
+# The groups that may hold an incident (a reassignment's department): the source departments,
+# plus Customer Service's own desk and technical support as holding groups.
+HOLDING_GROUPS = {
+    "customer_service": 0.30, "tech_support": 0.25, "service_centre": 0.13, "services": 0.10,
+    "retail_store": 0.08, "call_centre": 0.07, "document_management": 0.07,
+}
+REASSIGN_REASONS = {
+    "customer_service": "back to the customer service desk",
+    "tech_support": "needs a technical support engineer",
+    "service_centre": "repair handled by the service centre",
+    "services": "the installation team follows up",
+    "retail_store": "the store has to act",
+    "call_centre": "call-back by the call centre",
+    "document_management": "documents have to be checked",
+}
+REROUTE_REASON = "follow-up after resolution"
+CLOSE_AT_RESOLUTION_REASON = "confirmed by the customer at resolution"
+AUTO_CLOSE_REASON = "auto-closed after resolution"
 RATINGS = {"good": 0.58, "neutral": 0.25, "bad": 0.17}
 TROUBLED_RATINGS = {"good": 0.25, "neutral": 0.30, "bad": 0.45}
 RATING_COMMENTS = {
@@ -134,5 +156,22 @@ RATING_SHARE = 0.33
 STANDALONE_THANKS_PER_INCIDENT = 0.035
 THANKS_AFTER_GOOD_RATING = 0.20
 THANKS_OTHERWISE = 0.018
+# Re-routing, corrections and closure (incident.reassigned, .reclassified, .closed).
+REASSIGN_SHARE = 0.10  # of incidents, moved to another group while open
+REASSIGN_AGAIN_SHARE = 0.25  # of those moved, moved once more (three moves at most)
+REROUTE_RESOLVED_SHARE = 0.012  # of resolved incidents, re-routed without reopening
+PRIORITY_CHANGE_SHARE = 0.025
+CATEGORY_CORRECTION_SHARE = 0.05
+CHANNEL_CORRECTION_SHARE = 0.013  # of incidents whose channel can be mistaken (≈ 1 % of all)
+PAUSE_SWITCH_SHARE = 0.15  # of pauses: the reply makes the incident wait for the other party
+RESOLUTION_CORRECTION_SHARE = 0.004  # resolved, reopened and resolved again in one minute
+CLOSE_AT_RESOLUTION_SHARE = 0.08  # of final resolutions, closed in the same minute
+LEFT_RESOLVED_SHARE = 0.03  # of final resolutions, never closed
+AUTO_CLOSE_DAYS = 5  # the nightly job closes incidents resolved at least this long
+AUTO_CLOSE_HOUR = 2  # local time of the nightly job
+REOPEN_AFTER_CLOSURE_SHARE = 0.005  # of closed incidents
 CS_SOURCE = "cs-desk"
 SURVEY_SOURCE = "csat-survey"
+# Sources that keep a per-incident change counter (the event's ``sequence``): the Customer
+# Service desk and the document management system; mail, phone, web and the survey do not.
+SEQUENCED_SOURCES = frozenset({CS_SOURCE, "edms"})

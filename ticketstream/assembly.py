@@ -27,7 +27,7 @@ from projections.thanks_share import ThanksShare
 from domain.sla_rules import SlaRules
 from ticketstream.config_file import load_sla_rules
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
-from ticketstream.errors import StoreUnreachable, TicketstreamError
+from ticketstream.errors import NoBroker, StoreUnreachable, TicketstreamError
 from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
 from ticketstream.settings import Settings
 from ticketstream.topics import ensure_topics
@@ -96,13 +96,18 @@ def broker_state(settings: Settings) -> BrokerStateFile:
 
 
 @contextmanager
-def kafka_bootstrap(settings: Settings, outage: OutagePolicy | None = None) -> Iterator[str]:
-    """The configured Kafka, else a running `ticketstream broker`, else a broker of our own.
+def kafka_bootstrap(
+    settings: Settings, outage: OutagePolicy | None = None, *, embedded: bool = False
+) -> Iterator[str]:
+    """The configured Kafka, else a running `ticketstream broker`, else — only when
+    ``embedded`` — a private in-memory broker that stops when the block ends.
 
     The topics exist when the block starts. With ``outage``, a broker that does not answer
     yet is waited for (retried with backoff until the policy gives up).
 
     Raises:
+        NoBroker: none is configured or running, and ``embedded`` is false (at once: data
+            sent to a private broker would be gone when the command ends).
         BrokerUnavailable: no broker answers (at once, or when ``outage`` gives up: GaveUp).
     """
 
@@ -123,6 +128,11 @@ def kafka_bootstrap(settings: Settings, outage: OutagePolicy | None = None) -> I
     if running:
         yield topics_on(running)
         return
+    if not embedded:
+        raise NoBroker(
+            "no Kafka broker: set KAFKA_BOOTSTRAP_SERVERS, run `ticketstream broker`, or pass"
+            " --embedded for a private broker that stops with this command"
+        )
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(log_file=settings.state_dir / "broker.log") as broker:
         yield topics_on(broker.bootstrap_servers)
@@ -169,9 +179,13 @@ def publisher(settings: Settings, servers: str) -> Publisher:
         raise TicketstreamError(str(err)) from None
 
 
-def publish(settings: Settings, events: Sequence[EventBase]) -> int:
-    """Publish validated events to their topics; return how many the broker acknowledged."""
-    with kafka_bootstrap(settings) as servers:
+def publish(settings: Settings, events: Sequence[EventBase], *, embedded: bool = False) -> int:
+    """Publish validated events to their topics; return how many the broker acknowledged.
+
+    Raises:
+        NoBroker: see ``kafka_bootstrap``.
+    """
+    with kafka_bootstrap(settings, embedded=embedded) as servers:
         sdk = publisher(settings, servers)
         try:
             return sdk.publish(events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from datetime import date, datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -69,6 +70,14 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
+Embedded = Annotated[
+    bool,
+    typer.Option(
+        "--embedded",
+        help="With no broker configured or running, start a private in-memory one that stops"
+        " (with everything sent to it) when this command ends",
+    ),
+]
 ClockName = Enum("ClockName", {name: name for name in CLOCKS}, type=str)  # type: ignore[misc]
 
 
@@ -123,19 +132,24 @@ def demo(
 
 @app.command()
 def broker(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free)")] = 0) -> None:
-    """Run the embedded broker in the foreground until Ctrl-C; other commands find it."""
+    """Run the embedded broker in the foreground until Ctrl-C or SIGTERM; others find it."""
     settings = _settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     state = assembly.broker_state(settings)
-    stop = _StopFlag()
+    stop = _StopFlag()  # before the broker starts: a signal from then on stops it
     with EmbeddedBroker(port or None, log_file=settings.state_dir / "broker.log") as b:
         state.write(b)
         out.print(f"embedded broker listening on {b.bootstrap_servers} (memory only; Ctrl-C stops)")
         out.print(f"export KAFKA_BOOTSTRAP_SERVERS={b.bootstrap_servers}")
         try:
+            # A short sleep, not sigtimedwait: that one takes the signal away from the handler.
             while not stop() and b.process is not None and b.process.poll() is None:
-                signal.sigtimedwait([signal.SIGTERM, signal.SIGINT], 0.5)
+                time.sleep(0.1)
         finally:
             state.remove()
+        if not stop():
+            raise TicketstreamError(f"the embedded broker exited on its own; see {b.log_file}")
+    out.print("embedded broker stopped", highlight=False)
 
 
 @app.command("simulate")
@@ -146,15 +160,18 @@ def simulate_command(
     incidents_per_month: Annotated[int, typer.Option(min=1)] = 120,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write JSONL here")] = None,
     publish: Annotated[bool, typer.Option("--publish", help="Publish to Kafka")] = False,
+    embedded: Embedded = False,
 ) -> None:
     """Generate realistic, seeded customer-service traffic (same seed → same bytes)."""
     settings = _settings()
+    if embedded and not publish:
+        raise TicketstreamError("--embedded goes with --publish")
     spec = SimulationSpec(
         months=months, seed=seed, start=_first_day(start), incidents_per_month=incidents_per_month
     )
     events = simulate(spec)
     if publish:
-        _publish_dicts(settings, events)
+        _publish_dicts(settings, events, embedded)
     elif output is not None:
         with output.open("w") as stream:
             count = write_jsonl(events, stream)
@@ -167,6 +184,7 @@ def simulate_command(
 def publish(
     file: Annotated[Path, typer.Argument(help="JSONL file, one event per line")],
     skip_invalid: Annotated[bool, typer.Option(help="Publish the valid lines, report the rest")] = False,
+    embedded: Embedded = False,
 ) -> None:
     """Validate every line, then publish the events to their topics."""
     settings = _settings()
@@ -176,21 +194,22 @@ def publish(
         batch = read_events(lines, skip_invalid=skip_invalid, max_bytes=settings.max_message_bytes)
     for invalid in batch.invalid:
         typer.echo(f"skipped {invalid}", err=True)
-    count = assembly.publish(settings, batch.events)
+    count = assembly.publish(settings, batch.events, embedded=embedded)
     out.print(f"published {count} events ({len(batch.invalid)} invalid lines skipped)", highlight=False)
 
 
 @app.command()
 def consume(
     once: Annotated[bool, typer.Option("--once", help="Drain all partitions, then exit")] = False,
+    embedded: Embedded = False,
 ) -> None:
     """Consume the incident topics into the event store (a consumer-group member)."""
     settings = _settings()
     stop = _StopFlag()
     # A broker or database that is not up yet is waited for, as an outage later would be.
     outage = assembly.outage_policy(settings)
-    incidents = assembly.open_incidents(settings, outage)
-    with assembly.kafka_bootstrap(settings, outage) as servers:
+    with assembly.kafka_bootstrap(settings, outage, embedded=embedded) as servers:
+        incidents = assembly.open_incidents(settings, outage)
         step = assembly.ingest(settings, incidents)
         source = ride_out(
             lambda: assembly.kafka_source(settings, servers, step), outage,
@@ -205,7 +224,8 @@ def consume(
         finally:
             source.close()
             sdk.close()
-    out.print(reports.consume_summary(totals), highlight=False)
+    waiting = len(assembly.ingest_recorder(incidents).parked_events())
+    out.print(reports.consume_summary(totals, waiting), highlight=False)
 
 
 @app.command()
@@ -477,10 +497,10 @@ def config_check(
     out.print(sla_config_report.read_model_line(settings, rules), highlight=False)
 
 
-def _publish_dicts(settings: Settings, events: list[dict[str, object]]) -> None:
+def _publish_dicts(settings: Settings, events: list[dict[str, object]], embedded: bool) -> None:
     lines = (_line(e) for e in events)
     batch = read_events(lines, max_bytes=settings.max_message_bytes)
-    count = assembly.publish(settings, batch.events)
+    count = assembly.publish(settings, batch.events, embedded=embedded)
     out.print(f"published {count} events", highlight=False)
 
 

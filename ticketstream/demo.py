@@ -38,7 +38,8 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
     valid = read_events(lines).events
     console.print(f"simulated {len(valid)} events over {spec.months} months (seed {spec.seed})")
     app = assembly.open_incidents(settings)
-    with assembly.kafka_bootstrap(settings) as servers:
+    # The demo's data lives and dies with it: a private broker is what it wants.
+    with assembly.kafka_bootstrap(settings, embedded=True) as servers:
         sdk = assembly.publisher(settings, servers)
         try:
             sdk.publish(valid)
@@ -54,7 +55,8 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
                 source.close()
         finally:
             sdk.close()
-    console.print(reports.consume_summary(totals), highlight=False)
+    waiting = len(assembly.ingest_recorder(app).parked_events())
+    console.print(reports.consume_summary(totals, waiting), highlight=False)
     runner = assembly.projection_runner(settings, app)
     console.print(f"projected {runner.catch_up()} notifications into the read models")
     now = datetime.now(timezone.utc)

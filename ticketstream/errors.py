@@ -13,3 +13,7 @@ class ConfigError(TicketstreamError):
 
 class StoreUnreachable(ConfigError):
     """The PostgreSQL event store does not answer (perhaps only for now)."""
+
+
+class NoBroker(TicketstreamError):
+    """No Kafka broker is configured or running, and no private one was asked for."""

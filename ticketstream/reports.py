@@ -65,14 +65,21 @@ def print_report(
         render(rows, fmt, title, console)
 
 
-def consume_summary(totals: ConsumeTotals) -> str:
-    """One line on what a consume run did."""
+def consume_summary(totals: ConsumeTotals, waiting: int) -> str:
+    """One line on what a consume run did; ``waiting`` is how many events are parked in the
+    store now (this run's and earlier runs'), waiting for the facts that make them valid.
+
+    Every count is of something that happened (none is a difference): events parked by this
+    run, events it released from parking (applied at last, or expired into the dead
+    letters, possibly parked by an earlier run), and what still waits.
+    """
     reasons = ", ".join(f"{r}={n}" for r, n in sorted(totals.reasons.items())) or "none"
     rate = totals.messages / totals.seconds if totals.seconds else 0.0
     return (
         f"consumed {totals.messages} messages in {totals.batches} batches ({rate:,.0f}/s): "
         f"{totals.applied} events applied, {totals.duplicates} duplicates ignored, "
-        f"{totals.redelivered} redelivered skipped, {totals.parked - totals.unparked} parked, "
+        f"{totals.redelivered} redelivered skipped, {totals.parked} parked, "
+        f"{totals.unparked} released from parking, {waiting} still parked, "
         f"{totals.dead_lettered} dead-lettered (reasons: {reasons})"
     )
 

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices(
             "TICKETSTREAM_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
         ),
-        description="host:port[,host:port]; unset = start the embedded broker",
+        description="host:port[,host:port]; unset = the broker `ticketstream broker` announced"
+        " (or, for commands given --embedded, a private one)",
     )
     event_store: str = "var/ticketstream.db"
     topics: TopicMap = TopicMap()

@@ -11,11 +11,13 @@ import pytest
 
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a new user runs it: no Kafka configured, no `ticketstream broker` running."""
+    clean = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    clean.update(TICKETSTREAM_EVENT_STORE=str(tmp_path / "e.db"), TICKETSTREAM_STATE_DIR="var")
     return subprocess.run(
         [sys.executable, "-m", "ticketstream", *args],
-        env={**os.environ, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "e.db"), **env},
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )
+        env={**clean, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,37 @@ def test_a_user_mistake_is_one_line_and_exit_code_2(
     assert lines[0].startswith("ticketstream: error: ")
     assert says in lines[0]
     assert "Traceback" not in result.stderr
+
+
+NO_BROKER = (
+    "ticketstream: error: no Kafka broker: set KAFKA_BOOTSTRAP_SERVERS, run `ticketstream"
+    " broker`, or pass --embedded for a private broker that stops with this command"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("publish", "events.jsonl"), ("consume", "--once"), ("consume",),
+     ("simulate", "--months", "1", "--publish")],
+)  # fmt: skip
+def test_without_a_broker_sending_or_reading_refuses_a_private_one_unless_asked(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    _run(tmp_path, "simulate", "--months", "1", "--incidents-per-month", "5", "-o", "events.jsonl")
+
+    result = _run(tmp_path, *args)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == NO_BROKER
+    assert "published" not in result.stdout
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_embedded_without_publish_is_a_mistake(tmp_path: Path) -> None:
+    result = _run(tmp_path, "simulate", "--embedded")
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "ticketstream: error: --embedded goes with --publish"
 
 
 def test_a_bad_jsonl_line_is_named_and_nothing_is_published(tmp_path: Path) -> None:

@@ -104,7 +104,8 @@ def test_the_seeded_generator_exercises_every_reason_and_is_reproducible() -> No
         "not_json", "not_an_object", "missing_type", "unknown_type", "unsupported_schema_version",
         "schema_violation", "oversized", "key_mismatch", "already_received", "already_resolved",
         "escalated_after_resolution", "rated_before_resolution", "not_paused",
-        "standalone_thanks_is_closed", "orphan", "event_id_conflict",
+        "standalone_thanks_is_closed", "orphan", "event_id_conflict", "closed_while_open",
+        "already_closed", "incident_closed",
     }  # fmt: skip
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter, defaultdict
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from itertools import groupby
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,12 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.codec import validate_object
+from contracts.routing import TopicMap
 from domain.lifecycle import Entry, check_timeline
 from domain.timeline import arrange
 from producers.simulator import SimulationSpec, simulate, write_jsonl
+from producers.traffic_mix import AUTO_CLOSE_DAYS, AUTO_CLOSE_HOUR, HOLDING_GROUPS
+
+TOPICS = TopicMap()
 
 Event = dict[str, object]
 MOSCOW = ZoneInfo("Europe/Moscow")
+STATELESS = ("rated", "thanked")  # facts that change no lifecycle state or classification
 
 
 @pytest.fixture(scope="module")
@@ -47,27 +53,61 @@ def _incident_ids(events: list[Event], kind: str) -> set[object]:
     return {e["incident_id"] for e in _of_type(events, kind)}
 
 
-def _timelines(events: list[Event]) -> dict[str, list[Entry]]:
-    """Each incident's events as lifecycle entries, in the consumer's event-time order."""
-    timelines: dict[str, list[Entry]] = defaultdict(list)
+def _histories(events: list[Event]) -> dict[str, list[Event]]:
+    """Each incident's events, in the simulator's output order."""
+    histories: dict[str, list[Event]] = defaultdict(list)
     for event in events:
+        histories[str(event["incident_id"])].append(event)
+    return histories
+
+
+def _timelines(events: list[Event], arrivals: bool) -> dict[str, list[Entry]]:
+    """Each incident's events as lifecycle entries in the domain's timeline order; with
+    ``arrivals``, as if published in output order (one partition per topic and incident)."""
+    timelines: dict[str, list[Entry]] = defaultdict(list)
+    for position, event in enumerate(events):
         kind = str(event["type"]).removeprefix("incident.")
+        stream = TOPICS.topic_for(str(event["type"])) if arrivals else None
         entry = Entry(
             _at(event["occurred_at"]), kind, str(event["event_id"]), str(event["source"]),
-            event.get("sequence"), standalone=bool(event.get("standalone")),  # type: ignore[arg-type]
+            event.get("sequence"),  # type: ignore[arg-type]
+            stream, position if arrivals else None, standalone=bool(event.get("standalone")),
         )
         timelines[str(event["incident_id"])].append(entry)
-    return {
-        incident_id: arrange(entries)
-        for incident_id, entries in timelines.items()
-    }
+    return {incident_id: arrange(entries) for incident_id, entries in timelines.items()}
 
 
 def _assert_lifecycle_holds(events: list[Event]) -> None:
-    for entries in _timelines(events).values():
-        check_timeline(entries)
-        instants = [entry.occurred_at for entry in entries]
-        assert len(set(instants)) == len(instants), "two events of one incident at one instant"
+    for arrivals in (True, False):
+        for entries in _timelines(events, arrivals).values():
+            check_timeline(entries)
+
+
+def _assert_rebuilt_as_told(events: list[Event]) -> None:
+    timelines = _timelines(events, arrivals=True)
+    for incident_id, history in _histories(events).items():
+        told = [str(e["event_id"]) for e in history if _kinds([e])[0] not in STATELESS]
+        rebuilt = [e.event_id for e in timelines[incident_id] if e.kind not in STATELESS]
+        assert rebuilt == told, incident_id
+
+
+def _kinds(history: list[Event]) -> list[str]:
+    return [str(e["type"]).removeprefix("incident.") for e in history]
+
+
+def _same_instant_kinds(events: list[Event]) -> list[list[str]]:
+    """The kinds of each incident's facts that share an instant, in output order."""
+    groups = []
+    for history in _histories(events).values():
+        for _, facts in groupby(history, key=lambda e: _at(e["occurred_at"])):
+            kinds = _kinds(list(facts))
+            if len(kinds) > 1:
+                groups.append(kinds)
+    return groups
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole
 
 
 def test_the_same_seed_gives_byte_identical_jsonl() -> None:
@@ -110,8 +150,10 @@ def test_every_timestamp_carries_the_offset_of_the_configured_zone(year: list[Ev
     assert offsets == {"+03:00"}
 
 
-def test_events_come_sorted_by_instant_then_event_id(year: list[Event]) -> None:
-    keys = [(_at(e["occurred_at"]), str(e["event_id"])) for e in year]
+def test_events_come_sorted_by_instant_then_incident_each_in_the_order_it_happened(
+    year: list[Event],
+) -> None:
+    keys = [(_at(e["occurred_at"]), str(e["incident_id"])) for e in year]
 
     assert keys == sorted(keys)
     assert len({e["event_id"] for e in year}) == len(year)
@@ -119,6 +161,47 @@ def test_events_come_sorted_by_instant_then_event_id(year: list[Event]) -> None:
 
 def test_every_incident_obeys_the_lifecycle_rules(year: list[Event]) -> None:
     _assert_lifecycle_holds(year)
+
+
+def test_the_domain_rebuilds_every_incident_in_the_order_its_story_happened(
+    year: list[Event],
+) -> None:
+    """Published in output order, each incident's facts come back in that order from the
+    timeline rules (sequence, then offset, then validity); ratings and thanks excepted,
+    which change nothing and are ordered by nothing when they share a minute by chance."""
+    _assert_rebuilt_as_told(year)
+
+
+def test_facts_of_one_incident_share_a_minute_as_in_real_helpdesk_logs(year: list[Event]) -> None:
+    groups = _same_instant_kinds(year)
+
+    def occurs(*kinds: str) -> bool:
+        return any(
+            any(group[i : i + len(kinds)] == list(kinds) for i in range(len(group)))
+            for group in groups
+        )
+
+    assert len(groups) >= 100
+    assert occurs("reassigned", "reclassified")
+    assert occurs("resumed", "paused")
+    assert occurs("resolved", "closed")
+    assert occurs("resolved", "reopened", "resolved")
+
+
+def test_sequenced_sources_count_each_incidents_changes_and_others_carry_none(
+    year: list[Event],
+) -> None:
+    counters: dict[tuple[object, object], list[object]] = defaultdict(list)
+
+    for event in year:
+        if event["source"] in ("cs-desk", "edms"):
+            counters[event["incident_id"], event["source"]].append(event["sequence"])
+        else:
+            assert "sequence" not in event, event["source"]
+
+    assert all(numbers == list(range(len(numbers))) for numbers in counters.values())
+    assert any(source == "edms" for _, source in counters)
+    assert "sequence" not in _of_type(year, "rated")[0]
 
 
 @settings(max_examples=25, deadline=None)
@@ -138,6 +221,7 @@ def test_traffic_of_any_seed_and_zone_obeys_the_lifecycle_rules(
     events = simulate(spec)
 
     _assert_lifecycle_holds(events)
+    _assert_rebuilt_as_told(events)
     assert all(_at(e["occurred_at"]).utcoffset() is not None for e in events)
 
 
@@ -232,6 +316,98 @@ def test_standalone_thanks_are_contacts_of_their_own(year: list[Event]) -> None:
     assert standalone
     assert all(str(e["incident_id"]).startswith("THX-2025-") for e in standalone)
     assert all(by_incident[e["incident_id"]] == 1 for e in standalone)
+
+
+def _walk(history: list[Event]) -> list[tuple[Event, bool, str]]:
+    """Each event with whether the incident was resolved and which group held it before it."""
+    resolved, holder, walked = False, "", []
+    for event in history:
+        walked.append((event, resolved, holder))
+        kind = _kinds([event])[0]
+        if kind == "received":
+            holder = str(event["department"])
+        elif kind == "reassigned":
+            holder = str(event["department"])
+        elif kind in ("resolved", "reopened"):
+            resolved = kind == "resolved"
+    return walked
+
+
+def test_about_ten_percent_of_incidents_move_to_other_groups_a_few_while_resolved(
+    year: list[Event],
+) -> None:
+    incidents = len(_incident_ids(year, "received"))
+    moves: Counter[object] = Counter()
+    while_resolved = 0
+
+    for history in _histories(year).values():
+        for event, resolved, holder in _walk(history):
+            if event["type"] == "incident.reassigned":
+                assert event["department"] != holder
+                assert event["department"] in HOLDING_GROUPS
+                moves[event["incident_id"]] += 1
+                while_resolved += resolved
+
+    assert 0.08 <= _share(len(moves), incidents) <= 0.14
+    assert {2, 3} <= set(moves.values())
+    assert max(moves.values()) <= 4  # three while open, one after the resolution
+    assert 5 <= while_resolved <= 0.03 * incidents
+
+
+def test_priorities_categories_and_channels_are_corrected_in_the_proportions_chosen(
+    year: list[Event],
+) -> None:
+    incidents = len(_incident_ids(year, "received"))
+    corrected: dict[str, set[object]] = defaultdict(set)
+
+    for history in _histories(year).values():
+        current = dict(history[0])
+        for event in history[1:]:
+            if event["type"] != "incident.reclassified":
+                continue
+            named = [f for f in ("priority", "category", "channel") if f in event]
+            assert named
+            for name in named:
+                assert event[name] != current[name]
+                current[name] = event[name]
+                corrected[name].add(event["incident_id"])
+
+    assert 0.015 <= _share(len(corrected["priority"]), incidents) <= 0.04
+    assert 0.035 <= _share(len(corrected["category"]), incidents) <= 0.065
+    assert 0.004 <= _share(len(corrected["channel"]), incidents) <= 0.02
+
+
+def test_resolved_incidents_are_closed_at_once_or_by_the_nightly_job_and_a_few_reopened(
+    year: list[Event],
+) -> None:
+    settled_before = datetime(2025, 12, 15, tzinfo=MOSCOW)  # auto-close due inside the year
+    finals, closures, at_once, reopened_after_closure = 0, 0, 0, set()
+
+    for history in _histories(year).values():
+        last_resolution = None
+        kinds = _kinds(history)
+        for event, kind in zip(history, kinds):
+            if kind == "resolved":
+                last_resolution = _at(event["occurred_at"])
+            elif kind == "closed":
+                assert last_resolution is not None
+                closed_at = _at(event["occurred_at"])
+                if closed_at == last_resolution:
+                    at_once += 1
+                else:
+                    assert closed_at - last_resolution > timedelta(days=AUTO_CLOSE_DAYS)
+                    assert closed_at.astimezone(MOSCOW).hour == AUTO_CLOSE_HOUR
+        if "closed" in kinds and "reopened" in kinds[kinds.index("closed") :]:
+            reopened_after_closure.add(history[0]["incident_id"])
+        if last_resolution is not None and last_resolution < settled_before:
+            finals += 1
+            last = len(kinds) - 1 - kinds[::-1].index("resolved")
+            closures += "closed" in kinds[last:]
+
+    incidents = len(_incident_ids(year, "received"))
+    assert 0.93 <= _share(closures, finals) <= 0.995
+    assert 0.05 <= _share(at_once, len(_of_type(year, "closed"))) <= 0.11
+    assert 1 <= len(reopened_after_closure) <= 0.015 * incidents
 
 
 def test_a_spec_must_start_on_the_first_of_a_month() -> None:
