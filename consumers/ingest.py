@@ -129,13 +129,16 @@ class Ingest:
         origin = {**self._parked_facts(touched), **decoded}
         decision = self.app.decide(origin)
         self._judge(origin, dict(decision.rejected), batch)
+        # Counted before expiry: an event parked and expired in one batch was parked too;
+        # one parked again under another reason is not parked twice.
+        result.parked = sum(p.event_id not in self.parked.get(p.incident_id, {}) for p in batch.parked)
         self._expire_parked(batch, read_to_end)
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
         if decision.incidents or batch.offsets or batch.dead_letters or batch.parked:
             self.app.save_decision(decision, ingest=batch)
         self._committed(batch)
         result.duplicates = decision.duplicates
-        result.parked, result.unparked = len(batch.parked), len(batch.unparked)
+        result.unparked = len(batch.unparked)
         result.dead_lettered = len(batch.dead_letters)
         for letter in batch.dead_letters:
             result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1

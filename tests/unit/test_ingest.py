@@ -616,3 +616,18 @@ def test_resume_then_pause_in_one_minute_without_a_sequence_is_applied_in_either
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][:4] == (2, 0, [], "paused")
     assert [kind for kind, _ in outcomes[0][4]] == ["received", "paused", "resumed", "paused"]
+
+
+def test_an_event_parked_and_expired_in_one_batch_counts_as_parked_and_released_once(
+    app: Incidents, feed: Feed
+) -> None:
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=7)))
+    orphan = feed(wire("resolved", "INC-LOST"))
+    later = feed(wire("received", "INC-2", hours=24 * 9))
+
+    result = ingest.process([orphan, later], read_to_end=lambda: True)
+    again = ingest.process([feed(wire("rated", "INC-3", hours=3))], read_to_end=lambda: False)
+    reparked = ingest.process([feed(wire("received", "INC-3", hours=2))], read_to_end=lambda: False)
+
+    assert (result.parked, result.unparked, result.reasons) == (1, 1, {"orphan": 1})
+    assert (again.parked, reparked.parked, reparked.unparked) == (1, 0, 0)  # same event, new reason
