@@ -244,9 +244,11 @@ class IncidentStory:
         fields = {"root_cause": root_cause, "completed_at": completed_at}
         self.emit("resolved", source, resolution=resolution, **fields)
         if rng.random() < mix.RESOLUTION_CORRECTION_SHARE and len(options) > 1:
+            # The desk corrects it, under its counter: only one order of the three is valid,
+            # and the two resolutions of one minute never depend on a partition's order.
             self.emit("reopened", mix.CS_SOURCE, reason=mix.RESOLUTION_CORRECTION_REASON)
             corrected = pick(rng, {r: w for r, w in options.items() if r != resolution})
-            self.emit("resolved", source, resolution=corrected, **fields)
+            self.emit("resolved", mix.CS_SOURCE, resolution=corrected, **fields)
 
     def reopen(self) -> None:
         rng = self.rng

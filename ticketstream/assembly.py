@@ -179,23 +179,17 @@ def publisher(settings: Settings, servers: str) -> Publisher:
         raise TicketstreamError(str(err)) from None
 
 
-def publish(settings: Settings, events: Sequence[EventBase], *, embedded: bool = False) -> int:
-    """Publish validated events to their topics; return how many the broker acknowledged.
+def publish(
+    settings: Settings, events: Iterable[EventBase], *, embedded: bool = False,
+    chunk_size: int = 5000,
+) -> int:  # fmt: skip
+    """Publish validated events to their topics as they come, ``chunk_size`` acknowledged at a
+    time; return how many the broker acknowledged.
 
     Raises:
         NoBroker: see ``kafka_bootstrap``.
     """
     with kafka_bootstrap(settings, embedded=embedded) as servers:
-        sdk = publisher(settings, servers)
-        try:
-            return sdk.publish(events)
-        finally:
-            sdk.close()
-
-
-def publish_stream(settings: Settings, events: Iterable[EventBase], chunk_size: int = 5000) -> int:
-    """Publish events as they come, ``chunk_size`` acknowledged at a time; return how many."""
-    with kafka_bootstrap(settings) as servers:
         sdk = publisher(settings, servers)
         try:
             stream, count = iter(events), 0

@@ -364,17 +364,19 @@ def import_servicenow(
     reconcile: Annotated[bool, typer.Option("--reconcile", help="Compare the CSV's monthly counts with the read models")] = False,
     skip_invalid: Annotated[bool, typer.Option(help="Skip rows that cannot be imported, and count them")] = False,
     source: Annotated[str, typer.Option(help="The events' source")] = DEFAULT_SOURCE,
-    fmt: Format = OutputFormat.table,
+    fmt: Format = OutputFormat.table, embedded: Embedded = False,
 ) -> None:  # fmt: skip
     """Import a ServiceNow incident audit export as events (JSONL on stdout without -o or --publish)."""
     settings = _settings()
     if output is not None and publish:
         raise TicketstreamError("give -o FILE or --publish, not both")
+    if embedded and not publish:
+        raise TicketstreamError("--embedded goes with --publish")
     if not file.is_file():
         raise TicketstreamError(f"no such file: {file}")
     options = servicenow_import.import_options(settings, zone, source, skip_invalid)
     if publish:
-        summary = servicenow_import.publish(settings, file, options, err)
+        summary = servicenow_import.publish(settings, file, options, err, embedded=embedded)
         servicenow_import.print_summary(summary, "published {n} events", out)
     elif output is not None or not reconcile:
         summary = servicenow_import.write(file, options, output, err)

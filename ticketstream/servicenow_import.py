@@ -63,8 +63,9 @@ def write(
 
 
 def publish(
-    settings: Settings, file: Path, options: ImportOptions, progress: Console
-) -> ImportSummary:
+    settings: Settings, file: Path, options: ImportOptions, progress: Console,
+    *, embedded: bool = False,
+) -> ImportSummary:  # fmt: skip
     """Publish the export's events; unless bad rows are skipped, the whole file is checked first,
     so a bad row publishes nothing."""
     if not options.skip_invalid:
@@ -73,7 +74,8 @@ def publish(
                 pass
     summary = ImportSummary()
     with _reading(file, progress, "publishing") as (stream, advance):
-        assembly.publish_stream(settings, import_export(stream, options, summary, advance))
+        events = import_export(stream, options, summary, advance)
+        assembly.publish(settings, events, embedded=embedded)
     return summary
 
 

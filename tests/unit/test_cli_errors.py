@@ -59,6 +59,7 @@ def test_a_user_mistake_is_one_line_and_exit_code_2(
     assert "Traceback" not in result.stderr
 
 
+SERVICENOW_EXPORT = Path(__file__).parent.parent / "data" / "servicenow" / "reclassified.csv"
 NO_BROKER = (
     "ticketstream: error: no Kafka broker: set KAFKA_BOOTSTRAP_SERVERS, run `ticketstream"
     " broker`, or pass --embedded for a private broker that stops with this command"
@@ -68,7 +69,8 @@ NO_BROKER = (
 @pytest.mark.parametrize(
     "args",
     [("publish", "events.jsonl"), ("consume", "--once"), ("consume",),
-     ("simulate", "--months", "1", "--publish")],
+     ("simulate", "--months", "1", "--publish"),
+     ("import", "servicenow", str(SERVICENOW_EXPORT), "--publish")],
 )  # fmt: skip
 def test_without_a_broker_sending_or_reading_refuses_a_private_one_unless_asked(
     tmp_path: Path, args: tuple[str, ...]
@@ -83,8 +85,11 @@ def test_without_a_broker_sending_or_reading_refuses_a_private_one_unless_asked(
     assert not (tmp_path / "e.db").exists()
 
 
-def test_embedded_without_publish_is_a_mistake(tmp_path: Path) -> None:
-    result = _run(tmp_path, "simulate", "--embedded")
+@pytest.mark.parametrize(
+    "args", [("simulate", "--embedded"), ("import", "servicenow", str(SERVICENOW_EXPORT), "--embedded")]
+)
+def test_embedded_without_publish_is_a_mistake(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _run(tmp_path, *args)
 
     assert result.returncode == 2
     assert result.stderr.strip() == "ticketstream: error: --embedded goes with --publish"
