@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from domain.classification import classification_history
 from domain.incident import Incident, in_timeline_order
 from projections.month import month_of
+from projections.per_incident import HistoryLoader
 from projections.read_model import Cursor, event_topics
 
 UNKNOWN_DEPARTMENT = "unknown"
-# Loads the stored events of incidents: id → events in version order.
-HistoryLoader = Callable[[Sequence[str]], Mapping[str, Sequence[Incident.Event]]]
 Key = tuple[str, str, str]  # (month, channel, department)
 
 

@@ -16,7 +16,7 @@ from domain.classification import classification_history
 from domain.incident import EVENT_CLASSES, Incident, in_timeline_order
 from projections.month import month_of
 from projections.read_model import Cursor, event_topics
-from projections.touched_histories import HistoryLoader, touched_histories
+from projections.per_incident import HistoryLoader, delete_rows_of, touched_histories
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS incident_summaries ("
@@ -28,69 +28,17 @@ _CREATE = (
     " reclassifications INTEGER NOT NULL, root_cause TEXT, resolution TEXT, rating TEXT)"
 )
 _INDEX = "CREATE INDEX IF NOT EXISTS incident_summaries_by_month ON incident_summaries (month)"
-_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class IncidentSummary:
-    """One incident as the reports see it (instants as stored: RFC 3339 with their offset).
-
-    ``department`` is the source department; channel, category, priority and ``holder`` (the
-    group holding it) are the final ones. ``status`` is open, paused, resolved or closed;
-    ``root_cause`` and ``resolution`` are those of the last resolution, ``rating`` the latest.
-    ``closed_at`` is the last closure, even if a reopen followed (``status`` says).
-    """
-
-    incident_id: str
-    source: str
-    month: str
-    department: str
-    channel: str
-    category: str | None
-    priority: str
-    holder: str
-    status: str
-    received_at: str
-    first_resolved_at: str | None = None
-    last_resolved_at: str | None = None
-    closed_at: str | None = None
-    resolutions: int = 0
-    reopens: int = 0
-    reassignments: int = 0
-    reclassifications: int = 0
-    root_cause: str | None = None
-    resolution: str | None = None
-    rating: str | None = None
-
-
-COLUMNS = tuple(IncidentSummary.__dataclass_fields__)
-
-
-def summarise(ordered: Sequence[Incident.Event], zone: ZoneInfo) -> IncidentSummary | None:
-    """The summary of one incident's events in timeline order; None for a standalone thanks."""
-    history = classification_history(ordered)
-    received = next((e for e in ordered if isinstance(e, Incident.Received)), None)
-    if history is None or received is None:
-        return None
-    final = history.final
-    tally = _Tally(datetime.fromisoformat(received.occurred_at), received.sequence)
-    for event in ordered:
-        tally.add(event)
-    return IncidentSummary(
-        received.originator_id, received.source, month_of(received.occurred_at, zone),
-        final.department, final.channel, final.category, final.priority, final.holder,
-        tally.status, received.occurred_at, tally.first_resolved_at, tally.last_resolved_at,
-        tally.closed_at, tally.resolutions, tally.reopens, tally.reassignments,
-        tally.reclassifications, tally.root_cause, tally.resolution, tally.rating,
-    )  # fmt: skip
 
 
 @dataclass
-class _Tally:
-    """What an incident's events add up to, folded in timeline order."""
+class Outcome:
+    """What an incident's events add up to, folded in timeline order.
 
-    received_at: datetime
-    received_sequence: int | None
+    ``status`` is open, paused, resolved or closed; ``root_cause`` and ``resolution`` are those
+    of the last resolution, ``rating`` the latest. ``closed_at`` is the last closure, even if a
+    reopen followed (``status`` says). Instants as stored: RFC 3339 with their offset.
+    """
+
     status: str = "open"
     first_resolved_at: str | None = None
     last_resolved_at: str | None = None
@@ -103,7 +51,8 @@ class _Tally:
     resolution: str | None = None
     rating: str | None = None
 
-    def add(self, event: Incident.Event) -> None:
+    def add(self, event: Incident.Event, receipt: Incident.Received) -> None:
+        """Fold in the next event of the timeline."""
         if isinstance(event, Incident.Resolved):
             self.status, self.resolutions = "resolved", self.resolutions + 1
             self.first_resolved_at = self.first_resolved_at or event.occurred_at
@@ -116,18 +65,64 @@ class _Tally:
         elif isinstance(event, (Incident.Paused, Incident.Resumed)):
             self.status = "paused" if isinstance(event, Incident.Paused) else "open"
         elif isinstance(event, Incident.Reassigned):
-            self.reassignments += not self._routing(event)
+            self.reassignments += not _routing(event, receipt)
         elif isinstance(event, Incident.Reclassified):
             self.reclassifications += 1
         elif isinstance(event, Incident.Rated):
             self.rating = event.rating
 
 
-    def _routing(self, event: Incident.Reassigned) -> bool:
-        """Whether it hands the incident to its first group as part of the receipt (same
-        instant, same sequence): a routing, not a reassignment (ServiceNow counts neither)."""
-        same_instant = datetime.fromisoformat(event.occurred_at) == self.received_at
-        return same_instant and event.sequence == self.received_sequence
+@dataclass(frozen=True)
+class IncidentSummary:
+    """One incident as the reports see it: who and what it is, and its outcome.
+
+    ``department`` is the source department; channel, category, priority and ``holder`` (the
+    group holding it) are the final ones.
+    """
+
+    incident_id: str
+    source: str
+    month: str
+    department: str
+    channel: str
+    category: str | None
+    priority: str
+    holder: str
+    received_at: str
+    outcome: Outcome
+
+    def row(self) -> tuple[object, ...]:
+        """The values of ``COLUMNS``."""
+        return (*astuple(self)[:-1], *astuple(self.outcome))
+
+
+COLUMNS = (*tuple(IncidentSummary.__dataclass_fields__)[:-1], *Outcome.__dataclass_fields__)
+
+
+def summarise(ordered: Sequence[Incident.Event], zone: ZoneInfo) -> IncidentSummary | None:
+    """The summary of one incident's events in timeline order; None for a standalone thanks."""
+    history = classification_history(ordered)
+    received = next((e for e in ordered if isinstance(e, Incident.Received)), None)
+    if history is None or received is None:
+        return None
+    final = history.final
+    outcome = Outcome()
+    for event in ordered:
+        outcome.add(event, received)
+    return IncidentSummary(
+        received.originator_id, received.source, month_of(received.occurred_at, zone),
+        final.department, final.channel, final.category, final.priority, final.holder,
+        received.occurred_at, outcome,
+    )  # fmt: skip
+
+
+def _routing(event: Incident.Reassigned, receipt: Incident.Received) -> bool:
+    """Whether it hands the incident to its first group as part of the receipt (same instant,
+    same sequence): a routing, not a reassignment (ServiceNow counts neither)."""
+    same_instant = datetime.fromisoformat(event.occurred_at) == datetime.fromisoformat(
+        receipt.occurred_at
+    )
+    return same_instant and event.sequence == receipt.sequence
 
 
 class IncidentSummaries:
@@ -151,12 +146,9 @@ class IncidentSummaries:
         histories, begun_earlier = touched_histories(events, self.load_histories)
         summaries = [summarise(in_timeline_order(h), self.zone) for h in histories.values()]
         # Rows exist only for incidents begun before this batch (its position commits with them).
-        for start in range(0, len(begun_earlier), _CHUNK):
-            chunk = begun_earlier[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            c.execute(f"DELETE FROM incident_summaries WHERE incident_id IN ({marks})", chunk)
+        delete_rows_of(c, "incident_summaries", begun_earlier)
         c.executemany(
             f"INSERT INTO incident_summaries ({', '.join(COLUMNS)})"
             f" VALUES ({', '.join('?' * len(COLUMNS))})",
-            [astuple(s) for s in summaries if s is not None],
+            [s.row() for s in summaries if s is not None],
         )

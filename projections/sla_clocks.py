@@ -10,7 +10,7 @@ the rules in force are others.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,9 @@ from domain.incident_clocks import compute_clocks
 from domain.sla_fingerprint import rules_fingerprint
 from domain.sla_rules import SlaRules
 from projections.month import month_of
+from projections.per_incident import HistoryLoader, delete_rows_of, touched_histories
 from projections.read_model import Cursor, event_topics
 
-# Loads the stored events of incidents: id → events in version order.
-HistoryLoader = Callable[[Sequence[str]], Mapping[str, Sequence[Incident.Event]]]
 
 COLUMNS = (
     "incident_id", "clock", "cycle", "month", "department", "channel", "category", "priority",
@@ -52,7 +51,6 @@ _CREATE_RULES = (
     "CREATE TABLE IF NOT EXISTS sla_clocks_rules ("
     " id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)"
 )
-_CHUNK = 500
 
 
 class SlaClocks:
@@ -94,20 +92,14 @@ class SlaClocks:
 
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
         self._record_fingerprint(c)
-        histories, begun_earlier = self._histories(events)
+        histories, begun_earlier = touched_histories(events, self.load_histories)
         rows = [
             self._stored(row)
             for incident_id in histories
             for row in compute_clocks(histories[incident_id], self.rules)
         ]
         # Rows exist only for incidents begun before this batch (its position commits with them).
-        touched = begun_earlier
-        for start in range(0, len(touched), _CHUNK):
-            chunk = touched[start : start + _CHUNK]
-            c.execute(
-                f"DELETE FROM sla_clocks WHERE incident_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+        delete_rows_of(c, "sla_clocks", begun_earlier)
         c.executemany(
             f"INSERT INTO sla_clocks ({', '.join(COLUMNS)})"
             f" VALUES ({', '.join('?' * len(COLUMNS))})",
@@ -125,24 +117,6 @@ class SlaClocks:
             " ON CONFLICT (id) DO NOTHING",
             (fingerprint,),
         )
-
-    def _histories(
-        self, events: Sequence[Incident.Event]
-    ) -> tuple[dict[str, list[Incident.Event]], list[str]]:
-        """Each touched incident's events so far.
-
-        An incident whose first event is in the batch has all its events up to the batch's
-        end in it too (the runner hands over every notification of these topics in order),
-        so only the others are read from the store. Returns the histories and those others.
-        """
-        batch: dict[str, list[Incident.Event]] = {}
-        for e in events:
-            batch.setdefault(e.originator_id, []).append(e)
-        begun_earlier = [i for i, group in batch.items() if group[0].originator_version != 1]
-        if begun_earlier:
-            for incident_id, stored in self.load_histories(begun_earlier).items():
-                batch[incident_id] = list(stored)
-        return batch, begun_earlier
 
     def _stored(self, row: ClockRow) -> tuple[object, ...]:
         outcome = self._outcome(row)

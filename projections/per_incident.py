@@ -1,10 +1,12 @@
-"""The whole histories of the incidents a batch touches, read from the store only where needed."""
+"""What read models kept per incident share: the touched incidents' whole histories, and the
+replacing of their rows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
 from domain.incident import Incident
+from projections.read_model import Cursor
 
 # Loads the stored events of incidents: id → events in version order.
 HistoryLoader = Callable[[Sequence[str]], Mapping[str, Sequence[Incident.Event]]]
@@ -27,3 +29,10 @@ def touched_histories(
         for incident_id, stored in load_histories(begun_earlier).items():
             batch[incident_id] = list(stored)
     return batch, begun_earlier
+
+
+def delete_rows_of(c: Cursor, table: str, incident_ids: Sequence[str]) -> None:
+    """Delete the rows of these incidents from ``table`` (500 ids a statement)."""
+    for start in range(0, len(incident_ids), 500):
+        chunk = incident_ids[start : start + 500]
+        c.execute(f"DELETE FROM {table} WHERE incident_id IN ({','.join('?' * len(chunk))})", chunk)
