@@ -22,7 +22,7 @@ first fact it rejects.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import groupby
+from itertools import groupby, pairwise
 
 from domain.errors import DomainError
 from domain.fact import RANK
@@ -36,9 +36,9 @@ SEARCH_BUDGET = 20_000
 def arrange(entries: Iterable[Entry]) -> list[Entry]:
     """The entries in timeline order (see the module's rules)."""
     ordered = sorted(entries, key=_preferred)
+    if all(a.occurred_at != b.occurred_at for a, b in pairwise(ordered)):
+        return ordered  # no two facts share an instant: nothing else to decide
     instants = [list(group) for _, group in groupby(ordered, key=lambda e: e.occurred_at)]
-    if all(len(group) == 1 for group in instants):
-        return ordered
     return _valid_order(instants) or [e for group in instants for e in _first_order(group)]
 
 

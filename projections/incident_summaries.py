@@ -8,8 +8,9 @@ the batches differently or receiving the facts in another order gives the same r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from domain.classification import classification_history
@@ -93,10 +94,13 @@ class IncidentSummary:
 
     def row(self) -> tuple[object, ...]:
         """The values of ``COLUMNS``."""
-        return (*astuple(self)[:-1], *astuple(self.outcome))
+        return (*_IDENTITY(self), *_OUTCOME(self.outcome))
 
 
-COLUMNS = (*tuple(IncidentSummary.__dataclass_fields__)[:-1], *Outcome.__dataclass_fields__)
+_IDENTITY_FIELDS = tuple(IncidentSummary.__dataclass_fields__)[:-1]
+_IDENTITY = attrgetter(*_IDENTITY_FIELDS)
+_OUTCOME = attrgetter(*Outcome.__dataclass_fields__)
+COLUMNS = (*_IDENTITY_FIELDS, *Outcome.__dataclass_fields__)
 
 
 def summarise(ordered: Sequence[Incident.Event], zone: ZoneInfo) -> IncidentSummary | None:

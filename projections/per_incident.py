@@ -36,3 +36,28 @@ def delete_rows_of(c: Cursor, table: str, incident_ids: Sequence[str]) -> None:
     for start in range(0, len(incident_ids), 500):
         chunk = incident_ids[start : start + 500]
         c.execute(f"DELETE FROM {table} WHERE incident_id IN ({','.join('?' * len(chunk))})", chunk)
+
+
+class HistoryMemo:
+    """Each incident's history loaded once per projection batch, for every read model asking.
+
+    The runner calls ``forget`` when a batch begins, so what is known never outlives a batch
+    (nor grows with the store).
+    """
+
+    def __init__(self, load_histories: HistoryLoader) -> None:
+        self.load_histories = load_histories
+        self._known: dict[str, Sequence[Incident.Event]] = {}
+        self._asked: set[str] = set()
+
+    def __call__(self, incident_ids: Sequence[str]) -> Mapping[str, Sequence[Incident.Event]]:
+        missing = [i for i in incident_ids if i not in self._asked]
+        if missing:
+            self._known.update(self.load_histories(missing))
+            self._asked.update(missing)
+        return {i: self._known[i] for i in incident_ids if i in self._known}
+
+    def forget(self) -> None:
+        """Drop what was loaded (a new batch begins)."""
+        self._known.clear()
+        self._asked.clear()

@@ -14,6 +14,7 @@ from domain.application import Incidents
 from domain.incident import Incident
 from projections import portable_cursor
 from projections.errors import ProjectionError
+from projections.per_incident import HistoryMemo
 from projections.portable_cursor import PortableCursor
 from projections.read_model import ReadModel
 
@@ -43,9 +44,12 @@ class ProjectionRunner:
     """Feeds the read models, each with its own position, one transaction per batch."""
 
     def __init__(
-        self, app: Incidents, read_models: Sequence[ReadModel], batch_size: int = 10_000
-    ) -> None:
+        self, app: Incidents, read_models: Sequence[ReadModel], batch_size: int = 10_000,
+        histories: HistoryMemo | None = None,
+    ) -> None:  # fmt: skip
+        """``histories``: the loader the read models share, forgotten at each batch."""
         self.app = app
+        self.histories = histories
         self.read_models = {m.name: m for m in read_models}
         self.batch_size = batch_size
         # Seconds each read model has spent folding events in, since this runner started.
@@ -106,6 +110,8 @@ class ProjectionRunner:
             inclusive_of_start=False,
         )
         end = notifications[-1].id if len(notifications) == self.batch_size else head
+        if self.histories is not None:
+            self.histories.forget()
         events = [(n.id, self._event(n), n.topic) for n in notifications]
         with self.transaction(commit=True) as c:
             for model in behind:

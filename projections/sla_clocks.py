@@ -20,7 +20,7 @@ from domain.incident_clocks import compute_clocks
 from domain.sla_fingerprint import rules_fingerprint
 from domain.sla_rules import SlaRules
 from projections.month import month_of
-from projections.per_incident import HistoryLoader, delete_rows_of, touched_histories
+from projections.per_incident import HistoryLoader, touched_histories
 from projections.read_model import Cursor, event_topics
 
 
@@ -93,17 +93,24 @@ class SlaClocks:
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
         self._record_fingerprint(c)
         histories, begun_earlier = touched_histories(events, self.load_histories)
-        rows = [
-            self._stored(row)
-            for incident_id in histories
-            for row in compute_clocks(histories[incident_id], self.rules)
-        ]
         # Rows exist only for incidents begun before this batch (its position commits with them).
-        delete_rows_of(c, "sla_clocks", begun_earlier)
+        stored = _stored_rows(c, begun_earlier)
+        fresh, gone = [], []
+        for history in histories.values():
+            for row in compute_clocks(history, self.rules):
+                described = self._described(row)
+                before = stored.pop(described[:3], None)
+                if before is not None and _without_outcome(before) == described:
+                    continue  # the same clock as stored: so is its outcome (no calendar work)
+                if before is not None:
+                    gone.append(described[:3])
+                fresh.append(_with_outcome(described, self._outcome(row)))
+        gone.extend(stored)  # clocks an incident no longer has
+        c.executemany("DELETE FROM sla_clocks WHERE incident_id=? AND clock=? AND cycle=?", gone)
         c.executemany(
             f"INSERT INTO sla_clocks ({', '.join(COLUMNS)})"
             f" VALUES ({', '.join('?' * len(COLUMNS))})",
-            rows,
+            fresh,
         )
 
     def _record_fingerprint(self, c: Cursor) -> None:
@@ -118,19 +125,14 @@ class SlaClocks:
             (fingerprint,),
         )
 
-    def _stored(self, row: ClockRow) -> tuple[object, ...]:
-        outcome = self._outcome(row)
+    def _described(self, row: ClockRow) -> tuple[object, ...]:
+        """The row's columns but its outcome's (``_OUTCOME``), in ``COLUMNS`` order."""
         return (
             row.incident_id, row.clock, row.cycle, month_of(row.started_at, self.zone),
             row.department, row.channel, row.category, row.priority, row.store, row.party,
             row.calendar, row.started_at.isoformat(), _text(row.stopped_at), row.target_minutes,
             row.grace_minutes, row.policy_version, row.carried_minutes, pauses_text(row.pauses),
-            row.root_cause, row.resolution,
-            *((None, None, None, None) if outcome is None else (
-                outcome.elapsed_minutes, outcome.paused_minutes, outcome.deadline.isoformat(),
-                outcome.status,
-            )),
-            targets_text(row.targets),
+            row.root_cause, row.resolution, targets_text(row.targets),
         )  # fmt: skip
 
     def _outcome(self, row: ClockRow) -> ClockStatus | None:
@@ -139,6 +141,38 @@ class SlaClocks:
             return None
         calendar = self.rules.calendar(row.calendar)
         return status_as_of(row, calendar, row.stopped_at, self.rules.at_risk)
+
+
+# Where a stopped clock's outcome sits among COLUMNS: computed once, when it stops.
+_OUTCOME = slice(COLUMNS.index("elapsed_minutes"), COLUMNS.index("final_status") + 1)
+
+
+def _with_outcome(described: tuple[object, ...], outcome: ClockStatus | None) -> tuple[object, ...]:
+    values = (None, None, None, None) if outcome is None else (
+        outcome.elapsed_minutes, outcome.paused_minutes, outcome.deadline.isoformat(),
+        outcome.status,
+    )  # fmt: skip
+    return (*described[: _OUTCOME.start], *values, *described[_OUTCOME.start :])
+
+
+def _without_outcome(stored: tuple[object, ...]) -> tuple[object, ...]:
+    return (*stored[: _OUTCOME.start], *stored[_OUTCOME.stop :])
+
+
+def _stored_rows(c: Cursor, incident_ids: Sequence[str]) -> dict[tuple[object, ...], tuple[object, ...]]:
+    """The stored rows of these incidents by (incident_id, clock, cycle), in COLUMNS order."""
+    rows: dict[tuple[object, ...], tuple[object, ...]] = {}
+    for start in range(0, len(incident_ids), 500):
+        chunk = incident_ids[start : start + 500]
+        c.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM sla_clocks"
+            f" WHERE incident_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        for row in c.fetchall():
+            values = tuple(row)
+            rows[values[:3]] = values
+    return rows
 
 
 def pauses_text(pauses: Sequence[tuple[datetime, datetime | None]]) -> str:

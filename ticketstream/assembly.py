@@ -20,6 +20,7 @@ from producers.publisher import Publisher
 from projections.channel_mix import ChannelMix
 from projections.dynamics import Dynamics
 from projections.incident_summaries import IncidentSummaries
+from projections.per_incident import HistoryLoader, HistoryMemo
 from projections.read_model import ReadModel
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
@@ -73,21 +74,29 @@ def sla_rules(settings: Settings) -> SlaRules:
     return load_sla_rules(settings.config_file)
 
 
-def read_models(settings: Settings, app: Incidents) -> list[ReadModel]:
-    """Every read model, in the reporting time zone."""
+def read_models(
+    settings: Settings, app: Incidents, histories: HistoryLoader | None = None
+) -> list[ReadModel]:
+    """Every read model, in the reporting time zone; ``histories`` loads incidents' stored
+    events for those kept per incident (default: straight from the store)."""
     zone = settings.zone
-    sla = SlaClocks(sla_rules(settings), app.histories, zone)
+    load = histories or app.histories
+    sla = SlaClocks(sla_rules(settings), load, zone)
     # The SLA clocks first: their computing is done before the batch's first write, so on
     # SQLite the write lock is not held while they compute (the consumer can commit). The
     # summaries compute under it, but cheaply next to the clocks.
-    summaries = IncidentSummaries(app.histories, zone)
-    return [sla, summaries, ChannelMix(zone, app.histories), Dynamics(zone), ThanksShare(zone)]
+    summaries = IncidentSummaries(load, zone)
+    return [sla, summaries, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone)]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
-    """The runner of all read models over this event store."""
-    models = read_models(settings, app)
-    return ProjectionRunner(app, models, batch_size=settings.project_batch_size)
+    """The runner of all read models over this event store; they share one load of the
+    histories a batch touches."""
+    histories = HistoryMemo(app.histories)
+    models = read_models(settings, app, histories)
+    return ProjectionRunner(
+        app, models, batch_size=settings.project_batch_size, histories=histories
+    )
 
 
 def broker_state(settings: Settings) -> BrokerStateFile:

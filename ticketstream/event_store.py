@@ -11,6 +11,8 @@ from psycopg import sql
 from ticketstream.errors import ConfigError, StoreUnreachable
 
 _PREFIXES = ("postgresql://", "postgres://")
+# The library's JSON format, encoded and decoded by orjson (consumers/stored_json.py).
+TRANSCODER_TOPIC = "consumers.stored_json:OrjsonTranscoder"
 
 
 def is_postgres(location: str) -> bool:
@@ -33,6 +35,7 @@ def event_store_env(location: str) -> dict[str, str]:
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "30",
         "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:SQLiteIngestRecorder",
+        "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
     }
 
 
@@ -85,6 +88,7 @@ def _postgres_env(location: str) -> dict[str, str]:
         # network path the pool would otherwise hand out dead connections one by one.
         "POSTGRES_PRE_PING": "y",
         "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:PostgresIngestRecorder",
+        "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
     }
 
 
