@@ -141,18 +141,29 @@ class IncidentSummaries:
     def __init__(self, load_histories: HistoryLoader, zone: ZoneInfo) -> None:
         self.load_histories = load_histories
         self.zone = zone
+        self._plan: tuple[list[tuple[object, ...]], list[str]] | None = None
 
     def create_tables(self, c: Cursor) -> None:
         c.execute(_CREATE)
         c.execute(_INDEX)
 
+    def prepare(self, read: Cursor, events: Sequence[Incident.Event]) -> None:
+        """Compute the batch's rows (before the runner's write transaction)."""
+        self._plan = self._planned(events)
+
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        histories, begun_earlier = touched_histories(events, self.load_histories)
-        summaries = [summarise(in_timeline_order(h), self.zone) for h in histories.values()]
+        (rows, begun_earlier), self._plan = self._plan or self._planned(events), None
         # Rows exist only for incidents begun before this batch (its position commits with them).
         delete_rows_of(c, "incident_summaries", begun_earlier)
         c.executemany(
             f"INSERT INTO incident_summaries ({', '.join(COLUMNS)})"
             f" VALUES ({', '.join('?' * len(COLUMNS))})",
-            [s.row() for s in summaries if s is not None],
+            rows,
         )
+
+    def _planned(
+        self, events: Sequence[Incident.Event]
+    ) -> tuple[list[tuple[object, ...]], list[str]]:
+        histories, begun_earlier = touched_histories(events, self.load_histories)
+        summaries = [summarise(in_timeline_order(h), self.zone) for h in histories.values()]
+        return [s.row() for s in summaries if s is not None], begun_earlier

@@ -22,7 +22,12 @@ class ReadModel(Protocol):
         """Create this read model's tables if they do not exist."""
 
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        """Fold a batch of events, in notification order, into the tables."""
+        """Fold a batch of events, in notification order, into the tables.
+
+        A read model with heavy computing may also have ``prepare(read, events)``: the runner
+        calls it first, in a read-only transaction, with the same events; ``process`` then
+        only writes what it prepared (see ``projections.runner``).
+        """
 
 
 def event_topics(*classes: type[Incident.Event]) -> tuple[str, ...]:

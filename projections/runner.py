@@ -113,22 +113,34 @@ class ProjectionRunner:
         if self.histories is not None:
             self.histories.forget()
         events = [(n.id, self._event(n), n.topic) for n in notifications]
+        batches = {
+            model: [e for i, e, topic in events if i > positions[model.name] and topic in model.topics]
+            for model in behind
+            if positions[model.name] < end  # one further ahead waits for the others to reach it
+        }
+        # Computing happens before the write transaction: on SQLite (WAL) a transaction that
+        # reads, then writes after another writer committed, is refused at once, and one that
+        # writes first would hold the write lock (and the consumer) for the whole computing.
+        with self.transaction(commit=False) as read:
+            for model, mine in batches.items():
+                prepare = getattr(model, "prepare", None)
+                if prepare is not None:
+                    self._timed(model, lambda: prepare(read, mine))
         with self.transaction(commit=True) as c:
-            for model in behind:
-                position = positions[model.name]
-                if position >= end:
-                    continue  # a read model further ahead waits for the others to reach it
-                mine = [e for i, e, topic in events if i > position and topic in model.topics]
-                started = time.perf_counter()
-                model.process(c, mine)
-                self.seconds[model.name] += time.perf_counter() - started
-                c.execute(
-                    "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (projection)"
-                    " DO UPDATE SET notification_id = excluded.notification_id",
-                    (model.name, end),
-                )
+            c.executemany(  # the first statement writes: the lock is taken, not upgraded
+                "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (projection)"
+                " DO UPDATE SET notification_id = excluded.notification_id",
+                [(model.name, end) for model in batches],
+            )
+            for model, mine in batches.items():
+                self._timed(model, lambda: model.process(c, mine))
         log.debug("projections_advanced", to=end, events=len(events))
         return max(len(notifications), 1)
+
+    def _timed(self, model: ReadModel, work: Callable[[], object]) -> None:
+        started = time.perf_counter()
+        work()
+        self.seconds[model.name] += time.perf_counter() - started
 
     def rebuild(self, name: str) -> int:
         """Empty one read model and fold the whole event store into it again.

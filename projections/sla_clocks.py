@@ -74,6 +74,7 @@ class SlaClocks:
         self.zone = zone
         # The rows depend on the rules and on the reporting zone (their month).
         self.fingerprint = f"{rules_fingerprint(rules)}@{zone.key}"
+        self._plan: _Plan | None = None
 
     def create_tables(self, c: Cursor) -> None:
         c.execute(_CREATE)
@@ -90,8 +91,28 @@ class SlaClocks:
         recorded = recorded_fingerprint(c)
         return None if recorded in (None, self.fingerprint) else STALE_RULES
 
+    def prepare(self, read: Cursor, events: Sequence[Incident.Event]) -> None:
+        """Compute the batch's rows (before the runner's write transaction)."""
+        self._plan = self._planned(read, events)
+
     def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        self._record_fingerprint(c)
+        plan, self._plan = self._plan or self._planned(c, events), None
+        fingerprint, fresh, gone = plan
+        if fingerprint is not None:
+            c.execute(
+                "INSERT INTO sla_clocks_rules (id, fingerprint) VALUES (1, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (fingerprint,),
+            )
+        c.executemany("DELETE FROM sla_clocks WHERE incident_id=? AND clock=? AND cycle=?", gone)
+        c.executemany(
+            f"INSERT INTO sla_clocks ({', '.join(COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(COLUMNS))})",
+            fresh,
+        )
+
+    def _planned(self, c: Cursor, events: Sequence[Incident.Event]) -> _Plan:
+        """The fingerprint to record (None: recorded), the rows to insert, the keys to delete."""
         histories, begun_earlier = touched_histories(events, self.load_histories)
         # Rows exist only for incidents begun before this batch (its position commits with them).
         stored = _stored_rows(c, begun_earlier)
@@ -106,24 +127,14 @@ class SlaClocks:
                     gone.append(described[:3])
                 fresh.append(_with_outcome(described, self._outcome(row)))
         gone.extend(stored)  # clocks an incident no longer has
-        c.executemany("DELETE FROM sla_clocks WHERE incident_id=? AND clock=? AND cycle=?", gone)
-        c.executemany(
-            f"INSERT INTO sla_clocks ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(COLUMNS))})",
-            fresh,
-        )
+        return self._fingerprint_to_record(c), fresh, gone
 
-    def _record_fingerprint(self, c: Cursor) -> None:
-        """Record the rules on first filling (rows without a fingerprint: unknown rules)."""
+    def _fingerprint_to_record(self, c: Cursor) -> str | None:
+        """The rules to record on first filling (rows without a fingerprint: unknown rules)."""
         if recorded_fingerprint(c) is not None:
-            return
+            return None
         c.execute("SELECT 1 FROM sla_clocks LIMIT 1")
-        fingerprint = UNKNOWN_RULES if c.fetchone() else self.fingerprint
-        c.execute(
-            "INSERT INTO sla_clocks_rules (id, fingerprint) VALUES (1, ?)"
-            " ON CONFLICT (id) DO NOTHING",
-            (fingerprint,),
-        )
+        return UNKNOWN_RULES if c.fetchone() else self.fingerprint
 
     def _described(self, row: ClockRow) -> tuple[object, ...]:
         """The row's columns but its outcome's (``_OUTCOME``), in ``COLUMNS`` order."""
@@ -143,6 +154,8 @@ class SlaClocks:
         return status_as_of(row, calendar, row.stopped_at, self.rules.at_risk)
 
 
+# What a batch will write: the fingerprint to record, rows to insert, (id, clock, cycle) to delete.
+_Plan = tuple[str | None, list[tuple[object, ...]], list[tuple[object, ...]]]
 # Where a stopped clock's outcome sits among COLUMNS: computed once, when it stops.
 _OUTCOME = slice(COLUMNS.index("elapsed_minutes"), COLUMNS.index("final_status") + 1)
 
