@@ -65,3 +65,35 @@ def test_a_stopped_clock_unchanged_by_a_later_batch_keeps_its_stored_outcome(
         c.execute("SELECT * FROM sla_clocks WHERE clock = 'handover'")
         assert [tuple(r) for r in c.fetchall()] == [r for r in before if r[1] == "handover"]
     app.close()
+
+
+def test_a_commit_by_the_consumer_while_the_clocks_compute_does_not_fail_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes on one SQLite file (WAL): the projector computes, the consumer commits
+    # meanwhile. A transaction that had read before it writes would now be refused at once.
+    store = tmp_path / "e.db"
+    projecting, consuming = open_app(store), open_app(store)
+    runner = ProjectionRunner(
+        projecting, [SlaClocks(default_rules(), projecting.histories, MOSCOW)]
+    )
+    Ingest(consuming).process(messages_of([wire("received"), wire("escalated", hours=1)]))
+    runner.catch_up()
+    Ingest(consuming).process(messages_of([wire("resolved", hours=3)], partition=1))
+    committed: list[int] = []
+    real = sla_clocks.compute_clocks
+
+    def computing_while_the_consumer_commits(*args: object) -> object:
+        if not committed:
+            more = wire("received", "INC-2", hours=4)
+            committed.append(Ingest(consuming).process(messages_of([more], partition=2)).applied)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sla_clocks, "compute_clocks", computing_while_the_consumer_commits)
+
+    runner.catch_up()
+
+    assert committed == [1]
+    assert all(status.lag == 0 for status in runner.status())
+    projecting.close()
+    consuming.close()
