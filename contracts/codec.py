@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.errors import ContractError
 from contracts.events import EVENT_TYPES, EventBase, IncidentEvent
+from contracts.printable import escaped
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -78,8 +79,9 @@ def _contract_error(err: ValidationError) -> ContractError:
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
-    # The first element of a discriminated union's location is the tag; drop it.
-    parts = [str(p) for p in loc]
+    # The first element of a discriminated union's location is the tag; drop it. A location
+    # may name a field the sender invented: its unprintable characters are written escaped.
+    parts = [escaped(str(p)) for p in loc]
     if parts and parts[0] in EVENT_TYPES:
         parts = parts[1:]
     return ".".join(parts) or "(message)"

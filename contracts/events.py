@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from contracts.printable import described, first_unprintable, schema_pattern
+
 SCHEMA_VERSION = 1
 
 # Instants outside these years are typos or hostile: year 1 or 9999 overflow as soon as they
@@ -31,15 +33,44 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
+def _printable(value: str) -> str:
+    character = first_unprintable(value)
+    if character is not None:
+        raise ValueError(
+            f"holds {described(character)}; identifiers take printable characters only"
+        )
+    return value
+
+
+def _printable_pattern(schema: dict[str, Any]) -> None:
+    schema["pattern"] = schema_pattern()
+
+
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 # No string may carry U+0000: PostgreSQL text refuses it, so it would stop a projection.
 _NO_NUL = r"^[^\x00]*$"
+# Identifiers are shown in tables, CSV cells and pages, and grouped on: printable characters
+# only (contracts.printable), so none can carry a terminal sequence, an invisible character
+# or a bidi override.
+_PRINTABLE = AfterValidator(_printable)
+_PRINTABLE_SCHEMA = Field(json_schema_extra=_printable_pattern)
 IncidentId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_NUL)]
-# Vocabulary values (channels, departments, …) are kept verbatim, bounded only in length.
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_NUL)]
+# Which fields are which (issue 13). Identifiers, printable only (Label, Handle): source,
+# channel, department, category, store, escalated_to, resolution, root_cause, a pause's
+# reason (awaiting_customer …) and assignee; priority and rating are closed sets, incident_id
+# has its own alphabet. Free text, any character but U+0000 (LongText, Name, Customer):
+# summary, the reasons of escalated, reopened, reassigned and closed, comment, praised, and
+# the customer's name, phone and email.
+# Vocabulary values (channels, departments, …) and system names are kept verbatim, bounded
+# in length and printable.
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), _PRINTABLE, _PRINTABLE_SCHEMA
+]
+# Who holds an incident (an assignee): a person's or a queue's name, printable.
+Handle = Annotated[str, StringConstraints(max_length=200), _PRINTABLE, _PRINTABLE_SCHEMA]
+# Free text keeps whatever people write (newlines, tabs, any script), but U+0000.
 LongText = Annotated[str, StringConstraints(max_length=2000, pattern=_NO_NUL)]
 Name = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
 # The source's per-incident change counter (e.g. ServiceNow's sys_mod_count), a signed 64-bit
@@ -77,7 +108,7 @@ class EventBase(_Strict):
     occurred_at: Instant = Field(
         description="Event time as seen by Customer Service, RFC 3339 with offset"
     )
-    source: ShortText = Field(description="Publishing system, e.g. store-014, callcentre, edms")
+    source: Label = Field(description="Publishing system, e.g. store-014, callcentre, edms")
     sequence: Sequence | None = Field(
         default=None,
         description="The source system's per-incident change counter (e.g. ServiceNow"
@@ -186,7 +217,7 @@ class IncidentReassigned(EventBase):
 
     type: Literal["incident.reassigned"]
     department: Label = Field(description="The group now holding the incident")
-    assignee: Name | None = None
+    assignee: Handle | None = None
     reason: LongText | None = None
 
 

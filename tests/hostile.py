@@ -8,8 +8,11 @@ from random import Random
 
 from hypothesis import strategies as st
 
-from bench.hostile_messages import ATTACKS, SQL_AND_HTML, Event, Hostile, World
-from tests.unit.strategies import invalid_messages
+from bench.hostile_messages import (
+    ATTACKS, FREE_TEXT_ATTACKS, INVISIBLE_CHARACTERS, LIVE_CODE, TERMINAL_ESCAPES, Event,
+    Hostile, World,
+)  # fmt: skip
+from tests.unit.strategies import TERMINAL_SEQUENCES, invalid_messages, printable_text
 
 CONCERNS = ("received", "escalated", "resolved", "thanked", "lifecycle")
 
@@ -39,4 +42,24 @@ def nasty_texts() -> st.SearchStrategy[str]:
     """Text that is valid data however hostile it looks: stored and reported verbatim."""
     # A lone surrogate (``\ud800``) is not Unicode: such a message is not_json, not data.
     letters = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
-    return st.sampled_from(SQL_AND_HTML) | st.text(letters, min_size=1, max_size=200)
+    return st.sampled_from(FREE_TEXT_ATTACKS) | st.text(letters, min_size=1, max_size=200)
+
+
+def live_code_labels() -> st.SearchStrategy[str]:
+    """Identifiers the contract accepts (printable) that would be live code if rendered as
+    such: rich markup, spreadsheet formulas, HTML, alone or inside other printable text."""
+    around = printable_text(max_size=10)
+    inside = st.tuples(around, st.sampled_from(LIVE_CODE), around).map("".join)
+    return st.sampled_from(LIVE_CODE) | inside.filter(lambda t: 1 <= len(t) <= 64)
+
+
+def hostile_strings() -> st.SearchStrategy[str]:
+    """What the renderers must show as text: terminal sequences (ESC/CSI, OSC 0 titles, OSC 8
+    links, BEL, C1 controls), bidi overrides and invisible characters, rich markup, formula
+    prefixes and HTML, mixed with any other text but U+0000."""
+    pieces = st.sampled_from(
+        (*TERMINAL_ESCAPES, *INVISIBLE_CHARACTERS, *LIVE_CODE, *TERMINAL_SEQUENCES)
+    )
+    letters = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+    noise = st.text(letters, max_size=8)
+    return st.lists(pieces | noise, min_size=1, max_size=6).map("".join).filter(bool)

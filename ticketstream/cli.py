@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -39,6 +40,7 @@ from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
 from ticketstream.errors import TicketstreamError
 from ticketstream.log_setup import configure_logging
+from ticketstream.safe_text import say, shown
 from ticketstream.settings import Settings, load_settings
 
 # Distinct from user mistakes (2): the broker or the database was out of reach (for longer
@@ -65,9 +67,11 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(config_app, name="config")
 app.add_typer(import_app, name="import")
 
-# Off a terminal rich would assume 80 columns; reports are wider than that.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# Off a terminal rich would assume 80 columns; reports are wider than that. COLUMNS, when
+# set, is the width asked for (rich reads it).
+_ASKED = bool(os.environ.get("COLUMNS"))
+out = Console(width=None if _ASKED or sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if _ASKED or sys.stderr.isatty() else 160)
 
 
 Embedded = Annotated[
@@ -139,8 +143,8 @@ def broker(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any fr
     stop = _StopFlag()  # before the broker starts: a signal from then on stops it
     with EmbeddedBroker(port or None, log_file=settings.state_dir / "broker.log") as b:
         state.write(b)
-        out.print(f"embedded broker listening on {b.bootstrap_servers} (memory only; Ctrl-C stops)")
-        out.print(f"export KAFKA_BOOTSTRAP_SERVERS={b.bootstrap_servers}")
+        say(out, f"embedded broker listening on {b.bootstrap_servers} (memory only; Ctrl-C stops)")
+        say(out, f"export KAFKA_BOOTSTRAP_SERVERS={b.bootstrap_servers}")
         try:
             # A short sleep, not sigtimedwait: that one takes the signal away from the handler.
             while not stop() and b.process is not None and b.process.poll() is None:
@@ -149,7 +153,7 @@ def broker(port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any fr
             state.remove()
         if not stop():
             raise TicketstreamError(f"the embedded broker exited on its own; see {b.log_file}")
-    out.print("embedded broker stopped", highlight=False)
+    say(out, "embedded broker stopped")
 
 
 @app.command("simulate")
@@ -175,7 +179,7 @@ def simulate_command(
     elif output is not None:
         with output.open("w") as stream:
             count = write_jsonl(events, stream)
-        out.print(f"wrote {count} events to {output}", highlight=False)
+        say(out, f"wrote {count} events to {output}")
     else:
         write_jsonl(events, sys.stdout)
 
@@ -193,9 +197,9 @@ def publish(
     with file.open("rb") as lines:
         batch = read_events(lines, skip_invalid=skip_invalid, max_bytes=settings.max_message_bytes)
     for invalid in batch.invalid:
-        typer.echo(f"skipped {invalid}", err=True)
+        typer.echo(shown(f"skipped {invalid}"), err=True)
     count = assembly.publish(settings, batch.events, embedded=embedded)
-    out.print(f"published {count} events ({len(batch.invalid)} invalid lines skipped)", highlight=False)
+    say(out, f"published {count} events ({len(batch.invalid)} invalid lines skipped)")
 
 
 @app.command()
@@ -225,7 +229,7 @@ def consume(
             source.close()
             sdk.close()
     waiting = len(assembly.ingest_recorder(incidents).parked_events())
-    out.print(reports.consume_summary(totals, waiting), highlight=False)
+    say(out, reports.consume_summary(totals, waiting))
 
 
 @app.command()
@@ -239,7 +243,7 @@ def project(
     # Each batch commits with its positions, so a batch cut short by an outage is redone.
     if once:
         count = ride_out(runner.catch_up, outage, doing="projecting")
-        out.print(f"projected {count} notifications", highlight=False)
+        say(out, f"projected {count} notifications")
     else:
         step = lambda: ride_out(runner.run_batch, outage, doing="projecting")  # noqa: E731
         runner.run_forever(_StopFlag(), step=step)
@@ -247,20 +251,29 @@ def project(
 
 def _print_report(
     name: str, from_month: str | None, to_month: str | None, department: str | None,
-    fmt: OutputFormat,
+    fmt: OutputFormat, csv_raw: bool,
 ) -> None:  # fmt: skip
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     now = datetime.now(timezone.utc)
     reports.print_report(
-        runner, name, from_month, to_month, department, fmt.value, now, settings.zone, out
-    )
+        runner, name, from_month, to_month, department, fmt.value, now, settings.zone, out,
+        csv_raw=csv_raw,
+    )  # fmt: skip
 
 
 FromMonth = Annotated[Optional[str], typer.Option("--from", help="First month, YYYY-MM")]
 ToMonth = Annotated[Optional[str], typer.Option("--to", help="Last month, YYYY-MM (default: this month)")]
 Department = Annotated[Optional[str], typer.Option(help="Only this department")]
 Format = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")]
+CsvRaw = Annotated[
+    bool,
+    typer.Option(
+        "--csv-raw",
+        help="CSV cells exactly as stored, for machine consumers: no ' before a leading"
+        " = + - @ tab or CR, no escaping of control characters (never open it in a spreadsheet)",
+    ),
+]
 AsOf = Annotated[
     Optional[str],
     typer.Option("--as-of", help="The moment to evaluate at: now, RFC 3339, or a local date[-time]"),
@@ -275,28 +288,28 @@ Policy = Annotated[
 @report_app.command("channels")
 def report_channels(
     from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
-    fmt: Format = OutputFormat.table,
+    fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Channel mix: contacts per month and channel."""
-    _print_report("channels", from_month, to_month, department, fmt)
+    _print_report("channels", from_month, to_month, department, fmt, csv_raw)
 
 
 @report_app.command("dynamics")
 def report_dynamics(
     from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
-    fmt: Format = OutputFormat.table,
+    fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Incidents received per month."""
-    _print_report("dynamics", from_month, to_month, department, fmt)
+    _print_report("dynamics", from_month, to_month, department, fmt, csv_raw)
 
 
 @report_app.command("thanks")
 def report_thanks(
     from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
-    fmt: Format = OutputFormat.table,
+    fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """The share of thanks among contacts per month."""
-    _print_report("thanks", from_month, to_month, department, fmt)
+    _print_report("thanks", from_month, to_month, department, fmt, csv_raw)
 
 
 @report_app.command("sla")
@@ -306,11 +319,12 @@ def report_sla(
     status: Annotated[Optional[str], typer.Option(help="Only clocks with this status as of then")] = None,
     listing: Annotated[bool, typer.Option("--list", help="One row per incident clock")] = False,
     policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
+    csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """SLA per department and clock: started, met, breached, compliance, working minutes."""
     runner, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
     rows, title = sla_reports.sla_rows(runner, rules, question, status, listing)
-    render(rows, fmt.value, title, out)
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 @report_app.command("root-causes")
@@ -320,22 +334,24 @@ def report_root_causes(
     by: Annotated[RootCauseDimension, typer.Option(help="Group by root_cause or category")] = RootCauseDimension.root_cause,
     monthly: Annotated[bool, typer.Option("--monthly", help="One Pareto per month")] = False,
     policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
+    csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Reasons for long service: breached resolutions by root cause, with a Pareto."""
     runner, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
     rows, title = sla_reports.root_cause_rows(runner, rules, question, by.value, monthly)
-    render(rows, fmt.value, title, out)
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 @report_app.command("at-risk")
 def report_at_risk(
     as_of: AsOf = None, department: Department = None, clock: Clock = None,
     policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
+    csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Open clocks at risk or already breached, with the time left and when they are due."""
     runner, rules, question = _sla_question(None, None, department, clock, as_of, policy)
     rows, title = sla_reports.at_risk_rows(runner, rules, question)
-    render(rows, fmt.value, title, out)
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 def _sla_question(
@@ -351,7 +367,7 @@ def _sla_question(
     question = sla_reports.SlaQuestion(which, moment, policy.value)
     stale = sla_reports.stale_rules(runner)
     if stale is not None:
-        typer.echo(f"ticketstream: warning: the SLA read model was {stale}", err=True)
+        typer.echo(shown(f"ticketstream: warning: the SLA read model was {stale}"), err=True)
     return runner, assembly.sla_rules(settings), question
 
 
@@ -364,7 +380,7 @@ def import_servicenow(
     reconcile: Annotated[bool, typer.Option("--reconcile", help="Compare the CSV's monthly counts with the read models")] = False,
     skip_invalid: Annotated[bool, typer.Option(help="Skip rows that cannot be imported, and count them")] = False,
     source: Annotated[str, typer.Option(help="The events' source")] = DEFAULT_SOURCE,
-    fmt: Format = OutputFormat.table, embedded: Embedded = False,
+    fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False, embedded: Embedded = False,
 ) -> None:  # fmt: skip
     """Import a ServiceNow incident audit export as events (JSONL on stdout without -o or --publish)."""
     settings = _settings()
@@ -385,7 +401,7 @@ def import_servicenow(
     if reconcile:
         runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
         rows, title = reconciliation.reconcile(runner, file, options, settings.zone)
-        render(rows, fmt.value, title, out)
+        render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 @schema_app.command("export")
@@ -394,7 +410,7 @@ def schema_export(
 ) -> None:
     """Write one JSON Schema per event type."""
     written = export_json_schemas(output)
-    out.print(f"wrote {len(written)} schemas to {output}", highlight=False)
+    say(out, f"wrote {len(written)} schemas to {output}")
 
 
 @incident_app.command("explain")
@@ -432,7 +448,7 @@ def projections_rebuild(name: Annotated[str, typer.Argument()]) -> None:
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     count = runner.rebuild(name)
-    out.print(f"rebuilt {name} from {count} notifications", highlight=False)
+    say(out, f"rebuilt {name} from {count} notifications")
 
 
 @dlq_app.command("list")
@@ -440,6 +456,7 @@ def dlq_list(
     reason: Annotated[Optional[str], typer.Option(help="Only this reason")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Include resolved letters")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    csv_raw: CsvRaw = False,
 ) -> None:
     """Dead letters with their reasons and coordinates (open ones unless --all)."""
     settings = _settings()
@@ -447,7 +464,7 @@ def dlq_list(
     letters = assembly.ingest_recorder(incidents).dead_letters(
         reason=reason, open_only=not everything, limit=100_000
     )
-    reports.print_dead_letters(letters, fmt.value, out)
+    reports.print_dead_letters(letters, fmt.value, out, csv_raw=csv_raw)
 
 
 @dlq_app.command("retry")
@@ -470,7 +487,7 @@ def dlq_retry(
             raise TicketstreamError(f"no open dead letter with id {letter_id}")
         letters = [stored]
     updates = assembly.ingest(settings, incidents).retry(letters)
-    out.print(reports.retry_summary(updates), highlight=False)
+    say(out, reports.retry_summary(updates))
 
 
 @dlq_app.command("show")
@@ -496,14 +513,14 @@ def config_check(
     rules = load_sla_rules(path if path.exists() else None)
     source = str(path) if path.exists() else "built-in defaults"
     sla_config_report.print_sla_rules(rules, source, out)
-    out.print(sla_config_report.read_model_line(settings, rules), highlight=False)
+    say(out, sla_config_report.read_model_line(settings, rules))
 
 
 def _publish_dicts(settings: Settings, events: list[dict[str, object]], embedded: bool) -> None:
     lines = (_line(e) for e in events)
     batch = read_events(lines, max_bytes=settings.max_message_bytes)
     count = assembly.publish(settings, batch.events, embedded=embedded)
-    out.print(f"published {count} events", highlight=False)
+    say(out, f"published {count} events")
 
 
 def _line(event: dict[str, object]) -> bytes:
@@ -540,5 +557,5 @@ def main() -> None:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"ticketstream: error: {message}", err=True)
+    typer.echo(shown(f"ticketstream: error: {message}"), err=True)
     sys.exit(code)

@@ -145,7 +145,7 @@ def _label(value: str) -> str:
     except ValidationError:
         limit = get_args(Label)[1].max_length
         raise ValueError(
-            f"{value!r} can never match: the contract carries 1 to {limit} characters here"
+            f"{value!r} can never match: the contract carries 1 to {limit} printable characters here"
         ) from None
     return value
 

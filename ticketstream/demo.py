@@ -16,6 +16,7 @@ from projections.queries import Period
 from projections.sla_queries import ClockFilter
 from ticketstream.report_output import render
 from ticketstream import assembly, reports, sla_reports
+from ticketstream.safe_text import say
 from ticketstream.settings import Settings
 
 # A few messages no upstream system should send, to show the dead-letter path.
@@ -36,7 +37,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
     events = simulate(spec)
     lines = (json.dumps(e, separators=(",", ":")).encode() for e in events)
     valid = read_events(lines).events
-    console.print(f"simulated {len(valid)} events over {spec.months} months (seed {spec.seed})")
+    say(console, f"simulated {len(valid)} events over {spec.months} months (seed {spec.seed})")
     app = assembly.open_incidents(settings)
     # The demo's data lives and dies with it: a private broker is what it wants.
     with assembly.kafka_bootstrap(settings, embedded=True) as servers:
@@ -44,7 +45,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
         try:
             sdk.publish(valid)
             _send_bad_messages(sdk.producer, settings)
-            console.print(f"published to Kafka at {servers}")
+            say(console, f"published to Kafka at {servers}")
             step = assembly.ingest(settings, app)
             source = assembly.kafka_source(settings, servers, step)
             try:
@@ -56,9 +57,9 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
         finally:
             sdk.close()
     waiting = len(assembly.ingest_recorder(app).parked_events())
-    console.print(reports.consume_summary(totals, waiting), highlight=False)
+    say(console, reports.consume_summary(totals, waiting))
     runner = assembly.projection_runner(settings, app)
-    console.print(f"projected {runner.catch_up()} notifications into the read models")
+    say(console, f"projected {runner.catch_up()} notifications into the read models")
     now = datetime.now(timezone.utc)
     for name in ("channels", "dynamics", "thanks"):
         reports.print_report(runner, name, None, None, None, "table", now, settings.zone, console)
@@ -71,10 +72,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
         sla_reports.root_cause_rows(runner, rules, question, "root_cause", monthly=False),
     ):
         render(rows, "table", title, console)
-    console.print(
-        f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}",
-        highlight=False,
-    )
+    say(console, f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}")
 
 
 def _send_bad_messages(producer: KafkaProducer, settings: Settings) -> None:

@@ -1,15 +1,16 @@
-"""Rendering report rows as a table, CSV or JSON."""
+"""Rendering report rows as a table, CSV or JSON (values as text: ticketstream.safe_text)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+
+from ticketstream.safe_text import csv_cell, json_text, text, titled_table
 
 Format = Literal["table", "csv", "json"]
 Row = dict[str, Any]
@@ -24,45 +25,57 @@ _NUMERIC = _PERCENT | {
 }
 
 
-def render(rows: Sequence[Row], fmt: Format, title: str, console: Console) -> None:
-    """Print rows: JSON is one array of objects, CSV has a header line, a table is for people."""
+def render(
+    rows: Sequence[Row], fmt: Format, title: str, console: Console, *, csv_raw: bool = False
+) -> None:
+    """Print rows: JSON is one array of objects, CSV has a header line, a table is for people.
+
+    CSV cells are neutralised for spreadsheets unless ``csv_raw`` (ticketstream.safe_text).
+    """
     if fmt == "json":
-        console.file.write(json.dumps(list(rows), ensure_ascii=False) + "\n")
+        console.file.write(json_text(list(rows)) + "\n")
     elif fmt == "csv":
-        console.file.write(to_csv(rows))
+        console.file.write(to_csv(rows, raw=csv_raw))
     else:
         console.print(to_table(rows, title))
 
 
-def to_csv(rows: Sequence[Row]) -> str:
-    """CSV text with a header of the first row's keys."""
+def to_csv(rows: Sequence[Row], *, raw: bool = False) -> str:
+    """CSV text with a header of the first row's keys; text cells neutralised unless ``raw``."""
     if not rows:
         return ""
+    names = list(rows[0])
+    lines = [_csv_line([csv_cell(name, raw) for name in names])]
+    lines += [_csv_line([csv_cell(row.get(name), raw) for name in names]) for row in rows]
+    return "".join(lines)
+
+
+def _csv_line(cells: list[object]) -> str:
+    # The csv module quotes a cell holding any character of its line terminator only, so it
+    # writes CRLF here (a CR inside a raw cell is quoted too) and the line ends with LF.
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2] + "\n"
 
 
 def to_table(rows: Sequence[Row], title: str) -> Table:
     """A rich table of the rows; shares print as percentages."""
-    table = Table(title=title)
+    table = titled_table(title)
     columns = list(rows[0]) if rows else ["(no data for this period)"]
     for name in columns:
-        table.add_column(name, justify="right" if name in _NUMERIC else "left")
+        table.add_column(text(name), justify="right" if name in _NUMERIC else "left")
     for row in rows:
-        table.add_row(*(_cell(name, row[name]) for name in columns))
+        table.add_row(*(text(_cell(name, row[name])) for name in columns))
     return table
 
 
 def channel_pivot(rows: Sequence[Row], title: str) -> Table:
     """Months down, channels across, each cell 'contacts (share %)'."""
     channels = sorted({row["channel"] for row in rows})
-    table = Table(title=title)
+    table = titled_table(title)
     table.add_column("month", no_wrap=True)
     for channel in channels:
-        table.add_column(channel, justify="right")
+        table.add_column(text(channel), justify="right")
     table.add_column("total", justify="right")
     by_month: dict[str, dict[str, Row]] = {}
     for row in rows:
@@ -70,7 +83,7 @@ def channel_pivot(rows: Sequence[Row], title: str) -> Table:
     for month, cells in by_month.items():
         total = sum(r["contacts"] for r in cells.values())
         shown = [_share_cell(cells.get(ch)) for ch in channels]
-        table.add_row(month, *shown, str(total))
+        table.add_row(text(month), *shown, str(total))
     return table
 
 

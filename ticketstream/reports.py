@@ -8,7 +8,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
 
 from consumers.consume import ConsumeTotals
 from consumers.ingest_recorder import StoredDeadLetter
@@ -20,6 +19,7 @@ from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import Format, channel_pivot, render
+from ticketstream.safe_text import say, text, titled_table
 from ticketstream.sla_reports import stale_rules
 
 _QUERIES = {
@@ -55,14 +55,16 @@ def print_report(
     now: datetime,
     zone: ZoneInfo,
     console: Console,
+    *,
+    csv_raw: bool = False,
 ) -> None:
-    """Print one report in the chosen format."""
+    """Print one report in the chosen format (CSV neutralised unless ``csv_raw``)."""
     rows = report_rows(runner, name, first, last, department, now, zone)
     title = _QUERIES[name][1] + (f" — {department}" if department else "")
     if name == "channels" and fmt == "table" and rows:
         console.print(channel_pivot(rows, title))
     else:
-        render(rows, fmt, title, console)
+        render(rows, fmt, title, console, csv_raw=csv_raw)
 
 
 def consume_summary(totals: ConsumeTotals, waiting: int) -> str:
@@ -93,7 +95,7 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     events = app.history(incident_id)
     if not events:
         raise TicketstreamError(f"no incident '{incident_id}' in the event store")
-    table = Table(title=f"Incident {incident_id}")
+    table = titled_table(f"Incident {incident_id}")
     for column in ("occurred_at", "event", "source", "sequence", "details", "version"):
         table.add_column(column)
     skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "event_id",
@@ -104,25 +106,26 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
             f"{k}={v}" for k, v in vars(e).items() if k not in skip and v is not None
         )
         sequence = "" if e.sequence is None else str(e.sequence)
-        table.add_row(
-            e.occurred_at, type(e).__name__, e.source, sequence, details, str(e.originator_version)
-        )
+        cells = (e.occurred_at, type(e).__name__, e.source, sequence, details, e.originator_version)
+        table.add_row(*(text(cell) for cell in cells))
     console.print(table)
 
 
 def print_projection_status(runner: ProjectionRunner, console: Console) -> None:
     """Each read model's position and lag behind the event store, and its rules."""
-    table = Table(title="Projections")
+    table = titled_table("Projections")
     for column in ("projection", "position", "head", "lag", "rules"):
         table.add_column(column)
     stale = stale_rules(runner)
     for s in runner.status():
         rules = (stale or "current") if s.name == SlaClocks.name else "-"
-        table.add_row(s.name, str(s.position), str(s.head), str(s.lag), rules)
+        table.add_row(*(text(cell) for cell in (s.name, s.position, s.head, s.lag, rules)))
     console.print(table)
 
 
-def print_dead_letters(letters: list[StoredDeadLetter], fmt: Format, console: Console) -> None:
+def print_dead_letters(
+    letters: list[StoredDeadLetter], fmt: Format, console: Console, *, csv_raw: bool = False
+) -> None:
     """Dead letters, one row each, without payloads."""
     rows = [
         {
@@ -138,7 +141,7 @@ def print_dead_letters(letters: list[StoredDeadLetter], fmt: Format, console: Co
         }
         for s in letters
     ]
-    render(rows, fmt, "Dead letters", console)
+    render(rows, fmt, "Dead letters", console, csv_raw=csv_raw)
 
 
 def retry_summary(updates: Sequence[LetterUpdate]) -> str:
@@ -153,13 +156,16 @@ def retry_summary(updates: Sequence[LetterUpdate]) -> str:
 
 
 def print_dead_letter(stored: StoredDeadLetter, console: Console) -> None:
-    """One dead letter with its original bytes escaped (never interpreted as markup)."""
+    """One dead letter, its original bytes as a Python bytes literal (escaped, never markup)."""
     letter = stored.letter
     c = letter.message.coordinates
-    console.print(f"id:          {stored.id} ({stored.status}, {stored.attempts} retries)", markup=False, highlight=False)
-    console.print(f"reason:      {letter.reason}", markup=False, highlight=False)
-    console.print(f"detail:      {letter.detail}", markup=False, highlight=False)
-    console.print(f"from:        {c.topic} partition {c.partition} offset {c.offset}", markup=False, highlight=False)
-    console.print(f"recorded_at: {stored.recorded_at}", markup=False, highlight=False)
-    console.print(f"bytes:       {len(letter.message.value)}", markup=False, highlight=False)
-    console.print(repr(letter.message.value[:4096]), markup=False, highlight=False)
+    for line in (
+        f"id:          {stored.id} ({stored.status}, {stored.attempts} retries)",
+        f"reason:      {letter.reason}",
+        f"detail:      {letter.detail}",
+        f"from:        {c.topic} partition {c.partition} offset {c.offset}",
+        f"recorded_at: {stored.recorded_at}",
+        f"bytes:       {len(letter.message.value)}",
+        repr(letter.message.value[:4096]),
+    ):
+        say(console, line)

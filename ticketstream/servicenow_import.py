@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from contracts.events import EventBase
+from contracts.printable import first_unprintable
 from producers.servicenow import ImportOptions, ImportSummary, import_export
 from producers.simulator import write_jsonl
 from ticketstream import assembly
 from ticketstream.errors import TicketstreamError
+from ticketstream.safe_text import say
 from ticketstream.settings import Settings
 
 # Files smaller than this are read before a progress bar would be worth drawing.
@@ -31,15 +33,16 @@ def import_options(
     """The options of an import; the export's zone defaults to the reporting one.
 
     Raises:
-        TicketstreamError: for an unknown time zone or a source the contract refuses.
+        TicketstreamError: for an unknown time zone or a source the contract refuses (1 to 64
+            printable characters).
     """
     try:
         zone = ZoneInfo(timezone) if timezone else settings.zone
     except (ZoneInfoNotFoundError, ValueError):
         expected = "expected an IANA zone, e.g. Europe/Moscow"
         raise TicketstreamError(f"unknown time zone '{timezone}'; {expected}") from None
-    if not 1 <= len(source) <= 64 or "\x00" in source:
-        raise TicketstreamError("--source must be 1 to 64 characters")
+    if not 1 <= len(source) <= 64 or first_unprintable(source) is not None:
+        raise TicketstreamError("--source must be 1 to 64 printable characters")
     return ImportOptions(zone, source, skip_invalid)
 
 
@@ -82,11 +85,11 @@ def publish(
 def print_summary(summary: ImportSummary, did: str, console: Console) -> None:
     """The rows skipped (the first few), then one line on what the import did."""
     for invalid in summary.first_skipped:
-        console.print(f"skipped {invalid}", markup=False, highlight=False)
+        say(console, f"skipped {invalid}")
     if summary.skipped > len(summary.first_skipped):
         more = summary.skipped - len(summary.first_skipped)
-        console.print(f"skipped {more} more invalid rows", highlight=False)
-    console.print(summary_line(summary, did), markup=False, highlight=False)
+        say(console, f"skipped {more} more invalid rows")
+    say(console, summary_line(summary, did))
 
 
 # Notes printed only when they happened (skipped, clamped and unknown states always are).

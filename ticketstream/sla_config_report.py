@@ -6,7 +6,6 @@ from pathlib import Path
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
-from rich.table import Table
 
 from domain.calendar import BusinessCalendar
 from domain.sla_rules import SELECTORS, SlaRules
@@ -15,6 +14,7 @@ from projections.sla_clocks import SlaClocks, recorded_fingerprint
 from ticketstream import assembly
 from ticketstream.errors import StoreUnreachable
 from ticketstream.event_store import is_postgres
+from ticketstream.safe_text import text, titled_table
 from ticketstream.settings import Settings
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -22,23 +22,21 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 def print_sla_rules(rules: SlaRules, source: str, console: Console) -> None:
     """Calendars, who uses them, and every policy version with its rules."""
-    calendars = Table(title=f"Business calendars ({source})")
+    calendars = titled_table(f"Business calendars ({source})")
     for column in ("calendar", "time zone", "holidays", "weekly hours", "used by"):
         calendars.add_column(column)
     for name, calendar in sorted(rules.calendars.items()):
-        calendars.add_row(
-            name, calendar.timezone, _holidays(calendar), _week(calendar), _users(rules, name)
-        )
+        row = (name, calendar.timezone, _holidays(calendar), _week(calendar), _users(rules, name))
+        calendars.add_row(*(text(cell) for cell in row))
     console.print(calendars)
     for policy in rules.policies:
-        table = Table(title=f"SLA policy version {policy.version}, from {policy.effective_from.isoformat()}")
+        table = titled_table(f"SLA policy version {policy.version}, from {policy.effective_from.isoformat()}")
         for column in ("clock", *SELECTORS, "target (working min)", "grace (min)"):
             table.add_column(column)
         for rule in policy.rules:
             selectors = [getattr(rule, s) or "any" for s in SELECTORS]
-            table.add_row(
-                rule.clock, *selectors, f"{rule.target_minutes:g}", f"{rule.grace_minutes:g}"
-            )
+            cells = (rule.clock, *selectors, f"{rule.target_minutes:g}", f"{rule.grace_minutes:g}")
+            table.add_row(*(text(cell) for cell in cells))
         console.print(table)
 
 

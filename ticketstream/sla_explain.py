@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
 
 from domain.application import Incidents
 from domain.attribution import attribution
@@ -17,6 +16,7 @@ from domain.incident_clocks import compute_clocks
 from domain.sla_rules import SlaRules
 from projections.sla_queries import PolicyChoice
 from ticketstream.errors import TicketstreamError
+from ticketstream.safe_text import say, text, titled_table
 
 
 def print_explanation(
@@ -33,20 +33,20 @@ def print_explanation(
         raise TicketstreamError(f"no incident '{incident_id}' in the event store")
     version = rules.current.version if policy == "current" else None
     rows = compute_clocks(events, rules, version)
-    console.print(f"Incident {incident_id} as of {as_of.isoformat()}", highlight=False)
+    say(console, f"Incident {incident_id} as of {as_of.isoformat()}")
     if not rows:
-        console.print("no SLA clocks: the incident has no receipt (a standalone thanks?)")
+        say(console, "no SLA clocks: the incident has no receipt (a standalone thanks?)")
         return
     breached = False
     for row in rows:
         breached |= _print_clock(row, rules, as_of, console)
     if breached:
         shares = attribution(rows, rules, as_of)
-        table = Table(title="Who held the ball (working minutes)")
+        table = titled_table("Who held the ball (working minutes)")
         table.add_column("party")
         table.add_column("minutes", justify="right")
         for party, minutes in sorted(shares.items(), key=lambda item: -item[1]):
-            table.add_row(party, f"{minutes:g}")
+            table.add_row(text(party), f"{minutes:g}")
         console.print(table)
 
 
@@ -63,32 +63,35 @@ def _print_clock(row: ClockRow, rules: SlaRules, as_of: datetime, console: Conso
         " minutes"
     )
     if status is None:
-        console.print(f"\n{heading}\n  not started by then (starts {_local(row.started_at, zone)})", highlight=False)
+        say(console, "")
+        say(console, heading)
+        say(console, f"  not started by then (starts {_local(row.started_at, zone)})")
         return False
-    table = Table(title=heading, title_justify="left")
+    table = titled_table(heading, title_justify="left")
     for column in ("from", "to", "", "working min", "why"):
         table.add_column(column, justify="right" if column == "working min" else "left")
     for line in trace(row, calendar, as_of):
         minutes = "" if line.kind == "closed" else f"{_minutes(line):g}"
-        table.add_row(
+        cells = (
             _local(line.start, zone), _local(line.end, zone), line.kind, minutes,
             _why(line, calendar, zone),
         )  # fmt: skip
+        table.add_row(*(text(cell) for cell in cells))
     console.print(table)
     for change in row.targets[1:]:
         if change.since <= as_of:
-            console.print(
+            say(
+                console,
                 f"  re-targeted {_local(change.since, zone)} (priority {change.priority},"
                 f" category {change.category or '-'}, channel {change.channel}): target"
                 f" {change.target_minutes:g} + grace {change.grace_minutes:g}, minutes so far kept",
-                highlight=False,
             )
     carried = f" (incl. {row.carried_minutes:g} from earlier cycles)" if row.carried_minutes else ""
-    console.print(
+    say(
+        console,
         f"  status {status.status}: {status.elapsed_minutes:g}{carried} of"
         f" {row.limit_minutes:g} working minutes, {status.paused_minutes:g} paused;"
         f" deadline {_local(status.deadline, zone)}",
-        highlight=False,
     )
     return status.status in ("breached", "running_breached")
 

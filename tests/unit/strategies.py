@@ -72,7 +72,7 @@ SPECIFIC_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "incident.rated": {"rating": ("rating", True), "comment": ("text", False)},
     "incident.reassigned": {
         "department": ("label", True),
-        "assignee": ("name", False),
+        "assignee": ("handle", False),
         "reason": ("text", False),
     },
     # At least one of the three (a reclassification that names nothing says nothing).
@@ -86,6 +86,20 @@ SPECIFIC_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
 PRIORITIES = ("low", "normal", "high", "critical")
 RATINGS = ("bad", "neutral", "good")
 _INCIDENT_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+# Identifiers (kinds "label" and "handle") take printable characters only; free text ("text",
+# "name", the customer) takes every character but U+0000. Not printable: the Unicode
+# categories of controls (C0, DEL, C1), format characters (bidi, zero-width, BOM, tags),
+# private use, unassigned code points, line and paragraph separators, and surrogates (which
+# cannot travel in JSON text at all). Spaces of every kind are printable.
+NOT_PRINTABLE = ("Cc", "Cf", "Co", "Cn", "Zl", "Zp", "Cs")
+# What a hostile upstream sends to a terminal: ESC/CSI, OSC 0 (window title) ended by BEL,
+# OSC 8 (hyperlink), C1 CSI/OSC/ST, backspaces, CR, newline, tab, DEL, bidi overrides and
+# isolates, zero-width characters, the BOM, the line separator, tag characters.
+TERMINAL_SEQUENCES = (
+    "\x1b[2J", "\x1b[31m", "\x1b]0;PWNED\x07", "\x1b]8;;http://evil.example/\x1b\\x\x1b]8;;\x1b\\",
+    "\x9b31m", "\x9d0;PWNED\x9c", "\x07", "\x08\x08", "\r", "\n", "\t", "\x7f", "\x85", "\u202e",
+    "\u202a", "\u2066", "\u2069", "\u200f", "\u200b", "\ufeff", "\u2028", "\U000e0041",
+)  # fmt: skip
 _VOCABULARY = (
     "phone", "email", "chat", "store-014", "callcentre", "edms", "tech_support",
     "supplier_delay", "incomplete_documents", "refund", "exchange", "awaiting_customer",
@@ -116,9 +130,34 @@ def contract_text(min_size: int = 0, max_size: int | None = None) -> st.SearchSt
     return st.text(letters, min_size=min_size, max_size=max_size)
 
 
+def printable_text(min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[str]:
+    """Any text of printable characters (every category but ``NOT_PRINTABLE``)."""
+    letters = st.characters(exclude_categories=NOT_PRINTABLE)
+    return st.text(letters, min_size=min_size, max_size=max_size)
+
+
+def free_texts(max_size: int) -> st.SearchStrategy[str]:
+    """Free text as people (and hostile systems) write it: any character but U+0000, terminal
+    sequences included."""
+    pieces = st.sampled_from(TERMINAL_SEQUENCES) | contract_text(max_size=20)
+    mixed = st.lists(pieces, max_size=8).map("".join).filter(lambda t: len(t) <= max_size)
+    return contract_text(max_size=max_size) | mixed
+
+
 def labels() -> st.SearchStrategy[str]:
-    """Vocabulary values: known ones or any 1..64 characters (unknown values are kept)."""
-    return st.sampled_from(_VOCABULARY) | contract_text(min_size=1, max_size=64)
+    """Vocabulary values: known ones or any 1..64 printable characters (unknown values are kept)."""
+    return st.sampled_from(_VOCABULARY) | printable_text(min_size=1, max_size=64)
+
+
+@st.composite
+def unprintable_identifiers(draw: st.DrawFn, max_size: int = 64) -> str:
+    """Printable text around one terminal sequence or unprintable character, within
+    ``max_size`` characters: what an identifier refuses."""
+    json_safe = tuple(c for c in NOT_PRINTABLE if c != "Cs")
+    bad = draw(st.sampled_from(TERMINAL_SEQUENCES) | st.characters(categories=json_safe))
+    around = draw(printable_text(max_size=max_size - len(bad)))
+    cut = draw(st.integers(0, len(around)))
+    return around[:cut] + bad + around[cut:]
 
 
 def incident_ids() -> st.SearchStrategy[str]:
@@ -157,8 +196,9 @@ _VALUES: dict[str, st.SearchStrategy[Any]] = {
     "incident_id": incident_ids(),
     "timestamp": timestamps(),
     "label": labels(),
-    "text": contract_text(max_size=2000),
-    "name": contract_text(max_size=200),
+    "handle": printable_text(max_size=200),
+    "text": free_texts(max_size=2000),
+    "name": free_texts(max_size=200),
     "bool": st.booleans(),
     "priority": st.sampled_from(PRIORITIES),
     "rating": st.sampled_from(RATINGS),
@@ -318,6 +358,7 @@ def _wrong_values(kind: str) -> st.SearchStrategy[Any]:
         | st.booleans()
         | st.sampled_from(("yesterday", "2024-13-01T10:00:00+03:00", CUSTOMER_NAME)),
         "label": anything | st.booleans(),
+        "handle": anything | st.booleans(),
         "text": anything | st.booleans(),
         "name": anything | st.booleans(),
         "bool": anything | st.sampled_from(("true", "false", "yes", 0, 1, CUSTOMER_NAME)),
@@ -340,6 +381,7 @@ def _too_long(kind: str) -> st.SearchStrategy[Any]:
         "label": st.integers(65, 120).map(lambda n: (pad * 4)[:n]) | st.just(""),
         "text": st.integers(2001, 2100).map(lambda n: (pad * 60)[:n]),
         "name": st.integers(201, 260).map(lambda n: (pad * 8)[:n]),
+        "handle": st.integers(201, 260).map(lambda n: (pad * 8)[:n]),
     }.get(kind, st.nothing())
 
 
@@ -349,7 +391,8 @@ def _schema_violation(draw: st.DrawFn) -> InvalidMessage:
     event = draw(events_with_personal_data(event_type))
     fields = fields_of(event_type)
     settable = [n for n in fields if n not in ("type", "schema_version")]
-    defect = draw(st.sampled_from(("missing", "null", "wrong_type", "naive", "extra", "too_long")))
+    defects = ("missing", "null", "wrong_type", "naive", "extra", "too_long", "unprintable")
+    defect = draw(st.sampled_from(defects))
     if defect == "missing":
         del event[draw(st.sampled_from(sorted(required_fields(event_type) - {"type"})))]
     elif defect == "null":
@@ -368,10 +411,14 @@ def _schema_violation(draw: st.DrawFn) -> InvalidMessage:
             event["customer"][name] = CUSTOMER_PHONE
         else:
             event[name] = draw(st.sampled_from((CUSTOMER_NAME, CUSTOMER_PHONE, None, 1)))
-    else:
-        bounded = [n for n in settable if fields[n][0] in ("incident_id", "label", "text", "name")]
-        name = draw(st.sampled_from(bounded))
+    elif defect == "too_long":
+        kinds = ("incident_id", "label", "handle", "text", "name")
+        name = draw(st.sampled_from([n for n in settable if fields[n][0] in kinds]))
         event[name] = draw(_too_long(fields[name][0]))
+    else:  # every type has an identifier: its source
+        identifiers = [n for n in settable if fields[n][0] in ("label", "handle")]
+        name = draw(st.sampled_from(identifiers))
+        event[name] = draw(unprintable_identifiers(64 if fields[name][0] == "label" else 200))
     return to_json(event), "schema_violation"
 
 

@@ -289,15 +289,24 @@ MISTAKES = [
     ),
     pytest.param(
         ONE_POLICY.format(moment=EPOCH, rules='{ clock = "handover", channel = "", target_minutes = 1 }'),
-        "policies[0].rules[0].channel: '' can never match: the contract carries 1 to 64 characters here",
+        "policies[0].rules[0].channel: '' can never match: the contract carries 1 to 64 printable"
+        " characters here",
         id="empty channel",
+    ),
+    pytest.param(
+        ONE_POLICY.format(
+            moment=EPOCH, rules='{ clock = "handover", category = "late\\u001b[2J", target_minutes = 1 }'
+        ),
+        "policies[0].rules[0].category: 'late\\x1b[2J' can never match: the contract carries 1 to 64"
+        " printable characters here",
+        id="control character in a category",
     ),
     pytest.param(
         ONE_POLICY.format(
             moment=EPOCH, rules=f'{{ clock = "ownership", department = "{"x" * 65}", target_minutes = 1 }}'
         ),
         f"policies[0].rules[0].department: '{'x' * 65}' can never match:"
-        " the contract carries 1 to 64 characters here",
+        " the contract carries 1 to 64 printable characters here",
         id="department too long",
     ),
     pytest.param(

@@ -376,6 +376,125 @@ def test_the_detail_of_a_violation_names_the_offending_field() -> None:
     assert "channel" in caught.value.detail
 
 
+# --- identifiers are printable, free text is not touched ----------------------------------
+
+# Each identifier-like field (issue 13) with an event that carries it; priority and rating
+# are closed sets and incident_id has its own alphabet.
+IDENTIFIERS = [
+    (A_RECEIPT, "source"), (A_RECEIPT, "channel"), (A_RECEIPT, "department"),
+    (A_RECEIPT, "category"), (A_RECEIPT, "store"),
+    ({**A_THANKS, "type": "incident.escalated", "escalated_to": "x"}, "escalated_to"),
+    ({**A_THANKS, "type": "incident.resolved", "resolution": "x"}, "resolution"),
+    ({**A_THANKS, "type": "incident.resolved", "resolution": "x"}, "root_cause"),
+    (A_THANKS, "channel"), (A_THANKS, "department"),
+    ({**A_THANKS, "type": "incident.paused"}, "reason"),
+    ({**A_THANKS, "type": "incident.reassigned", "department": "x"}, "department"),
+    ({**A_THANKS, "type": "incident.reassigned", "department": "x"}, "assignee"),
+    ({**A_THANKS, "type": "incident.reclassified"}, "category"),
+    ({**A_THANKS, "type": "incident.reclassified"}, "channel"),
+]  # fmt: skip
+FREE_TEXT = [
+    (A_RECEIPT, "summary"), (A_THANKS, "praised"),
+    ({**A_THANKS, "type": "incident.escalated", "escalated_to": "x"}, "reason"),
+    ({**A_THANKS, "type": "incident.reopened"}, "reason"),
+    ({**A_THANKS, "type": "incident.rated", "rating": "bad"}, "comment"),
+    ({**A_THANKS, "type": "incident.reassigned", "department": "x"}, "reason"),
+    ({**A_THANKS, "type": "incident.closed"}, "reason"),
+]  # fmt: skip
+HOSTILE_TO_TERMINALS = {
+    "OSC 0 title, clear screen, red": "\x1b]0;PWNED\x07\x1b[2J\x1b[31m",
+    "OSC 8 hyperlink": "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\",
+    "C1 CSI": "\x9b31mred",
+    "bell": "ding\x07",
+    "carriage return": "ok\rFORGED",
+    "newline": "two\nlines",
+    "tab": "a\tb",
+    "DEL": "x\x7f",
+    "right-to-left override": "tech\u202etroppus",
+    "first-strong isolate": "\u2068refund\u2069",
+    "zero-width space": "sup\u200bplier",
+    "byte order mark": "\ufeffemail",
+    "line separator": "chat\u2028phone",
+    "tag characters": "ok\U000e0041\U000e0042",
+    "private use": "logo\ue000",
+}
+
+
+def _of_its_type(base: Event) -> Event:
+    """``base`` without the fields its type does not have."""
+    return {k: v for k, v in base.items() if k in fields_of(base["type"])}
+
+
+@pytest.mark.parametrize(("base", "field"), IDENTIFIERS, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("value", HOSTILE_TO_TERMINALS.values(), ids=HOSTILE_TO_TERMINALS)
+def test_an_identifier_holding_a_control_or_invisible_character_is_a_schema_violation_naming_it(
+    base: Event, field: str, value: str
+) -> None:
+    raw = to_json({**_of_its_type(base), field: value})
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "schema_violation"
+    assert caught.value.detail.startswith(f"{field}: ")
+    assert "printable" in caught.value.detail
+    assert value not in caught.value.detail
+
+
+@pytest.mark.parametrize(("base", "field"), FREE_TEXT, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("value", HOSTILE_TO_TERMINALS.values(), ids=HOSTILE_TO_TERMINALS)
+def test_free_text_keeps_every_character_people_and_systems_write(
+    base: Event, field: str, value: str
+) -> None:
+    raw = to_json({**_of_its_type(base), field: value})
+
+    event = decode(raw)
+
+    assert getattr(event, field) == value
+
+
+def test_the_customers_own_fields_are_free_text() -> None:
+    customer = {"name": "Zinaida\nProkhorova\t", "phone": "+7\u202e912", "email": "z\x1b@x"}
+
+    event = decode(to_json({**A_RECEIPT, "customer": customer}))
+
+    assert isinstance(event, IncidentReceived)
+    assert event.customer is not None
+    assert event.customer.model_dump() == customer
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Отдел продаж", "営業部\u3000東京", "no\u00a0break", "[bold red]ALERT[/bold red]",
+     "[link=http://evil.example]x[/link]", '=HYPERLINK("http://evil.example","x")', "+1", "-1",
+     "@SUM(A1)", "<script>alert(1)</script>", "café\u0301", "🛒 store"],
+)  # fmt: skip
+def test_an_identifier_of_printable_characters_is_kept_verbatim_however_it_looks(value: str) -> None:
+    event = decode(to_json({**A_RECEIPT, "category": value}))
+
+    assert isinstance(event, IncidentReceived)
+    assert event.category == value
+
+
+def test_a_field_the_sender_invented_is_named_with_its_control_characters_escaped() -> None:
+    raw = to_json({**A_THANKS, "\x1b]0;PWNED\x07": 1})
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "schema_violation"
+    assert caught.value.detail.startswith("\\x1b]0;PWNED\\x07: ")
+    assert caught.value.detail.isprintable()
+
+
+def test_a_nul_is_refused_in_free_text_as_before() -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(to_json({**A_RECEIPT, "summary": "a\x00b"}))
+
+    assert caught.value.reason == "schema_violation"
+    assert "summary" in caught.value.detail
+
+
 # --- routing --------------------------------------------------------------------------------
 
 
@@ -584,7 +703,8 @@ def test_the_exported_schema_accepts_every_valid_event(
 
 @settings(max_examples=50)
 @given(
-    events_with_personal_data("incident.received"), st.sampled_from(["missing", "extra", "long"])
+    events_with_personal_data("incident.received"),
+    st.sampled_from(["missing", "extra", "long", "control", "bidi"]),
 )
 def test_the_exported_schema_rejects_what_the_contract_rejects(
     schemas: dict[str, dict[str, Any]], obj: Event, defect: str
@@ -593,8 +713,12 @@ def test_the_exported_schema_rejects_what_the_contract_rejects(
         del obj["category"]
     elif defect == "extra":
         obj["customer"]["passport"] = "4509 123456"
-    else:
+    elif defect == "long":
         obj["incident_id"] = "x" * 65
+    elif defect == "control":
+        obj["category"] = "\x1b]0;PWNED\x07"
+    else:
+        obj["department"] = "retail\u202estore"
     schema = schemas["incident.received"]
 
     accepted = _conforms(obj, schema, schema)

@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from bench.hostile_messages import Event, hostile_messages, interleave
 from consumers.ingest import Ingest, IngestOptions
 from consumers.records import Message
+from contracts.codec import decode
+from contracts.errors import ContractError
 from contracts.routing import TopicMap
 from domain.incident import Incident
 from producers.simulator import SimulationSpec, simulate
-from tests.hostile import hostile_mixes, nasty_texts
+from tests.hostile import hostile_mixes, live_code_labels, nasty_texts
 from tests.unit.test_ingest import Feed, open_app, store, stored_events
 
 TOPICS = TopicMap()
@@ -81,6 +83,9 @@ def test_every_attack_is_dead_lettered_with_its_reason_and_every_valid_event_app
     for event in valid:
         if event["type"] == "incident.received" and data.draw(st.integers(0, 9)) == 0:
             event["summary"] = data.draw(nasty_texts())
+            event["category"] = data.draw(live_code_labels())
+        if event["type"] == "incident.resolved" and data.draw(st.integers(0, 9)) == 0:
+            event["root_cause"] = data.draw(live_code_labels())
     attacks = data.draw(hostile_mixes(month))
     mix = interleave([*valid, _tick(month)], attacks, data.draw(st.integers(0, 2**16)))
     cuts = data.draw(st.lists(st.integers(1, len(mix)), max_size=8, unique=True))
@@ -133,3 +138,18 @@ def test_hostile_looking_text_in_a_valid_event_is_stored_verbatim() -> None:
         assert isinstance(stored, Incident.Received)
         assert stored.summary == summary
         app.close()
+
+
+def test_the_catalogue_sends_control_and_invisible_characters_in_identifiers_of_every_kind() -> None:
+    month = list(_month())
+
+    refused = []
+    for _, key, value, reason in hostile_messages(400, 13, month):
+        try:
+            decode(value, key=key)
+        except ContractError as err:
+            if "printable" in err.detail:
+                refused.append((reason, err.reason, err.detail.split(":")[0]))
+
+    assert {(expected, got) for expected, got, _ in refused} == {("schema_violation",) * 2}
+    assert len({field for *_, field in refused}) >= 5

@@ -93,7 +93,8 @@ def test_names_of_customers_are_in_the_events_but_never_in_what_is_printed(tmp_p
     [
         (("-o", "x.jsonl", "--publish"), "give -o FILE or --publish, not both"),
         (("--timezone", "Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
-        (("--source", "s" * 65), "--source must be 1 to 64 characters"),
+        (("--source", "s" * 65), "--source must be 1 to 64 printable characters"),
+        (("--source", "snow\x1b[2J"), "--source must be 1 to 64 printable characters"),
         (("--reconcile", "--format", "xml"), "'xml' is not one of"),
     ],
 )
