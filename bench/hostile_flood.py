@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.hostile_messages import hostile_messages, interleave  # noqa: E402
+from testkit.hostile_messages import hostile_messages, interleave  # noqa: E402
 from consumers.ingest import Ingest  # noqa: E402
 from consumers.records import Coordinates, Message  # noqa: E402
 from contracts.routing import TopicMap  # noqa: E402

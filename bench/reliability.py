@@ -35,11 +35,11 @@ from contracts.routing import TopicMap  # noqa: E402
 from producers.jsonl import read_events  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
 from producers.simulator import SimulationSpec, simulate  # noqa: E402
-from bench.hostile_messages import hostile_messages, interleave, publish_raw  # noqa: E402
-from tests.integration.faults import (  # noqa: E402
+from testkit.hostile_messages import hostile_messages, interleave, publish_raw  # noqa: E402
+from testkit.faults import (  # noqa: E402
     S3Server, TcpForwarder, snapshot, stored_count, wait_until,
 )
-from tests.integration.test_disorder import interleavings  # noqa: E402
+from testkit.arrival_orders import interleavings  # noqa: E402
 from ticketstream.embedded_broker import EmbeddedBroker  # noqa: E402
 from ticketstream.event_store import drop_schema  # noqa: E402
 

@@ -8,7 +8,7 @@ from random import Random
 
 from hypothesis import strategies as st
 
-from bench.hostile_messages import (
+from testkit.hostile_messages import (
     ATTACKS, FREE_TEXT_ATTACKS, INVISIBLE_CHARACTERS, LIVE_CODE, TERMINAL_ESCAPES, Event,
     Hostile, World,
 )  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from datetime import date
 from pathlib import Path
 
@@ -14,27 +13,9 @@ from producers.jsonl import read_events
 from producers.publisher import Publisher
 from producers.simulator import SimulationSpec, simulate
 from tests.integration.conftest import Cli
-from tests.integration.faults import snapshot
+from testkit.arrival_orders import interleavings
+from testkit.faults import snapshot
 from tests.integration.test_scale_out import read_models
-
-
-def interleavings(events: list[dict[str, object]], topics: TopicMap, seed: int) -> dict[str, list[dict[str, object]]]:
-    """Publishing orders that keep each topic's order: in order, resolved first, random, twice."""
-    by_topic: dict[str, list[dict[str, object]]] = {}
-    for event in events:
-        by_topic.setdefault(topics.topic_for(str(event["type"])), []).append(event)
-    resolved_first = sorted(by_topic, key=lambda t: t != topics.resolved)
-    rng = random.Random(seed)
-    queues = [list(reversed(q)) for q in by_topic.values()]
-    shuffled = []
-    while any(queues):
-        shuffled.append(rng.choice([q for q in queues if q]).pop())
-    return {
-        "in_order": events,
-        "resolved_first": [e for t in resolved_first for e in by_topic[t]],
-        "random_interleave": shuffled,
-        "twice": events + events,
-    }
 
 
 def _run(cli: Cli, tmp_path: Path, name: str, events: list[dict[str, object]]) -> tuple[object, object]:

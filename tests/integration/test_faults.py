@@ -16,7 +16,7 @@ import pytest
 
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from tests.integration.conftest import POSTGRES_URL, Cli
-from tests.integration.faults import (
+from testkit.faults import (
     S3Server,
     TcpForwarder,
     snapshot,

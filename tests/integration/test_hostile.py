@@ -8,7 +8,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from bench.hostile_messages import hostile_messages, interleave, publish_raw
+from testkit.hostile_messages import hostile_messages, interleave, publish_raw
 from tests.integration.conftest import Cli
 
 SEED = 20250301

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import POSTGRES_URL, Cli
-from tests.integration.faults import differences, snapshot, stored_count, wait_until
+from testkit.faults import differences, snapshot, stored_count, wait_until
 from tests.integration.test_faults import _log_events, _publish, _start
 from ticketstream.event_store import drop_schema
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.hostile_messages import Event, hostile_messages, interleave
+from testkit.hostile_messages import Event, hostile_messages, interleave
 from consumers.ingest import Ingest, IngestOptions
 from consumers.records import Message
 from contracts.codec import decode

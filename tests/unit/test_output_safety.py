@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from bench.hostile_messages import LIVE_CODE
+from testkit.hostile_messages import LIVE_CODE
 from consumers.ingest import Ingest
 from consumers.records import Coordinates, Message
 from consumers.translation import to_fact

@@ -215,7 +215,7 @@ class World:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def attack(self, make: Callable[[World], Hostile | None]) -> Hostile:
-        return make(self) or self.rng.choice(CONTEXT_FREE)(self)  # type: ignore[return-value]
+        return make(self) or self.rng.choice(CONTEXT_FREE)(self)
 
     def any_event(self) -> Event:
         return dict(self.rng.choice(self.events)) if self.events else dict(self.template)

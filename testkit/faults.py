@@ -204,7 +204,7 @@ def snapshot(event_store: str) -> StoreSnapshot:
         assert isinstance(recorder, IngestTables)
         events: list[tuple[str, int, str]] = []
         start = 1
-        while page := recorder.select_notifications(start, 10_000):  # type: ignore[attr-defined]
+        while page := recorder.select_notifications(start, 10_000):
             for n in page:
                 events.append((json.loads(n.state)["event_id"], n.originator_version, n.topic))
             start = page[-1].id + 1
