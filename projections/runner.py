@@ -142,21 +142,24 @@ class ProjectionRunner:
         work()
         self.seconds[model.name] += time.perf_counter() - started
 
-    def rebuild(self, name: str) -> int:
-        """Empty one read model and fold the whole event store into it again.
+    def rebuild(self, *names: str) -> int:
+        """Empty these read models and fold the whole event store into them again, in one
+        pass over the store (every read model when no name is given); return notifications read.
 
         Raises:
-            ProjectionError: for an unknown read model name.
+            ProjectionError: for an unknown read model name (then nothing is emptied).
         """
-        model = self.read_models.get(name)
-        if model is None:
+        unknown = [n for n in names if n not in self.read_models]
+        if unknown:
             known = ", ".join(sorted(self.read_models))
-            raise ProjectionError(f"no projection named '{name}'; known: {known}")
+            raise ProjectionError(f"no projection named '{unknown[0]}'; known: {known}")
+        models = [self.read_models[n] for n in dict.fromkeys(names or self.read_models)]
         with self.transaction(commit=True) as c:
-            for table in model.tables:
-                c.execute(f"DELETE FROM {table}")
-            c.execute("DELETE FROM projection_tracking WHERE projection=?", (name,))
-        log.info("projection_rebuild_started", projection=name)
+            for model in models:
+                for table in model.tables:
+                    c.execute(f"DELETE FROM {table}")
+                c.execute("DELETE FROM projection_tracking WHERE projection=?", (model.name,))
+        log.info("projection_rebuild_started", projections=[m.name for m in models])
         return self.catch_up()
 
     def _event(self, notification: Notification) -> Incident.Event:

@@ -443,12 +443,20 @@ def projections_status() -> None:
 
 
 @projections_app.command("rebuild")
-def projections_rebuild(name: Annotated[str, typer.Argument()]) -> None:
-    """Empty one read model and replay the whole event store into it."""
+def projections_rebuild(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Read models (see status)")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every read model")] = False,
+) -> None:
+    """Empty read models and replay the whole event store into them, in one pass."""
+    if not names and not everything:
+        _fail("name the read models to rebuild, or give --all")
+    if names and everything:
+        _fail("give read model names or --all, not both")
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    count = runner.rebuild(name)
-    say(out, f"rebuilt {name} from {count} notifications")
+    chosen = names or sorted(runner.read_models)
+    count = runner.rebuild(*chosen)
+    say(out, f"rebuilt {', '.join(chosen)} from {count} notifications")
 
 
 @dlq_app.command("list")

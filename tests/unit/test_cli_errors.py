@@ -41,6 +41,8 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         (("dlq", "retry"), {}, "give one dead-letter ID or --all"),
         (("dlq", "retry", "7"), {}, "no open dead letter with id 7"),
         (("projections", "rebuild", "nope"), {}, "no projection named 'nope'"),
+        (("projections", "rebuild"), {}, "name the read models to rebuild, or give --all"),
+        (("projections", "rebuild", "dynamics", "--all"), {}, "names or --all, not both"),
         (("simulate", "--start", "March"), {}, "'March' is not a month"),
         (("report", "dynamics"), {"TICKETSTREAM_REPORT_TIMEZONE": "Mars/Olympus"}, "TICKETSTREAM_REPORT_TIMEZONE"),
         (("report", "dynamics"), {"TICKETSTREAM_EVENT_STORE": "postgresql://127.0.0.1:5432/"}, "names no database"),
@@ -130,3 +132,12 @@ def test_config_check_shows_the_built_in_calendars_and_policies(tmp_path: Path) 
     assert result.returncode == 0
     assert "Business calendars (built-in defaults)" in result.stdout
     assert "SLA policy version 1" in result.stdout
+
+
+def test_projections_rebuild_all_names_every_read_model_it_rebuilt(tmp_path: Path) -> None:
+    result = _run(tmp_path, "projections", "rebuild", "--all")
+
+    assert result.returncode == 0, result.stderr
+    rebuilt = result.stdout.strip().removeprefix("rebuilt ").split(" from ")[0].split(", ")
+    assert {"sla_clocks", "incident_summaries", "channel_mix"} <= set(rebuilt)
+    assert result.stdout.strip().endswith("from 0 notifications")

@@ -324,6 +324,36 @@ def test_rebuilding_a_read_model_gives_the_same_rows(runner: ProjectionRunner) -
     assert reports(runner, whole()) == before
 
 
+def test_rebuilding_every_read_model_recomputes_them_all_in_one_pass(
+    app: Incidents, runner: ProjectionRunner
+) -> None:
+    before = reports(runner, whole())
+    topics = sorted({t for m in runner.read_models.values() for t in m.topics})
+    relevant = len(app.recorder.select_notifications(start=1, limit=10**6, topics=topics))
+    with runner.transaction(commit=True) as c:  # wrong rows that only a recomputation fixes
+        for model in runner.read_models.values():
+            for table in model.tables:
+                c.execute(f"DELETE FROM {table}")
+
+    read = runner.rebuild()
+
+    assert read == relevant  # the store read once, not once per read model
+    assert reports(runner, whole()) == before
+    assert all(s.lag == 0 for s in runner.status())
+
+
+def test_rebuilding_an_unknown_read_model_among_others_empties_nothing(
+    runner: ProjectionRunner,
+) -> None:
+    before = reports(runner, whole())
+
+    with pytest.raises(ProjectionError, match="'nope'"):
+        runner.rebuild("channel_mix", "nope")
+
+    assert reports(runner, whole()) == before
+    assert runner.catch_up() == 0
+
+
 def test_rebuilding_an_unknown_read_model_is_refused(runner: ProjectionRunner) -> None:
     with pytest.raises(ProjectionError, match="sla"):
         runner.rebuild("sla")
