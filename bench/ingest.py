@@ -1,8 +1,17 @@
-"""Ingest benchmark: raw kafka-python consumption (a) vs consume --once + project --once (b).
+"""Ingest benchmark: raw kafka-python consumption (a) against ticketstream on the same broker.
 
-Run by hand (`make bench`, or `.venv/bin/python bench/ingest.py --events 200000`). Both runs
-read the same topics on the same broker in the same process run; the last line printed is
-`ratio b/a = X.XXX`.
+Run by hand (`make bench`, or `.venv/bin/python bench/ingest.py --events 200000`):
+
+- (a) kafka-python reading every incident topic, no processing;
+- (b) `consume --once` then `project --once`, each in a fresh process (its peak RSS printed);
+- (c) `consume --once` with `project` running beside it in its own process (two cores);
+- (d) `projections rebuild --all` over the store (b) filled, in a fresh process.
+
+``--at-scale 1000000:250000`` repeats everything at that size (events:incidents) and prints
+each rate and peak RSS against the first size's; ``--store postgresql://…`` also runs (b) on
+that PostgreSQL (a schema of its own, dropped after). Every rate is events per second and every
+ratio is against (a) of the same size, measured in the same run. The last line printed is
+`ratio b/a = X.XXX` of the first size.
 """
 
 from __future__ import annotations
@@ -11,10 +20,14 @@ import argparse
 import json
 import math
 import multiprocessing
-from multiprocessing.synchronize import Event
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -22,41 +35,105 @@ from consumers.consume import consume
 from producers.jsonl import read_events
 from producers.simulator import SimulationSpec, simulate
 from ticketstream import assembly
+from ticketstream.event_store import drop_schema
 from ticketstream.log_setup import configure_logging
-from ticketstream.settings import load_settings
+from ticketstream.settings import Settings, load_settings
+
+SPAWN = multiprocessing.get_context("spawn")  # a fresh process: its peak RSS is its own
+
+
+@dataclass
+class Size:
+    """One data set size and what was measured at it."""
+
+    events: int
+    incidents: int
+    rates: dict[str, float]
+    peak_mib: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        return f"{self.events:,} events / {self.incidents:,} incidents"
+
+    def ratio(self, stage: str) -> float:
+        return self.rates[stage] / self.rates["a"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--incidents", type=int, default=50_000)
+    parser.add_argument("--at-scale", metavar="EVENTS:INCIDENTS", default=None,
+                        help="also run at this size, e.g. 1000000:250000")  # fmt: skip
+    parser.add_argument("--store", metavar="POSTGRESQL_URL", default=None,
+                        help="also run (b) on this PostgreSQL database")  # fmt: skip
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     configure_logging("WARNING", "json")
+    sizes = [(args.events, args.incidents)]
+    if args.at_scale:
+        events, incidents = (int(n) for n in args.at_scale.split(":"))
+        sizes.append((events, incidents))
+    results = [_measure(e, i, args.partitions, args.seed, args.store) for e, i in sizes]
+    for size in results:
+        print(f"{size.label}:")
+        rates = size.rates
+        print(f"  (a) kafka-python, no processing: {rates['a']:,.0f} events/s")
+        print(f"  (b) consume --once + project --once: {rates['b']:,.0f} events/s")
+        if "b_postgresql" in rates:
+            print(f"  (b) on PostgreSQL: {rates['b_postgresql']:,.0f} events/s, "
+                  f"ratio b/a on PostgreSQL = {size.ratio('b_postgresql'):.3f}")  # fmt: skip
+        print(f"  (c) consume --once beside a running project: {rates['c']:,.0f} events/s")
+        print(f"  (d) projections rebuild --all: {rates['d']:,.0f} events/s")
+        print("  peak RSS: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in size.peak_mib.items()))
+    base = results[0]
+    for size in results[1:]:
+        print(f"at {size.events:,} against {base.events:,} events: " + ", ".join(
+            f"({k}) rate x{size.rates[k] / base.rates[k]:.2f}" for k in ("b", "c", "d")
+        ) + ", " + ", ".join(
+            f"{k} peak RSS x{size.peak_mib[k] / base.peak_mib[k]:.2f}" for k in base.peak_mib
+        ))  # fmt: skip
+        print(f"ratio c/a at {size.events:,} = {size.ratio('c'):.3f}, ratio d/a = "
+              f"{size.ratio('d'):.3f}, ratio b/a = {size.ratio('b'):.3f}")  # fmt: skip
+    print(f"ratio c/a = {base.ratio('c'):.3f} (the deployed topology: two processes)")
+    print(f"ratio d/a = {base.ratio('d'):.3f} (projections rebuild --all)")
+    print(f"ratio b/a = {base.ratio('b'):.3f}")
 
+
+def _measure(events: int, incidents: int, partitions: int, seed: int, store: str | None) -> Size:
     started = time.perf_counter()
-    events = _dataset(args.events, args.incidents, args.seed)
-    print(f"data set: {len(events):,} events, generated in {time.perf_counter() - started:.1f} s")
+    lines = _dataset(events, incidents, seed)
+    print(f"data set: {len(lines):,} events, generated in {time.perf_counter() - started:.1f} s")
+    rates: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
             event_store=str(Path(tmp) / "bench.db"),
-            topic_partitions=args.partitions,
+            topic_partitions=partitions,
             state_dir=Path(tmp),
+            consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
         )
         with assembly.kafka_bootstrap(settings, embedded=True) as servers:
-            _publish(settings, servers, events)
-            raw_rate = _raw_consumption(servers, settings.topics.incident_topics, len(events))
-            print(f"(a) kafka-python, no processing: {raw_rate:,.0f} events/s")
-            end_to_end_rate = _end_to_end(settings, servers, len(events))
+            _publish(settings, servers, lines)
+            rates["a"] = _raw_consumption(servers, settings.topics.incident_topics, len(lines))
+            print(f"    (a) {rates['a']:,.0f} events/s")
+            rates["b"], peaks["consume"], peaks["project"] = _end_to_end(settings, servers, len(lines))
+            rates["d"], peaks["rebuild"] = _rebuild(settings, len(lines))
             live = settings.model_copy(update={
-                "event_store": str(Path(tmp) / "live.db"), "consumer_group": "bench-live",
+                "event_store": str(Path(tmp) / "live.db"), "consumer_group": f"{settings.consumer_group}-live",
             })  # fmt: skip
-            live_rate = _side_by_side(live, servers, len(events))
-    print(f"(b) consume --once + project --once: {end_to_end_rate:,.0f} events/s")
-    print(f"(c) consume --once beside a running project: {live_rate:,.0f} events/s")
-    print(f"ratio c/a = {live_rate / raw_rate:.3f} (the deployed topology: two processes)")
-    print(f"ratio b/a = {end_to_end_rate / raw_rate:.3f}")
+            rates["c"] = _side_by_side(live, servers, len(lines))
+            if store:
+                url = f"{store}{'&' if '?' in store else '?'}schema=bench_{uuid.uuid4().hex[:8]}"
+                on_postgresql = settings.model_copy(update={
+                    "event_store": url, "consumer_group": f"{settings.consumer_group}-pg",
+                })  # fmt: skip
+                try:
+                    rates["b_postgresql"], _, _ = _end_to_end(on_postgresql, servers, len(lines))
+                finally:
+                    drop_schema(url)
+    return Size(events, incidents, rates, peaks)
 
 
 def _dataset(count: int, incidents: int, seed: int) -> list[bytes]:
@@ -73,7 +150,7 @@ def _dataset(count: int, incidents: int, seed: int) -> list[bytes]:
     return lines[:count]
 
 
-def _publish(settings, servers: str, lines: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def _publish(settings: Settings, servers: str, lines: list[bytes]) -> None:
     started = time.perf_counter()
     sdk = assembly.publisher(settings, servers)
     try:
@@ -110,7 +187,7 @@ def _raw_consumption(servers: str, topics: tuple[str, ...], expected: int) -> fl
     return seen / elapsed
 
 
-def _consume_once(settings, servers: str, app):  # type: ignore[no-untyped-def]
+def _consume_once(settings: Settings, servers: str, app: Any) -> Any:
     """`consume --once` in this process: every partition drained into the store."""
     step = assembly.ingest(settings, app)
     source = assembly.kafka_source(settings, servers, step)
@@ -122,30 +199,66 @@ def _consume_once(settings, servers: str, app):  # type: ignore[no-untyped-def]
         sdk.close()
 
 
-def _end_to_end(settings, servers: str, expected: int) -> float:  # type: ignore[no-untyped-def]
+def _peak_mib() -> float:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise SystemExit("no VmHWM in /proc/self/status: peak memory needs Linux")
+
+
+def _in_a_fresh_process(work: Callable[..., tuple[float, str]], *args: object) -> tuple[float, str, float]:
+    """Run ``work`` in a new interpreter: (its seconds, its summary, its peak RSS in MiB)."""
+    with SPAWN.Pool(1) as pool:
+        return pool.apply(_measured, (work, *args))
+
+
+def _measured(work: Callable[..., tuple[float, str]], *args: object) -> tuple[float, str, float]:
+    configure_logging("WARNING", "json")
+    seconds, summary = work(*args)
+    return seconds, summary, _peak_mib()
+
+
+def _consume_stage(settings: Settings, servers: str, expected: int) -> tuple[float, str]:
     started = time.perf_counter()
-    app = assembly.open_incidents(settings)
-    totals = _consume_once(settings, servers, app)
-    consumed = time.perf_counter() - started
-    projected_from = time.perf_counter()
-    runner = assembly.projection_runner(settings, app)
-    notifications = runner.catch_up()
-    projected = time.perf_counter() - projected_from
-    elapsed = time.perf_counter() - started
-    print(
-        f"    consume: {totals.messages:,} messages in {consumed:.1f} s "
-        f"(polling {totals.poll_seconds:.1f} s of which group join {totals.first_message_after:.1f} s,"
-        f" ingesting {totals.ingest_seconds:.1f} s) "
-        f"({totals.applied:,} applied, {totals.parked - totals.unparked:,} parked, "
-        f"{totals.dead_lettered:,} dead-lettered); project: {notifications:,} in {projected:.1f} s"
-        f" ({', '.join(f'{name} {s:.1f} s' for name, s in runner.seconds.items())})"
-    )
+    totals = _consume_once(settings, servers, assembly.open_incidents(settings))
+    seconds = time.perf_counter() - started
     if totals.messages < expected:
         raise SystemExit(f"consumed only {totals.messages} of {expected} messages")
-    return expected / elapsed
+    return seconds, (
+        f"{totals.messages:,} messages in {seconds:.1f} s (polling {totals.poll_seconds:.1f} s of "
+        f"which group join {totals.first_message_after:.1f} s, ingesting {totals.ingest_seconds:.1f} s)"
+        f" ({totals.applied:,} applied, {totals.parked - totals.unparked:,} parked, "
+        f"{totals.dead_lettered:,} dead-lettered)"
+    )
 
 
-def _project_until_caught_up(settings, consumed: Event) -> None:  # type: ignore[no-untyped-def]
+def _project_stage(settings: Settings, rebuild: bool) -> tuple[float, str]:
+    started = time.perf_counter()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    notifications = runner.rebuild() if rebuild else runner.catch_up()
+    seconds = time.perf_counter() - started
+    per_model = ", ".join(f"{name} {s:.1f} s" for name, s in runner.seconds.items())
+    return seconds, f"{notifications:,} in {seconds:.1f} s ({per_model})"
+
+
+def _end_to_end(settings: Settings, servers: str, expected: int) -> tuple[float, float, float]:
+    """(b): its rate, and the peak RSS of the consume and the project process."""
+    consumed, summary, consume_mib = _in_a_fresh_process(_consume_stage, settings, servers, expected)
+    print(f"    (b) consume: {summary}, peak RSS {consume_mib:,.0f} MiB")
+    projected, summary, project_mib = _in_a_fresh_process(_project_stage, settings, False)
+    print(f"    (b) project: {summary}, peak RSS {project_mib:,.0f} MiB")
+    return expected / (consumed + projected), consume_mib, project_mib
+
+
+def _rebuild(settings: Settings, expected: int) -> tuple[float, float]:
+    """(d): `projections rebuild --all` over the store (b) filled."""
+    seconds, summary, peak = _in_a_fresh_process(_project_stage, settings, True)
+    print(f"    (d) rebuild: {summary}, peak RSS {peak:,.0f} MiB")
+    return expected / seconds, peak
+
+
+def _project_until_caught_up(settings: Settings, consumed: Event) -> None:
     """`project` as its own process: follow the store until the consumer is done, then catch up."""
     configure_logging("WARNING", "json")
     app = assembly.open_incidents(settings)
@@ -156,7 +269,7 @@ def _project_until_caught_up(settings, consumed: Event) -> None:  # type: ignore
     runner.catch_up()
 
 
-def _side_by_side(settings, servers: str, expected: int) -> float:  # type: ignore[no-untyped-def]
+def _side_by_side(settings: Settings, servers: str, expected: int) -> float:
     """consume --once with the projection running beside it (another process, another core),
     until the read models have caught up with everything consumed."""
     started = time.perf_counter()
@@ -170,7 +283,7 @@ def _side_by_side(settings, servers: str, expected: int) -> float:  # type: igno
     consumed.set()
     projector.join()
     elapsed = time.perf_counter() - started
-    print(f"    side by side: consumed in {consumed_after:.1f} s, read models caught up at {elapsed:.1f} s")
+    print(f"    (c) side by side: consumed in {consumed_after:.1f} s, read models caught up at {elapsed:.1f} s")
     lag = max(s.lag for s in assembly.projection_runner(settings, app).status())
     if totals.messages < expected or projector.exitcode != 0 or lag:
         raise SystemExit(
