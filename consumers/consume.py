@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from consumers.dead_letter_topic import DeadLetterTopic
+from consumers.dead_letter_topic import DeadLetterOutbox
 from consumers.ingest import BatchResult, Ingest
 from consumers.kafka_source import KafkaSource
 from consumers.outage import OutagePolicy, ride_out
@@ -43,17 +43,19 @@ class ConsumeTotals(BatchResult):
 def consume(
     source: KafkaSource,
     ingest: Ingest,
-    dead_letters: DeadLetterTopic,
+    dead_letters: DeadLetterOutbox,
     *,
     once: bool,
     should_stop: Callable[[], bool] = lambda: False,
     outage: OutagePolicy = OutagePolicy(),
+    progressed: Callable[[int], None] = lambda n: None,
 ) -> ConsumeTotals:
     """Run the ingest loop.
 
     With ``once`` it returns when the event store has applied every partition up to its end
     (whichever group member applied it); otherwise it runs
     until ``should_stop()`` is true, always finishing the batch in hand first.
+    ``progressed`` is told how many messages each batch held.
 
     Broker and database outages are ridden out (see ``outage``): a failed poll re-seeks
     every partition to the store's position, a failed batch is applied again from the
@@ -85,6 +87,7 @@ def consume(
                 doing="storing_a_batch", recover=ingest.reload,
             )
             totals.add(result)
+            progressed(len(messages))
             if time.perf_counter() - committed > COMMIT_INTERVAL_SECONDS:
                 source.commit(ingest.positions)
                 committed = time.perf_counter()

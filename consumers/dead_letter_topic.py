@@ -27,6 +27,12 @@ class DeadLetterStore(Protocol):
     def mark_published(self, letter_ids: list[int]) -> None: ...
 
 
+class DeadLetterOutbox(Protocol):
+    """Forwards the stored dead letters that are not yet sent."""
+
+    def publish_pending(self) -> int: ...
+
+
 class DeadLetterTopic:
     """Sends every unpublished dead letter, with its reason and coordinates as headers."""
 

@@ -201,6 +201,16 @@ class IngestTables:
                 [(i,) for i in letter_ids],
             )
 
+    def settled_coordinates(self) -> set[tuple[str, int]]:
+        """Where the messages held as open dead letters or as parked events were read
+        (``topic:partition``, offset): accounted for, though not stored as events."""
+        rows = [
+            *self._select("SELECT source_topic, source_partition, source_offset FROM dead_letters"
+                          " WHERE status='open'"),
+            *self._select("SELECT source_topic, source_partition, source_offset FROM parked_events"),
+        ]  # fmt: skip
+        return {(f"{r['source_topic']}:{r['source_partition']}", r["source_offset"]) for r in rows}
+
     def enter(self, c: Any) -> None:
         """Prepare a new transaction's cursor (PostgreSQL: find our tables in the schema)."""
 

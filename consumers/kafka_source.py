@@ -35,7 +35,7 @@ class SourceOptions:
 
     bootstrap_servers: str
     topics: tuple[str, ...]
-    group_id: str = "ticketstream-ingest"
+    group_id: str | None = "ticketstream-ingest"  # None: no group (a replay's own reader)
     max_poll_records: int = 10_000
     # The embedded broker holds a group join for the whole rebalance timeout, which
     # kafka-python takes from max_poll_interval_ms: keep it short, batches are shorter.
@@ -102,7 +102,11 @@ class KafkaSource:
             )
         except KafkaError as err:
             raise BrokerUnavailable(f"no Kafka broker at {options.bootstrap_servers}") from err
-        self.consumer.subscribe(list(options.topics), listener=_SeekToStoredOffsets(self))
+        self._start()
+
+    def _start(self) -> None:
+        """Join the group: partitions come with assignments, positioned by the store."""
+        self.consumer.subscribe(list(self.options.topics), listener=_SeekToStoredOffsets(self))
 
     def seek_to_stored(self, partitions: Sequence[TopicPartition], why: str = "assigned") -> None:
         """Move each partition to the message after the last one our store applied."""
@@ -159,7 +163,10 @@ class KafkaSource:
                 raise BrokerUnavailable(str(err)) from err
             raise ConsumerError(f"Kafka refused the consumer: {err}") from err
         self._seek_unseeked()
-        for tp, records in fetched.items():
+        for tp, fetched_records in fetched.items():
+            records = self._admit(tp, fetched_records)
+            if not records:
+                continue
             self._buffer.setdefault(tp, deque()).extend(records)
             self._fetched_times[tp] = records[-1].timestamp
             self._buffered += len(records)
@@ -167,6 +174,10 @@ class KafkaSource:
             Message(Coordinates(r.topic, r.partition, r.offset), r.key, r.value)
             for r in self._release()
         ]
+
+    def _admit(self, tp: TopicPartition, records: list[ConsumerRecord]) -> list[ConsumerRecord]:
+        """The fetched records of a partition that are ours to release (all of them here)."""
+        return records
 
     def _probe(self) -> None:
         """Ask the broker a cheap question; a timeout means it is out of reach."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import islice
 
 from eventsourcing.persistence import IntegrityError
@@ -12,8 +13,9 @@ from consumers.dead_letter_topic import DeadLetterTopic
 from contracts.events import EventBase
 from consumers.ingest import Ingest, IngestOptions
 from consumers.ingest_recorder import IngestTables
-from consumers.kafka_source import KafkaSource, SourceOptions
+from consumers.kafka_source import KafkaSource, PositionsProvider, SourceOptions
 from consumers.outage import OutagePolicy, is_transient, ride_out
+from consumers.replay import ReplayRange, ReplaySource
 from domain.application import Incidents
 from producers.errors import PublishError
 from producers.publisher import Publisher
@@ -155,9 +157,8 @@ def ingest(settings: Settings, app: Incidents) -> Ingest:
     return Ingest(app, options)
 
 
-def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
-    """A consumer-group member over the incident topics, positioned by the event store."""
-    options = SourceOptions(
+def _source_options(settings: Settings, servers: str) -> SourceOptions:
+    return SourceOptions(
         bootstrap_servers=servers,
         topics=settings.topics.incident_topics,
         group_id=settings.consumer_group,
@@ -165,7 +166,20 @@ def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
         max_poll_interval_ms=settings.max_poll_interval_ms,
         session_timeout_ms=settings.group_session_timeout_ms,
     )
-    return KafkaSource(options, positions=step.reload)
+
+
+def kafka_source(settings: Settings, servers: str, step: Ingest) -> KafkaSource:
+    """A consumer-group member over the incident topics, positioned by the event store."""
+    return KafkaSource(_source_options(settings, servers), positions=step.reload)
+
+
+def replay_source(
+    settings: Settings, servers: str, span: ReplayRange, positions: PositionsProvider
+) -> ReplaySource:
+    """A group-less reader of the incident topics over ``span`` (``positions``: what a target
+    store has applied already)."""
+    options = replace(_source_options(settings, servers), client_id="ticketstream-replay")
+    return ReplaySource(options, span, positions)
 
 
 def outage_policy(settings: Settings) -> OutagePolicy:

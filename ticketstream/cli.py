@@ -19,6 +19,7 @@ from rich.console import Console
 from consumers.consume import consume as consume_loop
 from consumers.errors import ConsumerError, GaveUp
 from consumers.outage import ride_out
+from consumers.replay import ReplayRange, parse_offsets
 from contracts.errors import ContractError
 from contracts.schema import export_json_schemas
 from producers.errors import PublishError
@@ -31,6 +32,7 @@ from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream.report_output import render
+from ticketstream.replay_command import parse_moment, replay_into, verification_lines, verify_store
 from ticketstream import (
     assembly, reconciliation, reports, servicenow_import, sla_config_report, sla_explain,
     sla_reports,
@@ -230,6 +232,39 @@ def consume(
             sdk.close()
     waiting = len(assembly.ingest_recorder(incidents).parked_events())
     say(out, reports.consume_summary(totals, waiting))
+
+
+@app.command()
+def replay(
+    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Start at each partition's beginning")] = False,
+    from_timestamp: Annotated[Optional[str], typer.Option("--from-timestamp", help="Start at the first record at or after this moment (RFC 3339, or local date/time in the reporting zone)")] = None,
+    from_offsets: Annotated[Optional[str], typer.Option("--from-offsets", help="TOPIC:PARTITION=OFFSET,… (partitions not named start at their beginning)")] = None,
+    to_timestamp: Annotated[Optional[str], typer.Option("--to-timestamp", help="Stop before the first record at or after this moment (default: the end at the start)")] = None,
+    into: Annotated[Optional[str], typer.Option("--into", help="A fresh event store to rebuild the write side into (file path or postgresql:// URL)")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Dry run: compare the log with the current store; exit 1 when they differ")] = False,
+    embedded: Embedded = False,
+) -> None:  # fmt: skip
+    """Re-read the incident topics with a reader of its own (never the live group's offsets)."""
+    starts = [name for name, given in (("--from-beginning", from_beginning),
+              ("--from-timestamp", from_timestamp), ("--from-offsets", from_offsets)) if given]  # fmt: skip
+    if len(starts) != 1:
+        _fail("give one start: --from-beginning, --from-timestamp T or --from-offsets TOPIC:PARTITION=OFFSET,…")
+    if (into is None) == (not verify):
+        _fail("give --into STORE_URL or --verify (one of them)")
+    settings = _settings()
+    span = ReplayRange(
+        from_timestamp=None if from_timestamp is None else parse_moment(from_timestamp, settings.zone, "--from-timestamp"),
+        from_offsets=parse_offsets(from_offsets) if from_offsets else {},
+        to_timestamp=None if to_timestamp is None else parse_moment(to_timestamp, settings.zone, "--to-timestamp"),
+    )  # fmt: skip
+    if into is not None:
+        say(out, replay_into(settings, span, into, embedded, err))
+        return
+    result = verify_store(settings, span, embedded, err)
+    for line in verification_lines(result, span):
+        say(out, line)
+    if not result.agrees:
+        sys.exit(1)
 
 
 @app.command()

@@ -39,6 +39,18 @@ def event_store_env(location: str) -> dict[str, str]:
     }
 
 
+def same_location(one: str, other: str) -> bool:
+    """Whether two event store settings name the same store (same file, or same database and
+    schema on the same server)."""
+    if is_postgres(one) != is_postgres(other):
+        return False
+    if not is_postgres(one):
+        return Path(one.removeprefix("sqlite:///")).resolve() == Path(other.removeprefix("sqlite:///")).resolve()
+    keys = ("POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_SCHEMA")
+    first, second = _postgres_env(one), _postgres_env(other)
+    return all(first[k] == second[k] for k in keys)
+
+
 def ensure_schema(location: str) -> None:
     """Create the PostgreSQL schema the URL names (``?schema=``) if it does not exist.
 
