@@ -76,12 +76,20 @@ class ProjectionRunner:
         head = self.app.recorder.max_notification_id() or 0
         return [ProjectionStatus(n, p, head) for n, p in self.positions().items()]
 
-    def catch_up(self) -> int:
-        """Process batches until every read model is at the head; return notifications read."""
+    def catch_up(self, progressed: Callable[[int], None] = lambda n: None) -> int:
+        """Process batches until every read model is at the head; return notifications read
+        (``progressed`` is told of each batch)."""
         total = 0
         while (count := self.run_batch()) > 0:
             total += count
+            progressed(count)
         return total
+
+    def backlog(self) -> int:
+        """Notifications between the read model furthest behind and the head (an upper bound
+        of what a catch-up reads)."""
+        head = self.app.recorder.max_notification_id() or 0
+        return head - min(self.positions().values(), default=head)
 
     def run_forever(
         self, should_stop: Callable[[], bool], poll_seconds: float = 0.5,
@@ -142,7 +150,7 @@ class ProjectionRunner:
         work()
         self.seconds[model.name] += time.perf_counter() - started
 
-    def rebuild(self, *names: str) -> int:
+    def rebuild(self, *names: str, progressed: Callable[[int], None] = lambda n: None) -> int:
         """Empty these read models and fold the whole event store into them again, in one
         pass over the store (every read model when no name is given); return notifications read.
 
@@ -160,7 +168,7 @@ class ProjectionRunner:
                     c.execute(f"DELETE FROM {table}")
                 c.execute("DELETE FROM projection_tracking WHERE projection=?", (model.name,))
         log.info("projection_rebuild_started", projections=[m.name for m in models])
-        return self.catch_up()
+        return self.catch_up(progressed)
 
     def _event(self, notification: Notification) -> Incident.Event:
         event = self.app.mapper.to_domain_event(notification)

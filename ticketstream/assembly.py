@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
@@ -204,10 +204,10 @@ def publisher(settings: Settings, servers: str) -> Publisher:
 
 def publish(
     settings: Settings, events: Iterable[EventBase], *, embedded: bool = False,
-    chunk_size: int = 5000,
+    chunk_size: int = 5000, progressed: Callable[[int], None] = lambda n: None,
 ) -> int:  # fmt: skip
     """Publish validated events to their topics as they come, ``chunk_size`` acknowledged at a
-    time; return how many the broker acknowledged.
+    time (``progressed`` told of each chunk); return how many the broker acknowledged.
 
     Raises:
         NoBroker: see ``kafka_bootstrap``.
@@ -218,6 +218,7 @@ def publish(
             stream, count = iter(events), 0
             while chunk := list(islice(stream, chunk_size)):
                 count += sdk.publish(chunk)
+                progressed(len(chunk))
             return count
         finally:
             sdk.close()

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from datetime import date, datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -31,6 +32,7 @@ from domain.sla_rules import CLOCKS, SlaRules
 from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
+from ticketstream.progress import progress
 from ticketstream.report_output import render
 from ticketstream.replay_command import parse_moment, replay_into, verification_lines, verify_store
 from ticketstream import (
@@ -200,8 +202,13 @@ def publish(
         batch = read_events(lines, skip_invalid=skip_invalid, max_bytes=settings.max_message_bytes)
     for invalid in batch.invalid:
         typer.echo(shown(f"skipped {invalid}"), err=True)
-    count = assembly.publish(settings, batch.events, embedded=embedded)
+    with progress(err, "publishing", len(batch.events)) as advance:
+        count = assembly.publish(settings, batch.events, embedded=embedded, progressed=advance)
     say(out, f"published {count} events ({len(batch.invalid)} invalid lines skipped)")
+
+
+def _ignore(count: int) -> None:
+    """Progress nobody watches (a consumer that runs until stopped)."""
 
 
 @app.command()
@@ -223,10 +230,11 @@ def consume(
         )  # fmt: skip
         sdk = assembly.publisher(settings, servers)
         try:
-            totals = consume_loop(
-                source, step, assembly.dead_letter_topic(settings, sdk, incidents),
-                once=once, should_stop=stop, outage=outage,
-            )
+            with progress(err, "consuming", None) if once else nullcontext(_ignore) as advance:
+                totals = consume_loop(
+                    source, step, assembly.dead_letter_topic(settings, sdk, incidents),
+                    once=once, should_stop=stop, outage=outage, progressed=advance,
+                )
         finally:
             source.close()
             sdk.close()
@@ -277,7 +285,8 @@ def project(
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings, outage))
     # Each batch commits with its positions, so a batch cut short by an outage is redone.
     if once:
-        count = ride_out(runner.catch_up, outage, doing="projecting")
+        with progress(err, "projecting", ride_out(runner.backlog, outage, doing="projecting")) as advance:
+            count = ride_out(lambda: runner.catch_up(advance), outage, doing="projecting")
         say(out, f"projected {count} notifications")
     else:
         step = lambda: ride_out(runner.run_batch, outage, doing="projecting")  # noqa: E731
@@ -490,7 +499,9 @@ def projections_rebuild(
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     chosen = names or sorted(runner.read_models)
-    count = runner.rebuild(*chosen)
+    head = runner.app.recorder.max_notification_id() or 0
+    with progress(err, "rebuilding", head) as advance:
+        count = runner.rebuild(*chosen, progressed=advance)
     say(out, f"rebuilt {', '.join(chosen)} from {count} notifications")
 
 
@@ -562,7 +573,8 @@ def config_check(
 def _publish_dicts(settings: Settings, events: list[dict[str, object]], embedded: bool) -> None:
     lines = (_line(e) for e in events)
     batch = read_events(lines, max_bytes=settings.max_message_bytes)
-    count = assembly.publish(settings, batch.events, embedded=embedded)
+    with progress(err, "publishing", len(batch.events)) as advance:
+        count = assembly.publish(settings, batch.events, embedded=embedded, progressed=advance)
     say(out, f"published {count} events")
 
 
