@@ -311,31 +311,38 @@ class KafkaSource:
         ]
 
     def _log_ends(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        """Where each partition's log ends, as fetch responses tell it.
-
-        Tansu 0.6 answers ListOffsets(latest) too low under load (and always 1 on its S3
-        engine), while the high watermark of a fetch response is right: fetch a little
-        from each partition with a group-less consumer and take the larger of the two.
-        """
-        probe = KafkaConsumer(
-            bootstrap_servers=self.options.bootstrap_servers, group_id=None,
-            enable_auto_commit=False, max_partition_fetch_bytes=1024, fetch_max_wait_ms=10,
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-        )
-        try:
-            probe.assign(partitions)
-            reported: dict[TopicPartition, int] = probe.end_offsets(partitions)
-            for tp in partitions:
-                probe.seek(tp, max(reported[tp] - 1, 0))
-            deadline = time.monotonic() + PROBE_TIMEOUT_MS / 100
-            while any(probe.highwater(tp) is None for tp in partitions):
-                if time.monotonic() > deadline:
-                    raise BrokerUnavailable("no high watermark from the broker")
-                probe.poll(timeout_ms=100)
-            return {tp: max(reported[tp], probe.highwater(tp)) for tp in partitions}
-        finally:
-            probe.close()
+        return log_ends(self.options.bootstrap_servers, partitions)
 
     def close(self) -> None:
         """Leave the group and close connections."""
         self.consumer.close()
+
+
+def log_ends(bootstrap_servers: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Where each partition's log ends, as fetch responses tell it.
+
+    Tansu 0.6 answers ListOffsets(latest) too low under load (and always 1 on its S3
+    engine), while the high watermark of a fetch response is right: fetch a little
+    from each partition with a group-less consumer and take the larger of the two.
+
+    Raises:
+        BrokerUnavailable: no high watermark came back in time.
+    """
+    probe = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None,
+        enable_auto_commit=False, max_partition_fetch_bytes=1024, fetch_max_wait_ms=10,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+    )
+    try:
+        probe.assign(partitions)
+        reported: dict[TopicPartition, int] = probe.end_offsets(partitions)
+        for tp in partitions:
+            probe.seek(tp, max(reported[tp] - 1, 0))
+        deadline = time.monotonic() + PROBE_TIMEOUT_MS / 100
+        while any(probe.highwater(tp) is None for tp in partitions):
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable("no high watermark from the broker")
+            probe.poll(timeout_ms=100)
+        return {tp: max(reported[tp], probe.highwater(tp)) for tp in partitions}
+    finally:
+        probe.close()

@@ -18,8 +18,9 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
 
 from consumers.consume import consume as consume_loop
-from consumers.errors import ConsumerError, GaveUp
+from consumers.errors import BrokerUnavailable, ConsumerError, GaveUp
 from consumers.outage import ride_out
+from consumers.partition_status import PartitionLag, partition_lags
 from consumers.replay import ReplayRange, parse_offsets
 from contracts.errors import ContractError
 from contracts.schema import export_json_schemas
@@ -42,7 +43,7 @@ from ticketstream import (
 from ticketstream.config_file import load_sla_rules
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
-from ticketstream.errors import TicketstreamError
+from ticketstream.errors import NoBroker, TicketstreamError
 from ticketstream.log_setup import configure_logging
 from ticketstream.safe_text import say, shown
 from ticketstream.settings import Settings, load_settings
@@ -479,11 +480,33 @@ def incident_show(incident_id: Annotated[str, typer.Argument()]) -> None:
 
 
 @projections_app.command("status")
-def projections_status() -> None:
-    """Each read model's position and lag."""
+def projections_status(fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False) -> None:
+    """Each read model's position and lag (in notifications, event time and wall time)."""
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    reports.print_projection_status(runner, out)
+    reports.print_projection_status(runner, fmt.value, out, datetime.now(timezone.utc), csv_raw=csv_raw)
+
+
+@app.command()
+def status(fmt: Format = OutputFormat.table) -> None:
+    """The ops screen: per partition Kafka's end, the stored position and the lag; the
+    projections' lag; open dead letters by reason."""
+    if fmt == OutputFormat.csv:
+        _fail("status has three sections: use --format table or json")
+    settings = _settings()
+    incidents = assembly.open_incidents(settings)
+    try:
+        with assembly.kafka_bootstrap(settings) as servers:
+            lags: list[PartitionLag] | str = partition_lags(
+                servers, settings.topics.incident_topics, assembly.ingest_recorder(incidents).stored_offsets()
+            )
+    except (NoBroker, BrokerUnavailable) as err:
+        lags = f"not asked: {err}"
+    screen = reports.status_screen(
+        assembly.projection_runner(settings, incidents), assembly.ingest_recorder(incidents), lags,
+        datetime.now(timezone.utc),
+    )  # fmt: skip
+    reports.print_status(screen, fmt.value, out)
 
 
 @projections_app.command("rebuild")

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
 from consumers.consume import ConsumeTotals
-from consumers.ingest_recorder import StoredDeadLetter
+from consumers.ingest_recorder import IngestTables, StoredDeadLetter
+from consumers.partition_status import PartitionLag
 from consumers.records import LetterUpdate
 from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from projections import queries
+from projections.lag import time_behind
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import Format, channel_pivot, render
+from ticketstream.safe_text import json_text
 from ticketstream.safe_text import say, text, titled_table
 from ticketstream.sla_reports import stale_rules
 
@@ -111,16 +115,87 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     console.print(table)
 
 
-def print_projection_status(runner: ProjectionRunner, console: Console) -> None:
-    """Each read model's position and lag behind the event store, and its rules."""
-    table = titled_table("Projections")
-    for column in ("projection", "position", "head", "lag", "rules"):
-        table.add_column(column)
+def projection_rows(runner: ProjectionRunner, now: datetime) -> list[dict[str, object]]:
+    """Each read model's position, lag in notifications and in time, and its rules."""
     stale = stale_rules(runner)
+    rows: list[dict[str, object]] = []
     for s in runner.status():
-        rules = (stale or "current") if s.name == SlaClocks.name else "-"
-        table.add_row(*(text(cell) for cell in (s.name, s.position, s.head, s.lag, rules)))
-    console.print(table)
+        behind = time_behind(runner.app, s.position, s.head, now)
+        rows.append({
+            "projection": s.name, "position": s.position, "head": s.head, "lag": s.lag,
+            "event_time_behind_seconds": behind.event.total_seconds(),
+            "wall_time_behind_seconds": behind.wall.total_seconds(),
+            "rules": (stale or "current") if s.name == SlaClocks.name else "-",
+        })  # fmt: skip
+    return rows
+
+
+def print_projection_status(
+    runner: ProjectionRunner, fmt: Format, console: Console, now: datetime, *, csv_raw: bool = False
+) -> None:
+    """Each read model's position and lag behind the event store, and its rules."""
+    rows = projection_rows(runner, now)
+    render([_readable(r) for r in rows] if fmt == "table" else rows, fmt, "Projections", console, csv_raw=csv_raw)
+
+
+def _readable(row: dict[str, object]) -> dict[str, object]:
+    """Time lags as spans for people (machine formats keep the seconds)."""
+    return {_TIME_COLUMNS.get(k, k): _span(v) if k in _TIME_COLUMNS else v for k, v in row.items()}
+
+
+_TIME_COLUMNS = {"event_time_behind_seconds": "event time behind", "wall_time_behind_seconds": "wall time behind"}
+
+
+def _span(seconds: object) -> str:
+    """Seconds as 0, 42 s, 17 min, 5 h 3 min or 12 d 4 h."""
+    total = int(float(str(seconds)))
+    if total < 60:
+        return f"{total} s" if total else "0"
+    minutes, hours, days = total // 60, total // 3600, total // 86400
+    if days:
+        return f"{days} d {hours % 24} h"
+    if hours:
+        return f"{hours} h {minutes % 60} min"
+    return f"{minutes} min"
+
+
+@dataclass(frozen=True)
+class StatusScreen:
+    """The ops screen: partitions (or why Kafka could not be asked), projections, and open
+    dead letters by reason."""
+
+    partitions: list[dict[str, object]] | str
+    projections: list[dict[str, object]]
+    open_dead_letters: dict[str, int]
+
+
+def status_screen(
+    runner: ProjectionRunner, recorder: IngestTables, lags: list[PartitionLag] | str, now: datetime
+) -> StatusScreen:
+    """Gather the ops screen; ``lags`` is a sentence when Kafka could not be asked."""
+    partitions: list[dict[str, object]] | str = lags if isinstance(lags, str) else [
+        {"partition": p.partition, "kafka_end_offset": p.end, "stored_position": p.applied, "lag": p.lag}
+        for p in lags
+    ]  # fmt: skip
+    letters = Counter(d.letter.reason for d in recorder.dead_letters(open_only=True, limit=10**9))
+    return StatusScreen(partitions, projection_rows(runner, now), dict(sorted(letters.items())))
+
+
+def print_status(screen: StatusScreen, fmt: Format, console: Console) -> None:
+    """The ops screen as three tables, or one JSON object."""
+    if fmt == "json":
+        console.file.write(json_text(asdict(screen)) + "\n")
+        return
+    if isinstance(screen.partitions, str):
+        say(console, f"Kafka: {screen.partitions}")
+    else:
+        render(screen.partitions, "table", "Partitions", console)
+    render([_readable(r) for r in screen.projections], "table", "Projections", console)
+    if screen.open_dead_letters:
+        rows = [{"reason": r, "open": n} for r, n in screen.open_dead_letters.items()]
+        render(rows, "table", "Open dead letters", console)
+    else:
+        say(console, "Open dead letters: none")
 
 
 def print_dead_letters(
