@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, datetime, timezone
 from enum import Enum
@@ -33,6 +34,7 @@ from domain.sla_rules import CLOCKS, SlaRules
 from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
+from ticketstream import editions
 from ticketstream.progress import progress
 from ticketstream.report_output import render
 from ticketstream.replay_command import parse_moment, replay_into, verification_lines, verify_store
@@ -64,6 +66,7 @@ dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages that we
 config_app = typer.Typer(no_args_is_help=True, help="Calendars and SLA policies (ticketstream.toml).")
 report_app = typer.Typer(no_args_is_help=True, help="Reports from the read models.")
 import_app = typer.Typer(no_args_is_help=True, help="History from other systems, as contract events.")
+month_app = typer.Typer(no_args_is_help=True, help="Published editions of month reports.")
 app.add_typer(report_app, name="report")
 app.add_typer(schema_app, name="schema")
 app.add_typer(incident_app, name="incident")
@@ -71,6 +74,7 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(config_app, name="config")
 app.add_typer(import_app, name="import")
+app.add_typer(month_app, name="month")
 
 # Off a terminal rich would assume 80 columns; reports are wider than that. COLUMNS, when
 # set, is the width asked for (rich reads it).
@@ -285,26 +289,78 @@ def project(
     outage = assembly.outage_policy(settings)
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings, outage))
     # Each batch commits with its positions, so a batch cut short by an outage is redone.
+    closing = _MonthClosing(runner, settings)
     if once:
         with progress(err, "projecting", ride_out(runner.backlog, outage, doing="projecting")) as advance:
             count = ride_out(lambda: runner.catch_up(advance), outage, doing="projecting")
         say(out, f"projected {count} notifications")
+        closing.when_due(force=True)
     else:
-        step = lambda: ride_out(runner.run_batch, outage, doing="projecting")  # noqa: E731
+
+        def step() -> int:
+            count = ride_out(runner.run_batch, outage, doing="projecting")
+            if count == 0:  # caught up: a month may be due for its edition
+                closing.when_due()
+            return count
+
         runner.run_forever(_StopFlag(), step=step)
+
+
+class _MonthClosing:
+    """Closes the month that just ended, TICKETSTREAM_MONTH_CLOSE_AFTER_DAYS after its end."""
+
+    CHECK_EVERY_SECONDS = 60.0
+
+    def __init__(self, runner: ProjectionRunner, settings: Settings) -> None:
+        self.runner, self.settings = runner, settings
+        self.checked = 0.0
+
+    def when_due(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self.checked < self.CHECK_EVERY_SECONDS:
+            return
+        self.checked = time.monotonic()
+        now = datetime.now(timezone.utc)
+        due = editions.month_to_close(self.runner, now, self.settings.zone, self.settings.month_close_after_days)
+        if due is not None:
+            count = editions.close_month(self.runner, assembly.sla_rules(self.settings), due, now, self.settings.zone)
+            say(err, f"closed {due}: {count} report editions published (month closed automatically)")
 
 
 def _print_report(
     name: str, from_month: str | None, to_month: str | None, department: str | None,
-    fmt: OutputFormat, csv_raw: bool,
+    fmt: OutputFormat, csv_raw: bool, edition: EditionChoice,
 ) -> None:  # fmt: skip
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     now = datetime.now(timezone.utc)
-    reports.print_report(
-        runner, name, from_month, to_month, department, fmt.value, now, settings.zone, out,
-        csv_raw=csv_raw,
-    )  # fmt: skip
+    if edition == EditionChoice.restated:
+        reports.print_report(
+            runner, name, from_month, to_month, department, fmt.value, now, settings.zone, out,
+            csv_raw=csv_raw,
+        )  # fmt: skip
+        return
+    period = Period.of(from_month, to_month, now, settings.zone)
+    restated = lambda: reports.report_rows(  # noqa: E731
+        runner, name, period.first, period.last, department, now, settings.zone
+    )
+    _print_edition(runner, name, period, department, edition, restated, fmt, csv_raw, settings)
+
+
+def _print_edition(
+    runner: ProjectionRunner, name: str, period: Period, department: str | None,
+    edition: EditionChoice, restated: Callable[[], list[dict[str, object]]], fmt: OutputFormat,
+    csv_raw: bool, settings: Settings,
+) -> None:  # fmt: skip
+    rows, missing = editions.edition_rows(
+        runner, name, period, department, edition.value, restated, settings.zone
+    )
+    if missing:
+        typer.echo(shown(f"ticketstream: note: not published: {', '.join(missing)}"), err=True)
+    title = f"{name}, {edition.value} edition" + (f" — {department}" if department else "")
+    if edition == EditionChoice.diff and not rows and fmt == OutputFormat.table:
+        say(out, f"{title}: no figure changed since publication")
+        return
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 FromMonth = Annotated[Optional[str], typer.Option("--from", help="First month, YYYY-MM")]
@@ -324,6 +380,19 @@ AsOf = Annotated[
     typer.Option("--as-of", help="The moment to evaluate at: now, RFC 3339, or a local date[-time]"),
 ]
 Clock = Annotated[Optional[ClockName], typer.Option(help="Only this clock")]
+
+
+class EditionChoice(str, Enum):
+    published = "published"
+    restated = "restated"
+    diff = "diff"
+
+
+EditionOption = Annotated[
+    EditionChoice,
+    typer.Option("--edition", help="restated: today's numbers; published: as the month was"
+                 " closed; diff: what changed since, and the late events that changed it"),
+]
 Policy = Annotated[
     PolicyName,
     typer.Option(help="started: each clock's own policy version; current: today's for all"),
@@ -334,27 +403,30 @@ Policy = Annotated[
 def report_channels(
     from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
     fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
+    edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """Channel mix: contacts per month and channel."""
-    _print_report("channels", from_month, to_month, department, fmt, csv_raw)
+    _print_report("channels", from_month, to_month, department, fmt, csv_raw, edition)
 
 
 @report_app.command("dynamics")
 def report_dynamics(
     from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
     fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
+    edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """Incidents received per month."""
-    _print_report("dynamics", from_month, to_month, department, fmt, csv_raw)
+    _print_report("dynamics", from_month, to_month, department, fmt, csv_raw, edition)
 
 
 @report_app.command("thanks")
 def report_thanks(
     from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
     fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
+    edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """The share of thanks among contacts per month."""
-    _print_report("thanks", from_month, to_month, department, fmt, csv_raw)
+    _print_report("thanks", from_month, to_month, department, fmt, csv_raw, edition)
 
 
 @report_app.command("sla")
@@ -364,10 +436,16 @@ def report_sla(
     status: Annotated[Optional[str], typer.Option(help="Only clocks with this status as of then")] = None,
     listing: Annotated[bool, typer.Option("--list", help="One row per incident clock")] = False,
     policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
-    csv_raw: CsvRaw = False,
+    csv_raw: CsvRaw = False, edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """SLA per department and clock: started, met, breached, compliance, working minutes."""
     runner, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
+    if edition != EditionChoice.restated:
+        if listing or status or clock or as_of or policy != PolicyName.started:
+            _fail("--edition shows the month's summary as published: without --list, --status, --clock, --as-of or --policy")
+        restated = lambda: sla_reports.sla_rows(runner, rules, question, None, False)[0]  # noqa: E731
+        _print_edition(runner, "sla", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
+        return
     rows, title = sla_reports.sla_rows(runner, rules, question, status, listing)
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
@@ -379,10 +457,16 @@ def report_root_causes(
     by: Annotated[RootCauseDimension, typer.Option(help="Group by root_cause or category")] = RootCauseDimension.root_cause,
     monthly: Annotated[bool, typer.Option("--monthly", help="One Pareto per month")] = False,
     policy: Policy = PolicyName.started, fmt: Format = OutputFormat.table,
-    csv_raw: CsvRaw = False,
+    csv_raw: CsvRaw = False, edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """Reasons for long service: breached resolutions by root cause, with a Pareto."""
     runner, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
+    if edition != EditionChoice.restated:
+        if monthly or as_of or by != RootCauseDimension.root_cause or policy != PolicyName.started:
+            _fail("--edition shows the month's root causes as published: without --monthly, --by, --as-of or --policy")
+        restated = lambda: sla_reports.root_cause_rows(runner, rules, question, "root_cause", False)[0]  # noqa: E731
+        _print_edition(runner, "root-causes", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
+        return
     rows, title = sla_reports.root_cause_rows(runner, rules, question, by.value, monthly)
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
@@ -414,6 +498,25 @@ def _sla_question(
     if stale is not None:
         typer.echo(shown(f"ticketstream: warning: the SLA read model was {stale}"), err=True)
     return runner, assembly.sla_rules(settings), question
+
+
+@month_app.command("close")
+def month_close(month: Annotated[str, typer.Argument(help="YYYY-MM, a month that is over")]) -> None:
+    """Freeze the month's report figures (all departments and each) as its published edition."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    now = datetime.now(timezone.utc)
+    count = editions.close_month(runner, assembly.sla_rules(settings), month, now, settings.zone)
+    say(out, f"closed {month}: {count} report editions published {now.isoformat(timespec='seconds')}")
+
+
+@month_app.command("list")
+def month_list(fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False) -> None:
+    """The closed months and when each was published."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    rows = [{"month": m, "published_at": at} for m, at in editions.published_months(runner).items()]
+    render(rows, fmt.value, "Published months", out, csv_raw=csv_raw)
 
 
 @import_app.command("servicenow")

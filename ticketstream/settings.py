@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     orphan_after_days: float = Field(default=7.0, gt=0)
     report_timezone: str = "UTC"
+    month_close_after_days: int = Field(
+        default=5, ge=1,
+        description="`project` closes the month that just ended this many days after its end"
+        " (its report figures frozen as the published edition; earlier months by hand)",
+    )
     project_batch_size: int = Field(default=10_000, ge=1)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
