@@ -35,6 +35,8 @@ from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream import editions
+from ticketstream.event_store import is_postgres
+from ticketstream.live_projection import STANDBY_RETRY_SECONDS, LiveProjection
 from ticketstream.progress import progress
 from ticketstream.report_output import render
 from ticketstream.replay_command import parse_moment, replay_into, verification_lines, verify_store
@@ -212,6 +214,10 @@ def publish(
     say(out, f"published {count} events ({len(batch.invalid)} invalid lines skipped)")
 
 
+# On PostgreSQL `project` waits for the store's NOTIFY at most this long between batches.
+PUSH_WAIT_SECONDS = 30.0  # a safety net: the NOTIFY wakes it at once
+
+
 def _ignore(count: int) -> None:
     """Progress nobody watches (a consumer that runs until stopped)."""
 
@@ -303,7 +309,17 @@ def project(
                 closing.when_due()
             return count
 
-        runner.run_forever(_StopFlag(), step=step)
+        stop = _StopFlag()
+        if not is_postgres(settings.event_store):
+            runner.run_forever(stop, step=step)  # SQLite has no push: poll
+            return
+        channel = str(getattr(runner.app.recorder, "channel_name"))
+        with LiveProjection(settings.event_store, channel) as live:
+            while not stop():
+                if not live.active():
+                    live.wait(STANDBY_RETRY_SECONDS)
+                elif step() == 0:
+                    live.wait_for_events(PUSH_WAIT_SECONDS, stop)
 
 
 class _MonthClosing:

@@ -104,6 +104,16 @@ def _postgres_env(location: str) -> dict[str, str]:
     }
 
 
+def connection_info(location: str) -> tuple[str, str]:
+    """A PostgreSQL URL's libpq connection string and its schema.
+
+    Raises:
+        ConfigError: for a URL without a database name.
+    """
+    env = _postgres_env(location)
+    return _conninfo(env), env["POSTGRES_SCHEMA"]
+
+
 def _conninfo(env: dict[str, str]) -> str:
     return psycopg.conninfo.make_conninfo(
         dbname=env["POSTGRES_DBNAME"],
