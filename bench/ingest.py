@@ -5,7 +5,8 @@ Run by hand (`make bench`, or `.venv/bin/python bench/ingest.py --events 200000`
 - (a) kafka-python reading every incident topic, no processing;
 - (b) `consume --once` then `project --once`, each in a fresh process (its peak RSS printed);
 - (c) `consume --once` with `project` running beside it in its own process (two cores);
-- (d) `projections rebuild --all` over the store (b) filled, in a fresh process.
+- (d) `projections rebuild --all` over the store (b) filled, in a fresh process;
+- (e) `replay --from-beginning --into` a fresh store (a group-less reader, same ingest).
 
 ``--at-scale 1000000:250000`` repeats everything at that size (events:incidents) and prints
 each rate and peak RSS against the first size's; ``--store postgresql://…`` also runs (b) on
@@ -32,6 +33,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.consume import consume
+from consumers.replay import ReplayRange, SuppressedDeadLetters
 from producers.jsonl import read_events
 from producers.simulator import SimulationSpec, simulate
 from ticketstream import assembly
@@ -86,11 +88,12 @@ def main() -> None:
                   f"ratio b/a on PostgreSQL = {size.ratio('b_postgresql'):.3f}")  # fmt: skip
         print(f"  (c) consume --once beside a running project: {rates['c']:,.0f} events/s")
         print(f"  (d) projections rebuild --all: {rates['d']:,.0f} events/s")
+        print(f"  (e) replay --from-beginning --into a fresh store: {rates['e']:,.0f} events/s")
         print("  peak RSS: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in size.peak_mib.items()))
     base = results[0]
     for size in results[1:]:
         print(f"at {size.events:,} against {base.events:,} events: " + ", ".join(
-            f"({k}) rate x{size.rates[k] / base.rates[k]:.2f}" for k in ("b", "c", "d")
+            f"({k}) rate x{size.rates[k] / base.rates[k]:.2f}" for k in ("b", "c", "d", "e")
         ) + ", " + ", ".join(
             f"{k} peak RSS x{size.peak_mib[k] / base.peak_mib[k]:.2f}" for k in base.peak_mib
         ))  # fmt: skip
@@ -98,6 +101,7 @@ def main() -> None:
               f"{size.ratio('d'):.3f}, ratio b/a = {size.ratio('b'):.3f}")  # fmt: skip
     print(f"ratio c/a = {base.ratio('c'):.3f} (the deployed topology: two processes)")
     print(f"ratio d/a = {base.ratio('d'):.3f} (projections rebuild --all)")
+    print(f"ratio e/a = {base.ratio('e'):.3f} (replay --into)")
     print(f"ratio b/a = {base.ratio('b'):.3f}")
 
 
@@ -120,6 +124,7 @@ def _measure(events: int, incidents: int, partitions: int, seed: int, store: str
             print(f"    (a) {rates['a']:,.0f} events/s")
             rates["b"], peaks["consume"], peaks["project"] = _end_to_end(settings, servers, len(lines))
             rates["d"], peaks["rebuild"] = _rebuild(settings, len(lines))
+            rates["e"], peaks["replay"] = _replay(settings, servers, str(Path(tmp) / "replayed.db"), len(lines))
             live = settings.model_copy(update={
                 "event_store": str(Path(tmp) / "live.db"), "consumer_group": f"{settings.consumer_group}-live",
             })  # fmt: skip
@@ -255,6 +260,29 @@ def _rebuild(settings: Settings, expected: int) -> tuple[float, float]:
     """(d): `projections rebuild --all` over the store (b) filled."""
     seconds, summary, peak = _in_a_fresh_process(_project_stage, settings, True)
     print(f"    (d) rebuild: {summary}, peak RSS {peak:,.0f} MiB")
+    return expected / seconds, peak
+
+
+def _replay_stage(settings: Settings, servers: str, into: str, expected: int) -> tuple[float, str]:
+    started = time.perf_counter()
+    target = settings.model_copy(update={"event_store": into})
+    app = assembly.open_incidents(target)
+    step = assembly.ingest(target, app)
+    source = assembly.replay_source(settings, servers, ReplayRange(), step.reload)
+    try:
+        totals = consume(source, step, SuppressedDeadLetters(assembly.ingest_recorder(app)), once=True)
+    finally:
+        source.close()
+    seconds = time.perf_counter() - started
+    if totals.messages < expected:
+        raise SystemExit(f"replayed only {totals.messages} of {expected} messages")
+    return seconds, f"{totals.messages:,} messages in {seconds:.1f} s ({totals.applied:,} applied)"
+
+
+def _replay(settings: Settings, servers: str, into: str, expected: int) -> tuple[float, float]:
+    """(e): `replay --from-beginning --into` a fresh store."""
+    seconds, summary, peak = _in_a_fresh_process(_replay_stage, settings, servers, into, expected)
+    print(f"    (e) replay: {summary}, peak RSS {peak:,.0f} MiB")
     return expected / seconds, peak
 
 
