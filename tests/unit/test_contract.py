@@ -344,6 +344,44 @@ def test_an_incident_id_of_64_allowed_characters_is_accepted() -> None:
     assert event.incident_id == incident_id
 
 
+@pytest.mark.parametrize(
+    ("occurred_at", "accepted"),
+    [
+        ("1989-12-31T23:59:59+00:00", False), ("1990-01-01T00:00:00+00:00", True),
+        ("2099-12-31T23:59:59+00:00", True), ("2100-01-01T00:00:00+00:00", False),
+        ("1990-01-01T00:30:00+03:00", True),  # the wall-clock year counts, whatever the offset
+        ("2099-12-31T23:30:00-05:00", True),
+    ],
+)
+def test_event_times_are_accepted_from_1990_through_2099_exactly(occurred_at: str, accepted: bool) -> None:
+    raw = to_json({**A_RECEIPT, "occurred_at": occurred_at, "reported_at": occurred_at})
+
+    if accepted:
+        assert decode(raw).occurred_at == datetime.fromisoformat(occurred_at)
+        return
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+    assert caught.value.reason == "schema_violation" and "1990..2099" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"),
+    [("channel", 64), ("department", 64), ("category", 64), ("source", 64), ("summary", 2000)],
+)
+def test_each_bounded_field_takes_its_longest_value_and_not_one_character_more(field: str, longest: int) -> None:
+    assert getattr(decode(to_json({**A_RECEIPT, field: "a" * longest})), field) == "a" * longest
+    with pytest.raises(ContractError) as caught:
+        decode(to_json({**A_RECEIPT, field: "a" * (longest + 1)}))
+    assert caught.value.reason == "schema_violation" and field in caught.value.detail
+
+
+@pytest.mark.parametrize("field", ["channel", "department", "category", "source"])
+def test_an_empty_identifier_is_a_schema_violation(field: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(to_json({**A_RECEIPT, field: ""}))
+    assert caught.value.reason == "schema_violation" and field in caught.value.detail
+
+
 def test_a_summary_over_2000_characters_is_rejected_without_quoting_it() -> None:
     summary = (f"{CUSTOMER_NAME} called from {CUSTOMER_PHONE}. " * 60)[:2001]
     obj = {**A_RECEIPT, "summary": summary}

@@ -127,6 +127,37 @@ def test_a_rebuild_records_the_rules_it_was_rebuilt_under(tmp_path: Path) -> Non
     assert stale_rules(runner_of(runner.app)) == STALE_RULES
 
 
+@pytest.mark.parametrize(
+    ("rules", "calendar"),
+    [
+        pytest.param(stricter(), None, id="a stricter policy"),
+        pytest.param(replace(RULES, department_calendars={"retail_store": "office"}), "office", id="another calendar"),
+    ],
+)  # fmt: skip
+def test_a_rebuild_under_other_rules_recomputes_the_rows_as_those_rules_say(
+    tmp_path: Path, rules: SlaRules, calendar: str | None
+) -> None:
+    runner = runner_of(filled(tmp_path / "e.db"), rules)
+    before = _clock_rows(runner)
+
+    runner.rebuild("sla_clocks")
+
+    after = _clock_rows(runner)
+    if calendar is None:  # the resolution target is now ten working hours: 30 h breach it
+        assert before["resolution"][0] != 600 and after["resolution"][0] == 600
+    else:  # the handover clock of a retail_store incident now runs on the office calendar
+        assert before["handover"][1] != calendar and after["handover"][1] == calendar
+    assert {k: v for k, v in after.items() if k not in ("resolution", "handover")} == {
+        k: v for k, v in before.items() if k not in ("resolution", "handover")
+    }
+
+
+def _clock_rows(runner: ProjectionRunner) -> dict[str, tuple[object, ...]]:
+    with runner.transaction(commit=False) as c:
+        c.execute("SELECT clock, target_minutes, calendar FROM sla_clocks WHERE cycle = 1")
+        return {clock: (target, calendar) for clock, target, calendar in c.fetchall()}
+
+
 def test_an_empty_store_has_no_fingerprint_and_nothing_to_say(tmp_path: Path) -> None:
     runner = runner_of(open_app(tmp_path / "e.db"))
 
