@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -251,6 +252,34 @@ def consume(
             sdk.close()
     waiting = len(assembly.ingest_recorder(incidents).parked_events())
     say(out, reports.consume_summary(totals, waiting))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+) -> None:
+    """The read models over HTTP: the reports API, /metrics, /healthz, /readyz (read-only)."""
+    settings = _settings()
+    if settings.api_token is None:
+        if not _is_loopback(host):
+            _fail(f"without TICKETSTREAM_API_TOKEN serve listens on loopback only, not on {host}")
+        say(err, "no TICKETSTREAM_API_TOKEN: serving on loopback only, without authentication")
+    import uvicorn  # the server only when serving
+
+    from ticketstream.api import create_app
+
+    say(err, f"serving http://{host}:{port}/ (OpenAPI at /openapi.json, docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()

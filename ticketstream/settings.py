@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     orphan_after_days: float = Field(default=7.0, gt=0)
     report_timezone: str = "UTC"
+    api_token: str | None = Field(
+        default=None, min_length=16,
+        description="`serve` requires `Authorization: Bearer <token>` on every endpoint but"
+        " /healthz; unset = it binds to loopback only",
+    )
+    ready_max_lag: int = Field(default=10_000, ge=0, description="/readyz: the largest projection lag that is ready")
     month_close_after_days: int = Field(
         default=5, ge=1,
         description="`project` closes the month that just ended this many days after its end"
