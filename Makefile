@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean chromium
 
 install: $(VENV)/.installed
 
@@ -16,10 +16,14 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/ticketstream demo
 
-test: install
+test: install chromium
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium package (downloads of browsers fail here).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 bench: install
 	$(BIN)/python bench/ingest.py

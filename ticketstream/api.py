@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from rich.console import Console
 
@@ -30,7 +30,7 @@ from projections.errors import ProjectionError, QueryError
 from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
-from ticketstream import assembly, reports, sla_explain, sla_reports
+from ticketstream import assembly, dashboard, reports, sla_explain, sla_reports
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import to_csv
 from ticketstream.safe_text import json_text
@@ -80,6 +80,11 @@ class Policy(str, Enum):
     current = "current"
 
 
+class Lang(str, Enum):
+    en = "en"
+    ru = "ru"
+
+
 class By(str, Enum):
     root_cause = "root_cause"
     category = "category"
@@ -110,6 +115,18 @@ def create_app(settings: Settings) -> FastAPI:
         route = request.scope.get("route")
         state.latency.labels(getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)
         return response
+
+    @app.get("/", tags=["dashboard"], dependencies=[Depends(guard)], response_class=HTMLResponse,
+             responses={200: {"content": {"text/html": {}}}})  # fmt: skip
+    def dashboard_page(
+        month: Month = None,
+        department: Annotated[str | None, Query(max_length=64, description="Only this department; empty: all")] = None,
+        as_of: AsOf = None, lang: Lang = Lang.en,
+    ) -> HTMLResponse:  # fmt: skip
+        """The monthly report as a page, with a month picker and a department filter."""
+        board = dashboard.gather(state.runner(), state.rules, month, department or None, state.moment(as_of), settings.zone)
+        page = dashboard.render_page(board, lang.value, picker=True)
+        return HTMLResponse(page, headers={"Content-Security-Policy": dashboard.CSP})
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

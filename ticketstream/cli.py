@@ -32,10 +32,11 @@ from producers.servicenow import DEFAULT_SOURCE
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from projections.errors import ProjectionError
 from domain.sla_rules import CLOCKS, SlaRules
+from projections.month import parse_month
 from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
-from ticketstream import editions
+from ticketstream import dashboard, editions
 from ticketstream.event_store import is_postgres
 from ticketstream.live_projection import STANDBY_RETRY_SECONDS, LiveProjection
 from ticketstream.progress import progress
@@ -514,6 +515,29 @@ def report_root_causes(
         return
     rows, title = sla_reports.root_cause_rows(runner, rules, question, by.value, monthly)
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
+
+
+class LangName(str, Enum):
+    en = "en"
+    ru = "ru"
+
+
+@report_app.command("html")
+def report_html(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The page to write")],
+    month: Annotated[Optional[str], typer.Option(help="YYYY-MM (default: the latest month with incidents)")] = None,
+    department: Department = None, as_of: AsOf = None,
+    lang: Annotated[LangName, typer.Option(help="Labels in English or Russian")] = LangName.en,
+) -> None:  # fmt: skip
+    """The monthly report as one self-contained page that opens offline."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
+    chosen = parse_month(month) if month else None
+    board = dashboard.gather(runner, assembly.sla_rules(settings), chosen, department, moment, settings.zone)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(dashboard.render_page(board, lang.value, picker=False), encoding="utf-8")
+    say(out, f"wrote {output} ({board.month}{', ' + department if department else ''})")
 
 
 @report_app.command("at-risk")

@@ -15,7 +15,7 @@ from producers.simulator import SimulationSpec, simulate
 from projections.queries import Period
 from projections.sla_queries import ClockFilter
 from ticketstream.report_output import render
-from ticketstream import assembly, reports, sla_reports
+from ticketstream import assembly, dashboard, reports, sla_reports
 from ticketstream.safe_text import say
 from ticketstream.settings import Settings
 
@@ -72,6 +72,10 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
         sla_reports.root_cause_rows(runner, rules, question, "root_cause", monthly=False),
     ):
         render(rows, "table", title, console)
+    page = settings.state_dir / "report.html"
+    board = dashboard.gather(runner, rules, None, None, now, settings.zone)
+    page.write_text(dashboard.render_page(board, "en", picker=False), encoding="utf-8")
+    say(console, f"the monthly report of {board.month} as a page: {page}")
     say(console, f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}")
 
 

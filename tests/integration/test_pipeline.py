@@ -220,6 +220,9 @@ def test_the_demo_reports_and_leaves_no_broker_running(tmp_path: Path) -> None:
         assert title in result.stdout
     assert "3 dead-lettered" in result.stdout
     assert _tansu_processes() == before
+    page = tmp_path / "var" / "report.html"
+    assert f"as a page: {page}" in " ".join(result.stdout.split())
+    assert '<section id="long-service">' in page.read_text(encoding="utf-8")
 
 
 def _stored_events(tmp_path: Path) -> int:
