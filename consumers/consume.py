@@ -82,6 +82,7 @@ def consume(
             if not totals.batches:
                 totals.first_message_after = time.perf_counter() - started
             ingested = time.perf_counter()
+            log.debug("batch_started", messages=len(messages))
             result = ride_out(
                 lambda: ingest.process(messages, read_to_end), outage,
                 doing="storing_a_batch", recover=ingest.reload,

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
+import structlog
 import typer
 from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
@@ -130,6 +131,7 @@ class _StopFlag:
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopped = True
+        structlog.get_logger(__name__).info("stop_requested", signal=signal.Signals(signum).name)
 
     def __call__(self) -> bool:
         return self.stopped

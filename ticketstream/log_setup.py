@@ -41,4 +41,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     # kafka-python logs every failed connection attempt through the standard library;
     # our own code reports what they mean (e.g. "no Kafka broker reachable").
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    logging.getLogger("kafka").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
+    # kafka-python at DEBUG logs every request: too much to read, and it slows the consumer.
+    logging.getLogger("kafka").setLevel(logging.INFO if level == "DEBUG" else logging.CRITICAL)
