@@ -240,10 +240,19 @@ def _counted_and_paused(
     row: ClockRow, calendar: BusinessCalendar, as_of: datetime
 ) -> tuple[float, float]:
     """Working minutes counted and paused from the start to the stop (or ``as_of``)."""
+    end = _end(row, as_of)
     if not row.pauses:  # the common case needs no trace
-        return calendar.working_minutes(row.started_at, _end(row, as_of)), 0.0
-    lines = trace(row, calendar, as_of)
-    return _minutes(lines, "counted"), _minutes(lines, "paused")
+        return calendar.working_minutes(row.started_at, end), 0.0
+    # What `trace` would count and pause, without its lines: the working time of the union
+    # of the pauses (each cut off at the end) taken from the whole (integers, so exact).
+    paused, cursor = 0, row.started_at
+    for start, stop in _known_pauses(row, end):
+        start = max(start, cursor)
+        if stop > start:
+            paused += calendar.working_microseconds(start, stop)
+            cursor = stop
+    counted = calendar.working_microseconds(row.started_at, end) - paused
+    return counted / 1_000_000 / 60, paused / 1_000_000 / 60
 
 
 def _status(row: ClockRow, as_of: datetime, remaining: float, risky: float) -> Status:

@@ -4,8 +4,10 @@ replacing of their rows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import is_
 
 from domain.incident import Incident
+from domain.incident_timeline import OrderedIncident, ordered_incident
 from projections.read_model import Cursor
 
 # Loads the stored events of incidents: id → events in version order.
@@ -31,6 +33,30 @@ def touched_histories(
     return batch, begun_earlier
 
 
+class Touched:
+    """The incidents a batch touches: their histories so far (`touched_histories`), each put in
+    timeline order when first asked for."""
+
+    def __init__(self, events: Sequence[Incident.Event], load_histories: HistoryLoader) -> None:
+        self.histories, self.begun_earlier = touched_histories(events, load_histories)
+        self._ordered: dict[str, OrderedIncident] = {}
+
+    def ordered(self, incident_id: str) -> OrderedIncident:
+        """The incident's history in timeline order."""
+        found = self._ordered.get(incident_id)
+        if found is None:
+            found = self._ordered[incident_id] = ordered_incident(self.histories[incident_id])
+        return found
+
+
+def touched(events: Sequence[Incident.Event], load_histories: HistoryLoader) -> Touched:
+    """The incidents the events touch; worked out once per batch for every read model given
+    the same events, when ``load_histories`` is the runner's `HistoryMemo`."""
+    if isinstance(load_histories, HistoryMemo):
+        return load_histories.touched(events)
+    return Touched(events, load_histories)
+
+
 def delete_rows_of(c: Cursor, table: str, incident_ids: Sequence[str]) -> None:
     """Delete the rows of these incidents from ``table`` (500 ids a statement)."""
     for start in range(0, len(incident_ids), 500):
@@ -49,6 +75,7 @@ class HistoryMemo:
         self.load_histories = load_histories
         self._known: dict[str, Sequence[Incident.Event]] = {}
         self._asked: set[str] = set()
+        self._touched: tuple[Sequence[Incident.Event], Touched] | None = None
 
     def __call__(self, incident_ids: Sequence[str]) -> Mapping[str, Sequence[Incident.Event]]:
         missing = [i for i in incident_ids if i not in self._asked]
@@ -57,7 +84,17 @@ class HistoryMemo:
             self._asked.update(missing)
         return {i: self._known[i] for i in incident_ids if i in self._known}
 
+    def touched(self, events: Sequence[Incident.Event]) -> Touched:
+        """`Touched` of these events: the last one again for the very same events."""
+        last = self._touched
+        if last is not None and len(last[0]) == len(events) and all(map(is_, last[0], events)):
+            return last[1]
+        found = Touched(events, self)
+        self._touched = (events, found)
+        return found
+
     def forget(self) -> None:
         """Drop what was loaded (a new batch begins)."""
         self._known.clear()
         self._asked.clear()
+        self._touched = None
