@@ -175,6 +175,16 @@ def status_as_of(
     as_of = _utc(as_of)
     if as_of < row.started_at:
         return None
+    stopped = row.stopped_at
+    if stopped is not None and stopped <= as_of and not row.pauses and not row.targets:
+        # The common case, evaluated at (or after) its stop: what the general way below
+        # computes, without what cannot apply (targets, pauses, risk).
+        limit = row.target_minutes + row.grace_minutes
+        elapsed = row.carried_minutes + calendar.working_minutes(row.started_at, stopped)
+        remaining = limit - elapsed
+        due = calendar.add_working_minutes(row.started_at, max(limit - row.carried_minutes, 0.0))
+        met: Status = "met" if remaining >= 0 else "breached"
+        return ClockStatus(met, elapsed, 0.0, due, remaining, row.target_minutes)
     target, grace = row.target_at(_end(row, as_of))
     limit = target + grace
     counted, paused = _counted_and_paused(row, calendar, as_of)

@@ -124,5 +124,6 @@ class HistoryMemo:
         the batch touched: the next batch's events continue some of them (checked by version)."""
         self._known.clear()
         self._asked.clear()
-        self._previous = self._touched[1].whole() if self._touched is not None else {}
+        if self._touched is not None:
+            self._previous = self._touched[1].whole()
         self._touched = None

@@ -100,7 +100,11 @@ class ProjectionRunner:
     def run_batch(self) -> int:
         """Fold the next batch of notifications into every read model behind the head."""
         with _collector_paused():
-            return self._run_batch()
+            try:
+                return self._run_batch()
+            finally:
+                if self.histories is not None:
+                    self.histories.forget()  # what the batch computed, gone before collecting
 
     def _run_batch(self) -> int:
         positions = self.positions()

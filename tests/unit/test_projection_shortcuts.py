@@ -20,6 +20,7 @@ from domain.incident_timeline import ordered_incident
 from domain.sla_rules import default_rules
 from projections.month import month_of
 from projections.per_incident import HistoryMemo
+from projections.read_model import ReadModel
 from projections.runner import ProjectionRunner
 from projections.incident_summaries import IncidentSummaries
 from projections.sla_clocks import SlaClocks
@@ -55,7 +56,7 @@ def test_a_batch_continues_the_histories_the_previous_batch_touched_without_read
         return app.histories(ids)
 
     memo = HistoryMemo(load)
-    models = [SlaClocks(default_rules(), memo, MOSCOW), IncidentSummaries(memo, MOSCOW)]
+    models: list[ReadModel] = [SlaClocks(default_rules(), memo, MOSCOW), IncidentSummaries(memo, MOSCOW)]
     runner = ProjectionRunner(app, models, histories=memo)
     Ingest(app).process(messages_of([wire("received"), wire("escalated", hours=1)]))
     runner.catch_up()
