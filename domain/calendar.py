@@ -89,11 +89,20 @@ class BusinessCalendar:
         Raises:
             CalendarError: a naive datetime.
         """
+        # Integer microseconds divided as timedelta.total_seconds() does, then by 60.
+        return self.working_microseconds(start, end) / 1_000_000 / 60
+
+    def working_microseconds(self, start: datetime, end: datetime) -> int:
+        """Working microseconds in ``[start, end)``; 0 when ``end <= start`` (exact: sums of
+        them are the working time of the spans together).
+
+        Raises:
+            CalendarError: a naive datetime.
+        """
         start, end = _utc(start), _utc(end)
         if end <= start:
-            return 0.0
-        micros = self._timeline.working_between(_micros(start), _micros(end))
-        return timedelta(microseconds=micros).total_seconds() / 60
+            return 0
+        return self._timeline.working_between(_micros(start), _micros(end))
 
     def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
         """The earliest instant (UTC) by which ``minutes`` of working time pass from ``start``.
@@ -108,7 +117,7 @@ class BusinessCalendar:
         """
         if not math.isfinite(minutes) or minutes < 0:
             raise CalendarError(f"working minutes must be finite and >= 0, not {minutes}")
-        start, amount = _utc(start), timedelta(minutes=minutes) // _MICROSECOND
+        start, amount = _utc(start), _microseconds_of(minutes)
         if not amount:
             return start
         return _EPOCH + timedelta(microseconds=self._timeline.after(_micros(start), amount))
@@ -280,7 +289,23 @@ class _Timeline:
 
 
 def _micros(instant: datetime) -> int:
-    return (instant - _EPOCH) // _MICROSECOND
+    """Microseconds since the epoch (the timedelta's parts: faster than dividing it)."""
+    since = instant - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+# Minutes → whole microseconds (timedelta's rounding) for the few amounts clocks ask for
+# again and again (targets, plus grace); emptied when full.
+_MICROSECONDS_OF: dict[float, int] = {}
+
+
+def _microseconds_of(minutes: float) -> int:
+    amount = _MICROSECONDS_OF.get(minutes)
+    if amount is None:
+        if len(_MICROSECONDS_OF) >= 4096:
+            _MICROSECONDS_OF.clear()
+        amount = _MICROSECONDS_OF[minutes] = timedelta(minutes=minutes) // _MICROSECOND
+    return amount
 
 
 def _checked(name: str, hours: Hours) -> Hours:

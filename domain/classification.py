@@ -49,20 +49,26 @@ class ClassificationHistory:
         return self.values[max(index, 0)]
 
 
-def classification_history(ordered: Sequence[Incident.Event]) -> ClassificationHistory | None:
+def classification_history(
+    ordered: Sequence[Incident.Event], instants: Sequence[datetime] | None = None
+) -> ClassificationHistory | None:
     """The classification history of one incident's events in timeline order.
 
+    ``instants``: the events' instants in UTC, when known (else read from the events).
     None for a stream without its receipt (or a standalone thanks contact).
     """
-    received = next((e for e in ordered if isinstance(e, Incident.Received)), None)
-    if received is None:
+    at = instants or [as_utc(datetime.fromisoformat(e.occurred_at)) for e in ordered]
+    index = next((i for i, e in enumerate(ordered) if isinstance(e, Incident.Received)), None)
+    if index is None:
         return None
+    received = ordered[index]
+    assert isinstance(received, Incident.Received)
     current = Classification(
         received.channel, received.category, received.priority, received.department,
         CUSTOMER_SERVICE,
     )  # fmt: skip
-    since, values = [as_utc(datetime.fromisoformat(received.occurred_at))], [current]
-    for event in ordered:
+    since, values = [at[index]], [current]
+    for event, instant in zip(ordered, at):
         if isinstance(event, Incident.Reclassified):
             current = replace(
                 current,
@@ -74,6 +80,6 @@ def classification_history(ordered: Sequence[Incident.Event]) -> ClassificationH
             current = replace(current, holder=event.department)
         else:
             continue
-        since.append(as_utc(datetime.fromisoformat(event.occurred_at)))
+        since.append(instant)
         values.append(current)
     return ClassificationHistory(tuple(since), tuple(values))

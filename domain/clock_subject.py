@@ -27,17 +27,33 @@ class Subject:
         pauses: tuple[Pause, ...] = (), carried: float = 0.0, policy_from: datetime | None = None,
     ) -> ClockRow:  # fmt: skip
         """One row; ``holder`` (the ownership clock's) stands for the source department."""
-        received, final = self.received, self.history.final
+        received, history = self.received, self.history
+        final = history.values[-1]
         department = holder or received.department
         policy = self._policy(policy_from or started)
-        targets = self._targets(policy, clock, department, started, stopped)
-        last = targets[-1]
+        since = history.since
+        first = 0 if len(since) == 1 else max(bisect_right(since, started) - 1, 0)
+        if first == len(since) - 1:
+            # The common case: no change of classification after the start, one target.
+            now = history.values[first]
+            rule = policy.rule_for(clock, department, now.channel, now.category, now.priority)
+            target_minutes, grace_minutes = rule.target_minutes, rule.grace_minutes
+            kept: tuple[Target, ...] = () if now is final or (
+                now.channel, now.category, now.priority,
+            ) == (final.channel, final.category, final.priority) else (
+                Target(started, now.channel, now.category, now.priority, target_minutes,
+                       grace_minutes),
+            )  # fmt: skip
+        else:
+            targets = self._targets(policy, clock, department, started, stopped)
+            target_minutes, grace_minutes = targets[-1].target_minutes, targets[-1].grace_minutes
+            kept = _kept(targets, (final.channel, final.category, final.priority))
         return ClockRow(
             received.originator_id, clock, cycle, department, final.channel, final.category,
             final.priority, received.store, party, self.calendar(clock, department).name,
-            started, stopped, last.target_minutes, last.grace_minutes, policy.version, pauses,
+            started, stopped, target_minutes, grace_minutes, policy.version, pauses,
             resolved.root_cause if resolved else None, resolved.resolution if resolved else None,
-            carried, _kept(targets, (final.channel, final.category, final.priority)),
+            carried, kept,
         )  # fmt: skip
 
     def calendar(self, clock: ClockName, department: str | None = None) -> BusinessCalendar:

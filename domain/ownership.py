@@ -12,8 +12,11 @@ from domain.clocks import ClockRow
 from domain.incident import Incident
 
 
-def ownership_stretches(subject: Subject, ordered: Sequence[Incident.Event]) -> list[ClockRow]:
-    """The stretches of one incident's events in timeline order, numbered from 1.
+def ownership_stretches(
+    subject: Subject, ordered: Sequence[Incident.Event], instants: Sequence[datetime] | None = None
+) -> list[ClockRow]:
+    """The stretches of one incident's events in timeline order, numbered from 1 (``instants``:
+    the events' instants in UTC, when known).
 
     A stretch runs from the receipt (held by Customer Service) or a reassignment to
     another group, to the next reassignment or resolution, on the holder's calendar, against
@@ -24,8 +27,8 @@ def ownership_stretches(subject: Subject, ordered: Sequence[Incident.Event]) -> 
     A stretch of no time (two changes at one instant) is left out and not numbered.
     """
     chain = _Chain(subject, CUSTOMER_SERVICE)
-    for event in ordered:
-        at = utc_of(event.occurred_at)
+    at_each = instants or [utc_of(event.occurred_at) for event in ordered]
+    for event, at in zip(ordered, at_each):
         if isinstance(event, Incident.Received):
             chain.stretch = Stretch(at)
         elif isinstance(event, Incident.Reassigned):

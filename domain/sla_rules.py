@@ -185,6 +185,9 @@ class SlaRules:
     policies: Sequence[PolicyVersion]
     at_risk: AtRiskRule = AtRiskRule()
     _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+    _calendars_for: dict[tuple[str, str, str | None], BusinessCalendar] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Validate and freeze the rules.
@@ -231,6 +234,15 @@ class SlaRules:
         Raises:
             SlaRulesError: an unknown clock.
         """
+        key = (clock, department, store)
+        found = self._calendars_for.get(key)
+        if found is None:
+            found = self._calendar_for(clock, department, store)
+            if len(self._calendars_for) < 10_000:  # asked for every clock: kept, bounded
+                self._calendars_for[key] = found
+        return found
+
+    def _calendar_for(self, clock: str, department: str, store: str | None) -> BusinessCalendar:
         if clock == "handover":
             return self._store_or(store if department == STORE_DEPARTMENT else None, department)
         if clock == "escalation_response":

@@ -13,11 +13,11 @@ from datetime import datetime
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from domain.classification import classification_history
-from domain.incident import EVENT_CLASSES, Incident, in_timeline_order
+from domain.incident import EVENT_CLASSES, Incident
+from domain.incident_timeline import OrderedIncident, ordered_incident
 from projections.month import month_of
 from projections.read_model import Cursor, event_topics
-from projections.per_incident import HistoryLoader, delete_rows_of, touched_histories
+from projections.per_incident import HistoryLoader, delete_rows_of, touched
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS incident_summaries ("
@@ -103,15 +103,18 @@ _OUTCOME = attrgetter(*Outcome.__dataclass_fields__)
 COLUMNS = (*_IDENTITY_FIELDS, *Outcome.__dataclass_fields__)
 
 
-def summarise(ordered: Sequence[Incident.Event], zone: ZoneInfo) -> IncidentSummary | None:
+def summarise(
+    ordered: Sequence[Incident.Event] | OrderedIncident, zone: ZoneInfo
+) -> IncidentSummary | None:
     """The summary of one incident's events in timeline order; None for a standalone thanks."""
-    history = classification_history(ordered)
-    received = next((e for e in ordered if isinstance(e, Incident.Received)), None)
+    timeline = ordered if isinstance(ordered, OrderedIncident) else ordered_incident(ordered)
+    history, events = timeline.classification, timeline.events
+    received = next((e for e in events if isinstance(e, Incident.Received)), None)
     if history is None or received is None:
         return None
     final = history.final
     outcome = Outcome()
-    for event in ordered:
+    for event in events:
         outcome.add(event, received)
     return IncidentSummary(
         received.originator_id, received.source, month_of(received.occurred_at, zone),
@@ -164,6 +167,6 @@ class IncidentSummaries:
     def _planned(
         self, events: Sequence[Incident.Event]
     ) -> tuple[list[tuple[object, ...]], list[str]]:
-        histories, begun_earlier = touched_histories(events, self.load_histories)
-        summaries = [summarise(in_timeline_order(h), self.zone) for h in histories.values()]
-        return [s.row() for s in summaries if s is not None], begun_earlier
+        batch = touched(events, self.load_histories)
+        summaries = [summarise(batch.ordered(i), self.zone) for i in batch.histories]
+        return [s.row() for s in summaries if s is not None], batch.begun_earlier

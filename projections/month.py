@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from projections.errors import QueryError
@@ -15,7 +15,40 @@ def month_of(instant: datetime | str, zone: ZoneInfo) -> str:
     """The reporting month an instant (or its RFC 3339 text) falls in."""
     if isinstance(instant, str):
         instant = datetime.fromisoformat(instant)
-    local = instant.astimezone(zone)
+    # Asked for every row: the answer is kept per day of the instant's own offset, for the
+    # days ``zone`` changes neither its offset nor its month in.
+    offset = instant.utcoffset()
+    if offset is None:
+        return _month(instant.astimezone(zone))
+    key = (zone, offset, instant.year, instant.month, instant.day)
+    month = _MONTHS.get(key)
+    if month is None:
+        month = _MONTHS[key] = _month_of_day(instant, offset, zone) or ""
+        if len(_MONTHS) > 100_000:
+            _MONTHS.clear()
+    return month or _month(instant.astimezone(zone))
+
+
+# (zone, offset, year, month, day) → the month of every instant of that day, or "" when it
+# is not the same for all of them.
+_MONTHS: dict[tuple[object, ...], str] = {}
+_DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _month_of_day(instant: datetime, offset: timedelta, zone: ZoneInfo) -> str | None:
+    """The month in ``zone`` of the whole day ``instant`` falls on in its own offset; None if
+    the zone's offset (one change a day at most) or the month changes within it."""
+    first = datetime(instant.year, instant.month, instant.day, tzinfo=timezone(offset))
+    last = first + _DAY - _MICROSECOND
+    begins, ends = first.astimezone(zone), last.astimezone(zone)
+    if begins.utcoffset() != ends.utcoffset():
+        return None
+    month = _month(begins)
+    return month if month == _month(ends) else None
+
+
+def _month(local: datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 

@@ -4,8 +4,10 @@ replacing of their rows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import is_
 
 from domain.incident import Incident
+from domain.incident_timeline import OrderedIncident, ordered_incident
 from projections.read_model import Cursor
 
 # Loads the stored events of incidents: id → events in version order.
@@ -13,22 +15,69 @@ HistoryLoader = Callable[[Sequence[str]], Mapping[str, Sequence[Incident.Event]]
 
 
 def touched_histories(
-    events: Sequence[Incident.Event], load_histories: HistoryLoader
-) -> tuple[dict[str, list[Incident.Event]], list[str]]:
+    events: Sequence[Incident.Event], load_histories: HistoryLoader,
+    known: Mapping[str, list[Incident.Event]] | None = None,
+) -> tuple[dict[str, list[Incident.Event]], list[str]]:  # fmt: skip
     """Each touched incident's events so far, and the incidents begun before the batch.
 
     An incident whose first event is in the batch has all its events up to the batch's end in
     it too (for a read model that reads every topic its rows depend on: the runner hands over
-    every notification of those topics in order), so only the others are read from the store.
+    every notification of those topics in order), so only the others are read from the store,
+    but for those ``known`` has every earlier event of (versions 1 to the one before the
+    batch's first: the events of the previous batch).
     """
     batch: dict[str, list[Incident.Event]] = {}
     for e in events:
         batch.setdefault(e.originator_id, []).append(e)
     begun_earlier = [i for i, group in batch.items() if group[0].originator_version != 1]
-    if begun_earlier:
-        for incident_id, stored in load_histories(begun_earlier).items():
+    missing = begun_earlier
+    if known:
+        missing = []
+        for incident_id in begun_earlier:
+            group, before = batch[incident_id], known.get(incident_id)
+            if before and before[-1].originator_version == group[0].originator_version - 1:
+                batch[incident_id] = [*before, *group]
+            else:
+                missing.append(incident_id)
+    if missing:
+        for incident_id, stored in load_histories(missing).items():
             batch[incident_id] = list(stored)
     return batch, begun_earlier
+
+
+class Touched:
+    """The incidents a batch touches: their histories so far (`touched_histories`), each put in
+    timeline order when first asked for."""
+
+    def __init__(
+        self, events: Sequence[Incident.Event], load_histories: HistoryLoader,
+        known: Mapping[str, list[Incident.Event]] | None = None,
+    ) -> None:  # fmt: skip
+        self.histories, self.begun_earlier = touched_histories(events, load_histories, known)
+        self._ordered: dict[str, OrderedIncident] = {}
+
+    def whole(self) -> dict[str, list[Incident.Event]]:
+        """The histories that hold every event of their incident so far (versions 1 to n)."""
+        return {
+            incident_id: history
+            for incident_id, history in self.histories.items()
+            if history[0].originator_version == 1 and history[-1].originator_version == len(history)
+        }
+
+    def ordered(self, incident_id: str) -> OrderedIncident:
+        """The incident's history in timeline order."""
+        found = self._ordered.get(incident_id)
+        if found is None:
+            found = self._ordered[incident_id] = ordered_incident(self.histories[incident_id])
+        return found
+
+
+def touched(events: Sequence[Incident.Event], load_histories: HistoryLoader) -> Touched:
+    """The incidents the events touch; worked out once per batch for every read model given
+    the same events, when ``load_histories`` is the runner's `HistoryMemo`."""
+    if isinstance(load_histories, HistoryMemo):
+        return load_histories.touched(events)
+    return Touched(events, load_histories)
 
 
 def delete_rows_of(c: Cursor, table: str, incident_ids: Sequence[str]) -> None:
@@ -49,6 +98,10 @@ class HistoryMemo:
         self.load_histories = load_histories
         self._known: dict[str, Sequence[Incident.Event]] = {}
         self._asked: set[str] = set()
+        self._touched: tuple[Sequence[Incident.Event], Touched] | None = None
+        # The whole histories the previous batch touched: what this batch's incidents begun
+        # in it need, instead of reading them again (memory: two batches at most).
+        self._previous: dict[str, list[Incident.Event]] = {}
 
     def __call__(self, incident_ids: Sequence[str]) -> Mapping[str, Sequence[Incident.Event]]:
         missing = [i for i in incident_ids if i not in self._asked]
@@ -57,7 +110,20 @@ class HistoryMemo:
             self._asked.update(missing)
         return {i: self._known[i] for i in incident_ids if i in self._known}
 
+    def touched(self, events: Sequence[Incident.Event]) -> Touched:
+        """`Touched` of these events: the last one again for the very same events."""
+        last = self._touched
+        if last is not None and len(last[0]) == len(events) and all(map(is_, last[0], events)):
+            return last[1]
+        found = Touched(events, self, self._previous)
+        self._touched = (events, found)
+        return found
+
     def forget(self) -> None:
-        """Drop what was loaded (a new batch begins)."""
+        """Drop what was loaded (a new batch begins), but the whole histories of the incidents
+        the batch touched: the next batch's events continue some of them (checked by version)."""
         self._known.clear()
         self._asked.clear()
+        if self._touched is not None:
+            self._previous = self._touched[1].whole()
+        self._touched = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import structlog
@@ -106,6 +107,14 @@ class ProjectionRunner:
 
     def run_batch(self) -> int:
         """Fold the next batch of notifications into every read model behind the head."""
+        with _collector_paused():
+            try:
+                return self._run_batch()
+            finally:
+                if self.histories is not None:
+                    self.histories.forget()  # what the batch computed, gone before collecting
+
+    def _run_batch(self) -> int:
         positions = self.positions()
         head = self.app.recorder.max_notification_id() or 0
         behind = [m for m in self.read_models.values() if positions[m.name] < head]
@@ -174,3 +183,21 @@ class ProjectionRunner:
         event = self.app.mapper.to_domain_event(notification)
         assert isinstance(event, Incident.Event)
         return event
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch runs.
+
+    A batch makes hundreds of thousands of objects that live until it ends; the collector
+    would traverse them again and again (a fifth of the batch's time). What the batch leaves
+    is bounded by the batch size and collected as usual once it is over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -20,7 +20,7 @@ from domain.incident_clocks import compute_clocks
 from domain.sla_fingerprint import rules_fingerprint
 from domain.sla_rules import SlaRules
 from projections.month import month_of
-from projections.per_incident import HistoryLoader, touched_histories
+from projections.per_incident import HistoryLoader, touched
 from projections.read_model import Cursor, event_topics
 
 
@@ -113,12 +113,12 @@ class SlaClocks:
 
     def _planned(self, c: Cursor, events: Sequence[Incident.Event]) -> _Plan:
         """The fingerprint to record (None: recorded), the rows to insert, the keys to delete."""
-        histories, begun_earlier = touched_histories(events, self.load_histories)
+        batch = touched(events, self.load_histories)
         # Rows exist only for incidents begun before this batch (its position commits with them).
-        stored = _stored_rows(c, begun_earlier)
+        stored = _stored_rows(c, batch.begun_earlier)
         fresh, gone = [], []
-        for history in histories.values():
-            for row in compute_clocks(history, self.rules):
+        for incident_id in batch.histories:
+            for row in compute_clocks(batch.ordered(incident_id), self.rules):
                 described = self._described(row)
                 before = stored.pop(described[:3], None)
                 if before is not None and _without_outcome(before) == described:
