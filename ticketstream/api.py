@@ -124,7 +124,8 @@ def create_app(settings: Settings) -> FastAPI:
         as_of: AsOf = None, lang: Lang = Lang.en,
     ) -> HTMLResponse:  # fmt: skip
         """The monthly report as a page, with a month picker and a department filter."""
-        board = dashboard.gather(state.runner(), state.rules, month, department or None, state.moment(as_of), settings.zone)
+        board = dashboard.gather(state.runner(), state.rules, month, department or None, state.moment(as_of), settings.zone,
+                                 settings.quick_reopen_hours)
         page = dashboard.render_page(board, lang.value, picker=True)
         return HTMLResponse(page, headers={"Content-Security-Policy": dashboard.CSP})
 
@@ -189,6 +190,17 @@ def create_app(settings: Settings) -> FastAPI:
         """`report root-causes`: breached resolutions by cause, with a Pareto."""
         runner, question = state.question(from_, to, department, None, as_of, policy)
         rows, _ = sla_reports.root_cause_rows(runner, state.rules, question, by.value, monthly)
+        return _rows(rows, format, csv_raw)
+
+    @app.get("/api/v1/reports/quality", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
+    def quality(
+        from_: Annotated[str | None, Query(alias="from", pattern=MONTH_PATTERN)] = None,
+        to: Month = None, department: Department = None, as_of: AsOf = None,
+        format: Format = Format.json, csv_raw: Flag = False,
+    ) -> Response:  # fmt: skip
+        """`report quality`: CSAT, reopens, first-contact resolution, escalations per month and department."""
+        rows = reports.quality_rows(state.runner(), from_, to, department, state.moment(as_of), settings.zone,
+                                    settings.quick_reopen_hours)  # fmt: skip
         return _rows(rows, format, csv_raw)
 
     @app.get("/api/v1/reports/at-risk", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)

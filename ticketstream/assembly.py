@@ -21,6 +21,7 @@ from producers.errors import PublishError
 from producers.publisher import Publisher
 from projections.channel_mix import ChannelMix
 from projections.dynamics import Dynamics
+from projections.incident_quality import IncidentQuality
 from projections.incident_summaries import IncidentSummaries
 from projections.per_incident import HistoryLoader, HistoryMemo
 from projections.read_model import ReadModel
@@ -88,7 +89,8 @@ def read_models(
     # SQLite the write lock is not held while they compute (the consumer can commit). The
     # summaries compute under it, but cheaply next to the clocks.
     summaries = IncidentSummaries(load, zone)
-    return [sla, summaries, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone)]
+    quality = IncidentQuality(load, zone)
+    return [sla, summaries, quality, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone)]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:

@@ -519,6 +519,22 @@ def report_root_causes(
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
+@report_app.command("quality")
+def report_quality(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    as_of: AsOf = None, fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
+) -> None:  # fmt: skip
+    """Counter-metrics per month and department: CSAT, reopens, first-contact resolution, escalations."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
+    rows = reports.quality_rows(runner, from_month, to_month, department, moment, settings.zone,
+                                settings.quick_reopen_hours)  # fmt: skip
+    title = (f"Service quality as of {moment.isoformat(timespec='minutes')} (quick reopen: within"
+             f" {settings.quick_reopen_hours:g} h)" + (f" — {department}" if department else ""))  # fmt: skip
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+
+
 class LangName(str, Enum):
     en = "en"
     ru = "ru"
@@ -536,7 +552,8 @@ def report_html(
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
     chosen = parse_month(month) if month else None
-    board = dashboard.gather(runner, assembly.sla_rules(settings), chosen, department, moment, settings.zone)
+    board = dashboard.gather(runner, assembly.sla_rules(settings), chosen, department, moment, settings.zone,
+                             settings.quick_reopen_hours)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(dashboard.render_page(board, lang.value, picker=False), encoding="utf-8")
     say(out, f"wrote {output} ({board.month}{', ' + department if department else ''})")

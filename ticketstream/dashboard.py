@@ -42,6 +42,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sla": "SLA compliance", "clock": "clock", "started": "started", "met": "met",
         "compliance": "compliance", "running": "running", "at_risk": "Clocks at risk or overdue",
         "due": "due", "left": "minutes left", "none": "none", "no_data": "no data for this month",
+        "quality": "Service quality (counter-metrics)", "csat": "CSAT good / neutral / bad",
+        "response": "rated", "reopens": "reopened", "quick": "reopened quickly", "fcr": "first-contact resolution",
+        "escalations": "escalated",
     },
     "ru": {
         "title": "Отчёт службы клиентского сервиса", "month": "Месяц", "department": "Отдел",
@@ -54,6 +57,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sla": "Соблюдение SLA", "clock": "таймер", "started": "запущено", "met": "в срок",
         "compliance": "соблюдение", "running": "в работе", "at_risk": "Под угрозой и просроченные",
         "due": "срок", "left": "осталось минут", "none": "нет", "no_data": "нет данных за этот месяц",
+        "quality": "Качество обслуживания (контрметрики)", "csat": "CSAT хорошо / нейтрально / плохо",
+        "response": "оценено", "reopens": "переоткрыто", "quick": "быстро переоткрыто", "fcr": "решено с первого контакта",
+        "escalations": "эскалировано",
     },
 }  # fmt: skip
 
@@ -77,11 +83,12 @@ class Dashboard:
     thanks: list[Row]
     sla: list[Row]
     at_risk: list[Row]
+    quality: list[Row]
 
 
 def gather(
     runner: ProjectionRunner, rules: SlaRules, month: str | None, department: str | None,
-    as_of: datetime, zone: ZoneInfo,
+    as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float = 72.0,
 ) -> Dashboard:  # fmt: skip
     """The page's figures for ``month`` (default: the latest month with incidents up to T)."""
     everything = reports.report_rows(runner, "dynamics", None, month_of(as_of, zone), None, as_of, zone)
@@ -113,6 +120,7 @@ def gather(
         root_causes=causes, headline=(breached, resolved, breached / resolved if resolved else 0.0),
         thanks=thanks, sla=[r for r in sla if r["department"] != "(all)" or department is None],
         at_risk=at_risk[:AT_RISK_SHOWN],
+        quality=reports.quality_rows(runner, chosen, chosen, department, as_of, zone, quick_reopen_hours),
     )  # fmt: skip
 
 
@@ -215,6 +223,9 @@ svg text{font-size:11px;fill:#444}
 <section id="sla"><h2>{{ t.sla }}</h2>
 <table><tr><th>{{ t.department }}</th><th>{{ t.clock }}</th><th>{{ t.started }}</th><th>{{ t.met }}</th><th>{{ t.breached }}</th><th>{{ t.running }}</th><th>{{ t.compliance }}</th></tr>{% for r in b.sla %}<tr><td>{{ r.department }}</td><td>{{ r.clock }}</td><td class="n">{{ r.started }}</td><td class="n">{{ r.met }}</td><td class="n">{{ r.breached }}</td><td class="n">{{ r.running }}</td><td class="n">{{ pct(r.compliance) }}</td></tr>{% endfor %}</table>
 <h3>{{ t.at_risk }}</h3>{% if b.at_risk %}<table><tr><th>incident</th><th>{{ t.clock }}</th><th>{{ t.department }}</th><th>{{ t.left }}</th><th>{{ t.due }}</th></tr>{% for r in b.at_risk %}<tr><td>{{ r.incident_id }}</td><td>{{ r.clock }}</td><td>{{ r.department }}</td><td class="n">{{ r.minutes_left }}</td><td>{{ r.due }}</td></tr>{% endfor %}</table>{% else %}<p>{{ t.none }}</p>{% endif %}
+</section>
+<section id="quality"><h2>{{ t.quality }}</h2>
+{% if b.quality %}<table><tr><th>{{ t.department }}</th><th>{{ t.incidents }}</th><th>{{ t.resolved }}</th><th>{{ t.csat }}</th><th>{{ t.response }}</th><th>{{ t.reopens }}</th><th>{{ t.quick }}</th><th>{{ t.fcr }}</th><th>{{ t.escalations }}</th></tr>{% for r in b.quality %}<tr><td>{{ r.department }}</td><td class="n">{{ r.incidents }}</td><td class="n">{{ r.resolved }}</td><td class="n">{{ r.rated_good }} / {{ r.rated_neutral }} / {{ r.rated_bad }}</td><td class="n">{{ pct(r.response_rate) }}</td><td class="n">{{ pct(r.reopen_rate) }}</td><td class="n">{{ pct(r.quick_reopen_rate) }}</td><td class="n">{{ pct(r.first_contact_resolution) }}</td><td class="n">{{ pct(r.escalation_rate) }}</td></tr>{% endfor %}</table>{% else %}<p>{{ t.no_data }}</p>{% endif %}
 </section>
 </body></html>
 """

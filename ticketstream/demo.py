@@ -73,7 +73,7 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
     ):
         render(rows, "table", title, console)
     page = settings.state_dir / "report.html"
-    board = dashboard.gather(runner, rules, None, None, now, settings.zone)
+    board = dashboard.gather(runner, rules, None, None, now, settings.zone, settings.quick_reopen_hours)
     page.write_text(dashboard.render_page(board, "en", picker=False), encoding="utf-8")
     say(console, f"the monthly report of {board.month} as a page: {page}")
     say(console, f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}")

@@ -17,6 +17,7 @@ from consumers.records import LetterUpdate
 from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from projections import queries
+from projections.incident_quality import quality_report
 from projections.lag import time_behind
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
@@ -47,6 +48,16 @@ def report_rows(
     period = queries.Period.of(first, last, now, zone)
     with runner.transaction(commit=False) as c:
         return query(c, period, department)
+
+
+def quality_rows(
+    runner: ProjectionRunner, first: str | None, last: str | None, department: str | None,
+    as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float,
+) -> list[dict[str, object]]:  # fmt: skip
+    """`report quality`: the counter-metrics per month and department, as of a moment."""
+    period = queries.Period.of(first, last, as_of, zone)
+    with runner.transaction(commit=False) as c:
+        return quality_report(c, period, department, as_of, quick_reopen_hours)
 
 
 def print_report(

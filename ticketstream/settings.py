@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         " /healthz; unset = it binds to loopback only",
     )
     ready_max_lag: int = Field(default=10_000, ge=0, description="/readyz: the largest projection lag that is ready")
+    quick_reopen_hours: float = Field(
+        default=72.0, gt=0, description="`report quality`: a reopen this soon after its resolution is a quick reopen"
+    )
     month_close_after_days: int = Field(
         default=5, ge=1,
         description="`project` closes the month that just ended this many days after its end"

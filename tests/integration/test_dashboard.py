@@ -83,7 +83,7 @@ def test_the_dashboard_in_chromium_shows_the_apis_numbers_and_hostile_text_liter
             page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
             page.goto(f"{base}/")
 
-            for section in ("summary", "dynamics", "channels", "channel-trend", "long-service", "thanks", "sla"):
+            for section in ("summary", "dynamics", "channels", "channel-trend", "long-service", "thanks", "sla", "quality"):
                 assert page.locator(f"section#{section}").count() == 1, section
             assert page.inner_text("#chosen-month") == "2025-04"
             april = _api(base, "/api/v1/reports/dynamics?from=2025-04&to=2025-04")

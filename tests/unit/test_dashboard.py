@@ -56,7 +56,7 @@ def test_every_text_from_the_store_is_escaped_and_the_page_has_no_script(runner)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
-    for section in ("summary", "dynamics", "channels", "channel-trend", "long-service", "thanks", "sla"):
+    for section in ("summary", "dynamics", "channels", "channel-trend", "long-service", "thanks", "sla", "quality"):
         assert f'<section id="{section}">' in page
 
 
@@ -83,6 +83,9 @@ def test_hostile_text_anywhere_on_the_page_is_escaped(value: str) -> None:
         headline=(1, 1, 1.0), thanks=[{"month": "2025-03", "thanks": 0, "share": 0.0}],
         sla=[{"department": value, "clock": "handover", "started": 1, "met": 1, "breached": 0, "running": 0, "compliance": 1.0}],
         at_risk=[{"incident_id": "INC-1", "clock": "handover", "department": value, "minutes_left": 1.0, "due": value}],
+        quality=[{"department": value, "incidents": 1, "resolved": 1, "rated_good": 1, "rated_neutral": 0,
+                  "rated_bad": 0, "response_rate": 1.0, "reopen_rate": 0.0, "quick_reopen_rate": 0.0,
+                  "first_contact_resolution": 1.0, "escalation_rate": 0.0}],
     )  # fmt: skip
 
     page = dashboard.render_page(board, "en", picker=True)
