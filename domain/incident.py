@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.domain import (
     BaseAggregate,
     CanInitAggregate,
     CanMutateAggregate,
     MetaDomainEvent,
+    datetime_now_with_tzinfo,
 )
+from eventsourcing.utils import get_topic
 
 from domain import errors
 from domain.event_identity import claim, settle
@@ -215,7 +218,16 @@ class Incident(BaseAggregate[str]):
                 f"{fact.kind} for an incident not received yet", event_id=fact.event_id
             )
         event_class = cls.Received if fact.kind == "received" else cls.ThankedStandalone
-        return cls._create(event_class, id=fact.incident_id, **_event_kwargs(fact))
+        kwargs = _event_kwargs(fact)
+        kwargs["originator_topic"] = _INCIDENT_TOPIC
+        created = _new_event(
+            event_class, fact.incident_id, Incident.INITIAL_VERSION, datetime_now_with_tzinfo(),
+            kwargs,
+        )
+        incident = created.mutate(None)
+        assert isinstance(incident, Incident)
+        incident._pending_events.append(created)
+        return incident
 
     def record(self, facts: Iterable[Fact]) -> dict[Fact, errors.DomainError]:
         """Record every admissible fact; repeats of a recorded event are ignored.
@@ -228,11 +240,12 @@ class Incident(BaseAggregate[str]):
         """
         rejected: dict[Fact, errors.DomainError] = {}
         waiting = list(facts)
+        now = datetime_now_with_tzinfo()  # one instant for the events recorded together
         while waiting:
             first, later = claim(waiting, self.digests, rejected)
             admitted, refused = self._admit(sorted(first.values(), key=lambda f: f.sort_key))
             for fact in admitted:
-                self.trigger_event(_EVENT_CLASS[fact.kind], **_event_kwargs(fact))
+                self._trigger(_EVENT_CLASS[fact.kind], now, _event_kwargs(fact))
             rejected.update(refused)
             waiting = settle(later, first, refused, rejected)
         return rejected
@@ -280,6 +293,18 @@ class Incident(BaseAggregate[str]):
     def _check_with(self, facts: Sequence[Fact]) -> None:
         check_timeline(arrange([*self.timeline, *map(_entry_of_fact, facts)]))
 
+    def _trigger(
+        self, event_class: type[Incident.Event], timestamp: datetime, kwargs: dict[str, Any]
+    ) -> None:
+        """``trigger_event`` without its per-call generality (hot path): the same event,
+        applied the same way, appended to the pending events."""
+        version = self._version + 1
+        event = _new_event(event_class, self._id, version, timestamp, kwargs)
+        event.apply(self)
+        self._version = version
+        self._modified_on = timestamp
+        self._pending_events.append(event)
+
     def _add_entry(self, event: Incident.Event) -> None:
         entry = entry_of(event)
         if self.timeline and entry.occurred_at <= self.timeline[-1].occurred_at:
@@ -303,6 +328,47 @@ EVENT_CLASSES: tuple[type[Incident.Event], ...] = tuple(
 _EVENT_CLASS: dict[str, type[Incident.Event]] = {
     cls.KIND: cls for cls in EVENT_CLASSES if not issubclass(cls, Incident.Created)
 }
+_INCIDENT_TOPIC = get_topic(Incident)
+_E = TypeVar("_E", bound=Incident.Event)
+# Each event class's attributes in its dataclass order (the order its __init__ sets them, so
+# the order they are stored in), and those a caller gives (the rest are set here).
+_FIELDS: dict[type[Incident.Event], tuple[str, ...]] = {}
+_GIVEN_FIELDS: dict[type[Incident.Event], frozenset[str]] = {}
+_COMMON_FIELDS = ("originator_id", "originator_version", "timestamp")
+
+
+def _new_event(
+    event_class: type[_E], originator_id: str, version: int, timestamp: datetime,
+    kwargs: dict[str, Any],
+) -> _E:
+    """The event ``event_class(originator_id=…, originator_version=…, timestamp=…, **kwargs)``
+    builds, built without the frozen dataclass's one ``object.__setattr__`` per attribute.
+
+    Raises:
+        TypeError: when ``kwargs`` does not name exactly the event's other attributes (as
+            the dataclass's __init__ would).
+    """
+    fields = _FIELDS.get(event_class)
+    if fields is None:
+        fields = tuple(f.name for f in dataclasses.fields(event_class))  # type: ignore[arg-type]
+        _FIELDS[event_class] = fields
+        _GIVEN_FIELDS[event_class] = frozenset(fields[len(_COMMON_FIELDS):])
+    if kwargs.keys() != _GIVEN_FIELDS[event_class]:
+        missing = sorted(_GIVEN_FIELDS[event_class] - kwargs.keys())
+        unexpected = sorted(kwargs.keys() - _GIVEN_FIELDS[event_class])
+        raise TypeError(
+            f"Can't construct event {event_class}: missing {missing}, unexpected {unexpected}"
+        )
+    event = object.__new__(event_class)
+    state = event.__dict__
+    state["originator_id"] = originator_id
+    state["originator_version"] = version
+    state["timestamp"] = timestamp
+    for name in fields[3:]:
+        state[name] = kwargs[name]
+    return event
+
+
 # The detail attributes that hold instants (every other detail is already a primitive).
 _INSTANT_DETAILS = ("reported_at", "completed_at")
 

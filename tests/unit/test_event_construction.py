@@ -1,0 +1,89 @@
+"""Events built on the hot path are the library's events; the fast mapper stores the library's bytes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from eventsourcing.domain import datetime_now_with_tzinfo
+from eventsourcing.persistence import DatetimeAsISO, Mapper, UUIDAsHex
+
+from consumers.stored_json import OrjsonMapper, OrjsonTranscoder
+from domain.fact import Fact
+from domain.incident import Incident, _new_event
+
+T0 = datetime(2024, 8, 14, 9, 40, tzinfo=timezone(timedelta(hours=3)))
+RECEIVED = {
+    "channel": "in_store", "department": "retail_store", "category": "product_quality",
+    "reported_at": T0 - timedelta(hours=1), "store": "store-014", "priority": "normal",
+    "customer_name": "Zinaida", "customer_phone": None, "customer_email": None, "summary": "x",
+}  # fmt: skip
+
+
+def _incident() -> Incident:
+    incident = Incident.begin(
+        Fact("received", "INC-1", "e-1", T0, "store-014", RECEIVED, sequence=3, arrival=("t:0", 9))
+    )
+    incident.record([
+        Fact("resolved", "INC-1", "e-2", T0 + timedelta(hours=2), "store-014",
+             {"resolution": "exchange", "root_cause": None, "completed_at": T0}),
+        Fact("rated", "INC-1", "e-3", T0 + timedelta(hours=3), "store-014",
+             {"rating": "good", "comment": "thanks"}),
+    ])  # fmt: skip
+    return incident
+
+
+def test_events_are_those_the_library_constructor_builds() -> None:
+    incident = _incident()
+
+    for event in incident.pending_events:
+        state = dict(vars(event))
+        assert type(event)(**state) == event
+        assert list(vars(type(event)(**state))) == list(state)  # the same attribute order
+
+
+def test_the_incident_is_the_one_its_events_rebuild() -> None:
+    incident = _incident()
+    events = list(incident.pending_events)
+
+    rebuilt = None
+    for event in events:
+        rebuilt = event.mutate(rebuilt)
+
+    assert isinstance(rebuilt, Incident)
+    assert rebuilt.version == incident.version == 3
+    assert rebuilt.timeline == incident.timeline
+    assert rebuilt.digests == incident.digests
+    assert rebuilt.modified_on == incident.modified_on == events[-1].timestamp
+
+
+def test_an_event_with_missing_or_unexpected_attributes_is_refused() -> None:
+    now = datetime_now_with_tzinfo()
+    with pytest.raises(TypeError, match="missing"):
+        _new_event(Incident.Resumed, "INC-1", 2, now, {"event_id": "e"})
+    full = {
+        "event_id": "e", "occurred_at": T0.isoformat(), "source": "s", "digest": None,
+        "sequence": None, "arrival_stream": None, "arrival_position": None,
+    }  # fmt: skip
+    with pytest.raises(TypeError, match="unexpected"):
+        _new_event(Incident.Resumed, "INC-1", 2, now, {**full, "colour": "red"})
+    assert _new_event(Incident.Resumed, "INC-1", 2, now, full) == Incident.Resumed(
+        originator_id="INC-1", originator_version=2, timestamp=now, **full
+    )
+
+
+def _mappers() -> tuple[Mapper[str], OrjsonMapper]:
+    transcoder = OrjsonTranscoder()
+    for transcoding in (UUIDAsHex(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return Mapper(transcoder=transcoder), OrjsonMapper(transcoder=transcoder)
+
+
+def test_the_fast_mapper_stores_the_librarys_bytes_and_reads_them_back() -> None:
+    library, ours = _mappers()
+    events = list(_incident().pending_events)
+
+    stored = [ours.to_stored_event(e) for e in events]
+
+    assert stored == [library.to_stored_event(e) for e in events]
+    assert [library.to_domain_event(s) for s in stored] == events
