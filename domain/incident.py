@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from eventsourcing.utils import get_topic
 from domain import errors
 from domain.event_identity import claim, settle
 from domain.fact import Fact
-from domain.lifecycle import Entry, check_timeline
+from domain.lifecycle import BEGINNING, Entry, State, check_timeline, step
 from domain.timeline import arrange
 
 
@@ -195,6 +196,11 @@ class Incident(BaseAggregate[str]):
 
     def __init__(self) -> None:
         self.timeline: list[Entry] = []
+        # Whether no two entries of the timeline share an instant, and the lifecycle state
+        # after its last entry (None: not known): a check of facts later than all of them
+        # then steps on from there instead of arranging and checking everything again.
+        self._untied = True
+        self._end_state: State | None = BEGINNING
         # Every recorded event id with the content digest it names (None: unknown).
         self.digests: dict[str, str | None] = {}
         self.kind = "incident"
@@ -207,8 +213,10 @@ class Incident(BaseAggregate[str]):
         self.reported_at: datetime | None = None
 
     @classmethod
-    def begin(cls, fact: Fact) -> Incident:
+    def begin(cls, fact: Fact, timestamp: datetime | None = None) -> Incident:
         """Open an incident's stream with a `received` fact or a standalone thanks.
+
+        ``timestamp`` is when the event is recorded (default: now).
 
         Raises:
             IncidentNotReceived: when the fact cannot begin a stream.
@@ -218,18 +226,17 @@ class Incident(BaseAggregate[str]):
                 f"{fact.kind} for an incident not received yet", event_id=fact.event_id
             )
         event_class = cls.Received if fact.kind == "received" else cls.ThankedStandalone
-        kwargs = _event_kwargs(fact)
-        kwargs["originator_topic"] = _INCIDENT_TOPIC
         created = _new_event(
-            event_class, fact.incident_id, Incident.INITIAL_VERSION, datetime_now_with_tzinfo(),
-            kwargs,
+            event_class, fact, Incident.INITIAL_VERSION, timestamp or datetime_now_with_tzinfo()
         )
         incident = created.mutate(None)
         assert isinstance(incident, Incident)
         incident._pending_events.append(created)
         return incident
 
-    def record(self, facts: Iterable[Fact]) -> dict[Fact, errors.DomainError]:
+    def record(
+        self, facts: Iterable[Fact], timestamp: datetime | None = None
+    ) -> dict[Fact, errors.DomainError]:
         """Record every admissible fact; repeats of a recorded event are ignored.
 
         Returns the facts that were not admitted, each with the rule it would break.
@@ -237,15 +244,16 @@ class Incident(BaseAggregate[str]):
         they arrived in (a late `reopened` makes an early second `resolved` valid).
         The first fact to arrive with an event id claims it: a later one with the same
         body is a duplicate (ignored), with a different body an ``EventIdConflict``.
+        ``timestamp`` is when the events are recorded (default: now).
         """
         rejected: dict[Fact, errors.DomainError] = {}
         waiting = list(facts)
-        now = datetime_now_with_tzinfo()  # one instant for the events recorded together
+        now = timestamp or datetime_now_with_tzinfo()  # one instant for the events recorded together
         while waiting:
             first, later = claim(waiting, self.digests, rejected)
             admitted, refused = self._admit(sorted(first.values(), key=lambda f: f.sort_key))
             for fact in admitted:
-                self._trigger(_EVENT_CLASS[fact.kind], now, _event_kwargs(fact))
+                self._trigger(_EVENT_CLASS[fact.kind], now, fact)
             rejected.update(refused)
             waiting = settle(later, first, refused, rejected)
         return rejected
@@ -291,15 +299,34 @@ class Incident(BaseAggregate[str]):
         return remaining, rejected
 
     def _check_with(self, facts: Sequence[Fact]) -> None:
-        check_timeline(arrange([*self.timeline, *map(_entry_of_fact, facts)]))
+        entries = list(map(_entry_of_fact, facts))
+        if not self._follow(entries):
+            check_timeline(arrange([*self.timeline, *entries]))
 
-    def _trigger(
-        self, event_class: type[Incident.Event], timestamp: datetime, kwargs: dict[str, Any]
-    ) -> None:
+    def _follow(self, entries: Sequence[Entry]) -> bool:
+        """Whether ``entries``, each later than the one before and the first later than the
+        timeline, keep a timeline without ties valid: then ``arrange`` of all of them is the
+        timeline followed by the entries (no two share an instant), and checking it steps
+        through the timeline to the state kept after it. False: check everything."""
+        state = self._end_state
+        if not self._untied or state is None:
+            return False
+        last = self.timeline[-1].occurred_at if self.timeline else None
+        try:
+            for entry in entries:
+                if last is not None and entry.occurred_at <= last:
+                    return False
+                last = entry.occurred_at
+                state = step(state, entry)
+        except errors.DomainError:
+            return False
+        return True
+
+    def _trigger(self, event_class: type[Incident.Event], timestamp: datetime, fact: Fact) -> None:
         """``trigger_event`` without its per-call generality (hot path): the same event,
         applied the same way, appended to the pending events."""
         version = self._version + 1
-        event = _new_event(event_class, self._id, version, timestamp, kwargs)
+        event = _new_event(event_class, fact, version, timestamp)
         event.apply(self)
         self._version = version
         self._modified_on = timestamp
@@ -309,8 +336,12 @@ class Incident(BaseAggregate[str]):
         entry = entry_of(event)
         if self.timeline and entry.occurred_at <= self.timeline[-1].occurred_at:
             self.timeline = arrange([*self.timeline, entry])
+            self._untied = all(a.occurred_at != b.occurred_at for a, b in pairwise(self.timeline))
+            self._end_state = _end_state(self.timeline)
         else:  # the common case: a fact later than every other
             self.timeline.append(entry)
+            if self._end_state is not None:
+                self._end_state = _step_or_none(self._end_state, entry)
         self.digests[event.event_id] = event.digest
 
 
@@ -330,47 +361,67 @@ _EVENT_CLASS: dict[str, type[Incident.Event]] = {
 }
 _INCIDENT_TOPIC = get_topic(Incident)
 _E = TypeVar("_E", bound=Incident.Event)
-# Each event class's attributes in its dataclass order (the order its __init__ sets them, so
-# the order they are stored in), and those a caller gives (the rest are set here).
-_FIELDS: dict[type[Incident.Event], tuple[str, ...]] = {}
-_GIVEN_FIELDS: dict[type[Incident.Event], frozenset[str]] = {}
-_COMMON_FIELDS = ("originator_id", "originator_version", "timestamp")
+# The attributes every event of ours begins with (the library's, then ours), in dataclass order.
+_LEADING_FIELDS = (
+    "originator_id", "originator_version", "timestamp", "event_id", "occurred_at", "source",
+    "digest", "sequence", "arrival_stream", "arrival_position",
+)  # fmt: skip
+# Per event class, the attributes after those (a beginning's originator_topic, then the
+# details of its kind), in dataclass order: the order __init__ sets them, so the stored order.
+_DETAIL_FIELDS: dict[type[Incident.Event], tuple[tuple[str, ...], frozenset[str]]] = {}
 
 
-def _new_event(
-    event_class: type[_E], originator_id: str, version: int, timestamp: datetime,
-    kwargs: dict[str, Any],
-) -> _E:
-    """The event ``event_class(originator_id=…, originator_version=…, timestamp=…, **kwargs)``
-    builds, built without the frozen dataclass's one ``object.__setattr__`` per attribute.
+def _detail_fields(event_class: type[Incident.Event]) -> tuple[tuple[str, ...], frozenset[str]]:
+    known = _DETAIL_FIELDS.get(event_class)
+    if known is None:
+        names = tuple(f.name for f in dataclasses.fields(event_class))  # type: ignore[arg-type]
+        if names[: len(_LEADING_FIELDS)] != _LEADING_FIELDS:
+            raise TypeError(f"{event_class} does not begin with {_LEADING_FIELDS}")
+        rest = names[len(_LEADING_FIELDS) :]
+        details = tuple(n for n in rest if n != "originator_topic")
+        known = _DETAIL_FIELDS[event_class] = (rest, frozenset(details))
+    return known
+
+
+def _new_event(event_class: type[_E], fact: Fact, version: int, timestamp: datetime) -> _E:
+    """The event of ``fact`` that ``event_class(originator_id=…, …, **details)`` builds (the
+    same attributes in the same order), without the frozen dataclass's one
+    ``object.__setattr__`` per attribute. Stored events hold primitives: instants become
+    RFC 3339 strings with their offset.
 
     Raises:
-        TypeError: when ``kwargs`` does not name exactly the event's other attributes (as
-            the dataclass's __init__ would).
+        TypeError: when the fact's details are not exactly the event's detail attributes
+            (as the dataclass's __init__ would).
     """
-    fields = _FIELDS.get(event_class)
-    if fields is None:
-        fields = tuple(f.name for f in dataclasses.fields(event_class))  # type: ignore[arg-type]
-        _FIELDS[event_class] = fields
-        _GIVEN_FIELDS[event_class] = frozenset(fields[len(_COMMON_FIELDS):])
-    if kwargs.keys() != _GIVEN_FIELDS[event_class]:
-        missing = sorted(_GIVEN_FIELDS[event_class] - kwargs.keys())
-        unexpected = sorted(kwargs.keys() - _GIVEN_FIELDS[event_class])
+    rest, details = _detail_fields(event_class)
+    given = fact.details
+    if given.keys() != details:
+        missing, unexpected = sorted(details - given.keys()), sorted(given.keys() - details)
         raise TypeError(
             f"Can't construct event {event_class}: missing {missing}, unexpected {unexpected}"
         )
+    stream, position = fact.arrival or (None, None)
     event = object.__new__(event_class)
     state = event.__dict__
-    state["originator_id"] = originator_id
-    state["originator_version"] = version
-    state["timestamp"] = timestamp
-    for name in fields[3:]:
-        state[name] = kwargs[name]
+    state.update(
+        originator_id=fact.incident_id, originator_version=version, timestamp=timestamp,
+        event_id=fact.event_id, occurred_at=fact.occurred_at.isoformat(), source=fact.source,
+        digest=fact.digest, sequence=fact.sequence, arrival_stream=stream,
+        arrival_position=position,
+    )  # fmt: skip
+    for name in rest:
+        if name == "originator_topic":
+            state[name] = _INCIDENT_TOPIC
+        elif name in _INSTANT_DETAILS:
+            value = given[name]
+            state[name] = value.isoformat() if isinstance(value, datetime) else value
+        else:
+            state[name] = given[name]
     return event
 
 
 # The detail attributes that hold instants (every other detail is already a primitive).
-_INSTANT_DETAILS = ("reported_at", "completed_at")
+_INSTANT_DETAILS = frozenset({"reported_at", "completed_at"})
 
 
 def entry_of(event: Incident.Event) -> Entry:
@@ -388,6 +439,24 @@ def in_timeline_order(events: Iterable[Incident.Event]) -> list[Incident.Event]:
     return [unique[entry.event_id] for entry in arrange(map(entry_of, unique.values()))]
 
 
+def _end_state(timeline: Sequence[Entry]) -> State | None:
+    """The lifecycle state after a timeline, or None if it breaks a rule (e.g. stored under
+    older rules)."""
+    state: State | None = BEGINNING
+    for entry in timeline:
+        if state is None:
+            break
+        state = _step_or_none(state, entry)
+    return state
+
+
+def _step_or_none(state: State, entry: Entry) -> State | None:
+    try:
+        return step(state, entry)
+    except errors.DomainError:
+        return None
+
+
 def _latest_before(candidates: list[Fact], event_id: str, timeline: list[Entry]) -> Fact:
     clash = next((e for e in timeline if e.event_id == event_id), None)
     earlier = [f for f in candidates if clash is None or f.occurred_at <= clash.occurred_at]
@@ -400,23 +469,3 @@ def _entry_of_fact(fact: Fact) -> Entry:
         fact.occurred_at, fact.kind, fact.event_id, fact.source, fact.sequence, stream, position,
         bool(fact.details.get("standalone")),
     )  # fmt: skip
-
-
-def _event_kwargs(fact: Fact) -> dict[str, Any]:
-    # Stored events hold primitives: instants become RFC 3339 strings with their offset.
-    stream, position = fact.arrival or (None, None)
-    kwargs: dict[str, Any] = {
-        "event_id": fact.event_id,
-        "occurred_at": fact.occurred_at.isoformat(),
-        "source": fact.source,
-        "digest": fact.digest,
-        "sequence": fact.sequence,
-        "arrival_stream": stream,
-        "arrival_position": position,
-        **fact.details,
-    }
-    for name in _INSTANT_DETAILS:
-        value = kwargs.get(name)
-        if isinstance(value, datetime):
-            kwargs[name] = value.isoformat()
-    return kwargs

@@ -57,19 +57,18 @@ def test_the_incident_is_the_one_its_events_rebuild() -> None:
     assert rebuilt.modified_on == incident.modified_on == events[-1].timestamp
 
 
-def test_an_event_with_missing_or_unexpected_attributes_is_refused() -> None:
+def test_a_fact_whose_details_are_not_its_events_attributes_is_refused() -> None:
     now = datetime_now_with_tzinfo()
+    resumed = Fact("resumed", "INC-1", "e", T0, "s")
     with pytest.raises(TypeError, match="missing"):
-        _new_event(Incident.Resumed, "INC-1", 2, now, {"event_id": "e"})
-    full = {
-        "event_id": "e", "occurred_at": T0.isoformat(), "source": "s", "digest": None,
-        "sequence": None, "arrival_stream": None, "arrival_position": None,
-    }  # fmt: skip
+        _new_event(Incident.Resolved, resumed, 2, now)
     with pytest.raises(TypeError, match="unexpected"):
-        _new_event(Incident.Resumed, "INC-1", 2, now, {**full, "colour": "red"})
-    assert _new_event(Incident.Resumed, "INC-1", 2, now, full) == Incident.Resumed(
-        originator_id="INC-1", originator_version=2, timestamp=now, **full
-    )
+        _new_event(Incident.Resumed, Fact("resumed", "INC-1", "e", T0, "s", {"colour": "red"}), 2, now)
+    assert _new_event(Incident.Resumed, resumed, 2, now) == Incident.Resumed(
+        originator_id="INC-1", originator_version=2, timestamp=now, event_id="e",
+        occurred_at=T0.isoformat(), source="s", digest=resumed.digest, sequence=None,
+        arrival_stream=None, arrival_position=None,
+    )  # fmt: skip
 
 
 def _mappers() -> tuple[Mapper[str], OrjsonMapper]:
