@@ -222,9 +222,10 @@ class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
     ) -> Sequence[int] | None:
         # Plain executemany: the ingest loop needs no notification ids back.
         if self.datastore.originator_id_type == "text":  # ids as they are: no UUID to convert
+            # A generator: each row is bound and dropped, not held (no garbage-collector work).
             c.executemany(
                 self.insert_events_statement,
-                [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
+                ((s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events),
             )
         else:
             SQLiteAggregateRecorder._insert_events(self, c, stored_events)

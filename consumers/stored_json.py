@@ -94,9 +94,15 @@ class OrjsonMapper(Mapper[Any]):
             state["timestamp"] = encoded
         if class_version > 1:
             state["class_version"] = class_version
-        return StoredEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=self.transcoder.encode(state),
-        )
+        return _stored_event(originator_id, originator_version, topic, self.transcoder.encode(state))
+
+
+def _stored_event(originator_id: Any, originator_version: int, topic: str, state: bytes) -> StoredEvent:
+    """``StoredEvent(…)`` without the frozen dataclass's one ``object.__setattr__`` per field."""
+    stored = object.__new__(StoredEvent)
+    fields = stored.__dict__
+    fields["originator_id"] = originator_id
+    fields["originator_version"] = originator_version
+    fields["topic"] = topic
+    fields["state"] = state
+    return stored

@@ -31,12 +31,6 @@ def to_fact(event: EventBase, arrival: Arrival | None = None) -> Fact:
         for part in _CUSTOMER:
             details[f"customer_{part}"] = getattr(customer, part) if customer else None
     return Fact(
-        kind=kind,
-        incident_id=event.incident_id,
-        event_id=str(event.event_id),
-        occurred_at=event.occurred_at,
-        source=event.source,
-        details=details,
-        sequence=event.sequence,
-        arrival=arrival,
-    )
+        kind, event.incident_id, str(event.event_id), event.occurred_at, event.source, details,
+        event.sequence, arrival,
+    )  # fmt: skip

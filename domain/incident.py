@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import pairwise
 from datetime import datetime
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from eventsourcing.domain import (
@@ -327,17 +327,22 @@ class Incident(BaseAggregate[str]):
         applied the same way, appended to the pending events."""
         version = self._version + 1
         event = _new_event(event_class, fact, version, timestamp)
-        event.apply(self)
+        if type(event).apply is Incident.Event.apply:
+            # What apply() does, with the entry made from the fact (no instant to parse back).
+            self._add_entry(event, _entry_of_fact(fact))
+        else:
+            event.apply(self)
         self._version = version
         self._modified_on = timestamp
         self._pending_events.append(event)
 
-    def _add_entry(self, event: Incident.Event) -> None:
-        entry = entry_of(event)
+    def _add_entry(self, event: Incident.Event, entry: Entry | None = None) -> None:
+        """Put the event's entry (``entry_of(event)`` unless given) on the timeline."""
+        entry = entry or entry_of(event)
         if self.timeline and entry.occurred_at <= self.timeline[-1].occurred_at:
             self.timeline = arrange([*self.timeline, entry])
             self._untied = all(a.occurred_at != b.occurred_at for a, b in pairwise(self.timeline))
-            self._end_state = _end_state(self.timeline)
+            self._end_state = _state_after(self.timeline)
         else:  # the common case: a fact later than every other
             self.timeline.append(entry)
             if self._end_state is not None:
@@ -368,10 +373,13 @@ _LEADING_FIELDS = (
 )  # fmt: skip
 # Per event class, the attributes after those (a beginning's originator_topic, then the
 # details of its kind), in dataclass order: the order __init__ sets them, so the stored order.
-_DETAIL_FIELDS: dict[type[Incident.Event], tuple[tuple[str, ...], frozenset[str]]] = {}
+# Also whether none of them needs more than a copy (no originator_topic, no instant).
+_DETAIL_FIELDS: dict[type[Incident.Event], tuple[tuple[str, ...], frozenset[str], bool]] = {}
 
 
-def _detail_fields(event_class: type[Incident.Event]) -> tuple[tuple[str, ...], frozenset[str]]:
+def _detail_fields(
+    event_class: type[Incident.Event],
+) -> tuple[tuple[str, ...], frozenset[str], bool]:
     known = _DETAIL_FIELDS.get(event_class)
     if known is None:
         names = tuple(f.name for f in dataclasses.fields(event_class))  # type: ignore[arg-type]
@@ -379,7 +387,8 @@ def _detail_fields(event_class: type[Incident.Event]) -> tuple[tuple[str, ...], 
             raise TypeError(f"{event_class} does not begin with {_LEADING_FIELDS}")
         rest = names[len(_LEADING_FIELDS) :]
         details = tuple(n for n in rest if n != "originator_topic")
-        known = _DETAIL_FIELDS[event_class] = (rest, frozenset(details))
+        plain = not {"originator_topic", *_INSTANT_DETAILS} & set(rest)
+        known = _DETAIL_FIELDS[event_class] = (rest, frozenset(details), plain)
     return known
 
 
@@ -393,22 +402,30 @@ def _new_event(event_class: type[_E], fact: Fact, version: int, timestamp: datet
         TypeError: when the fact's details are not exactly the event's detail attributes
             (as the dataclass's __init__ would).
     """
-    rest, details = _detail_fields(event_class)
+    rest, details, plain = _detail_fields(event_class)
     given = fact.details
     if given.keys() != details:
         missing, unexpected = sorted(details - given.keys()), sorted(given.keys() - details)
         raise TypeError(
             f"Can't construct event {event_class}: missing {missing}, unexpected {unexpected}"
         )
-    stream, position = fact.arrival or (None, None)
+    arrival = fact.arrival
     event = object.__new__(event_class)
     state = event.__dict__
-    state.update(
-        originator_id=fact.incident_id, originator_version=version, timestamp=timestamp,
-        event_id=fact.event_id, occurred_at=fact.occurred_at.isoformat(), source=fact.source,
-        digest=fact.digest, sequence=fact.sequence, arrival_stream=stream,
-        arrival_position=position,
-    )  # fmt: skip
+    state["originator_id"] = fact.incident_id
+    state["originator_version"] = version
+    state["timestamp"] = timestamp
+    state["event_id"] = fact.event_id
+    state["occurred_at"] = fact.occurred_at.isoformat()
+    state["source"] = fact.source
+    state["digest"] = fact.digest
+    state["sequence"] = fact.sequence
+    state["arrival_stream"] = arrival[0] if arrival else None
+    state["arrival_position"] = arrival[1] if arrival else None
+    if plain:  # nothing but primitives to copy
+        for name in rest:
+            state[name] = given[name]
+        return event
     for name in rest:
         if name == "originator_topic":
             state[name] = _INCIDENT_TOPIC
@@ -439,7 +456,7 @@ def in_timeline_order(events: Iterable[Incident.Event]) -> list[Incident.Event]:
     return [unique[entry.event_id] for entry in arrange(map(entry_of, unique.values()))]
 
 
-def _end_state(timeline: Sequence[Entry]) -> State | None:
+def _state_after(timeline: Sequence[Entry]) -> State | None:
     """The lifecycle state after a timeline, or None if it breaks a rule (e.g. stored under
     older rules)."""
     state: State | None = BEGINNING
