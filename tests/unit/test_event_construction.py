@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from eventsourcing.domain import datetime_now_with_tzinfo
 from eventsourcing.persistence import DatetimeAsISO, Mapper, UUIDAsHex
 
@@ -86,3 +88,44 @@ def test_the_fast_mapper_stores_the_librarys_bytes_and_reads_them_back() -> None
 
     assert stored == [library.to_stored_event(e) for e in events]
     assert [library.to_domain_event(s) for s in stored] == events
+
+
+_KIND_DETAILS: dict[str, dict[str, object]] = {
+    "escalated": {"escalated_to": "tech_support", "reason": None},
+    "resolved": {"resolution": "exchange", "root_cause": None, "completed_at": None},
+    "reopened": {"reason": None},
+    "paused": {"reason": "awaiting_customer"},
+    "resumed": {},
+    "closed": {"reason": None},
+    "rated": {"rating": "good", "comment": None},
+}
+
+
+def _recorded(batches: list[list[tuple[str, int]]], follow: bool) -> tuple[list[object], list[object]]:
+    incident = Incident.begin(Fact("received", "INC-1", "e-0", T0, "store-014", RECEIVED))
+    if not follow:
+        incident._follow = lambda entries: False  # type: ignore[method-assign]
+    rejected = []
+    for number, batch in enumerate(batches):
+        facts = [
+            Fact(kind, "INC-1", f"e-{number}-{i}", T0 + timedelta(minutes=minute), "store-014",
+                 dict(_KIND_DETAILS[kind]))  # type: ignore[arg-type]
+            for i, (kind, minute) in enumerate(batch)
+        ]  # fmt: skip
+        rejected.extend(
+            (fact.event_id, type(error).__name__, error.event_id)
+            for fact, error in incident.record(facts).items()
+        )
+    return incident.timeline, rejected  # type: ignore[return-value]
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(sorted(_KIND_DETAILS)), st.integers(1, 8)), max_size=4),
+        max_size=5,
+    )
+)
+def test_facts_later_than_the_timeline_are_judged_as_the_full_check_judges_them(
+    batches: list[list[tuple[str, int]]],
+) -> None:
+    assert _recorded(batches, follow=True) == _recorded(batches, follow=False)
