@@ -65,7 +65,7 @@ def consume(
         GaveUp: when an outage lasts longer than ``outage.give_up_after``.
     """
     # Batches create many long-lived objects (cached aggregates): collect less often.
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(200_000, 50, 1000)
     totals = ConsumeTotals()
     started = committed = time.perf_counter()
     publish_letters = dead_letters.publish_pending

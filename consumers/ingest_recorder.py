@@ -231,7 +231,14 @@ class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # Plain executemany: the ingest loop needs no notification ids back.
-        SQLiteAggregateRecorder._insert_events(self, c, stored_events)
+        if self.datastore.originator_id_type == "text":  # ids as they are: no UUID to convert
+            # A generator: each row is bound and dropped, not held (no garbage-collector work).
+            c.executemany(
+                self.insert_events_statement,
+                ((s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events),
+            )
+        else:
+            SQLiteAggregateRecorder._insert_events(self, c, stored_events)
         batch: IngestBatch | None = kwargs.get("ingest")
         if batch is not None:
             for tracking in batch.offsets:

@@ -213,9 +213,20 @@ class KafkaSource:
             records = self._buffer[tp]
             batch.append(records.popleft())
             room -= 1
-            if records:
+            # The partition's next records, while each is still the oldest of all (as the
+            # heap would pop them): taken without going through the heap.
+            following = heads[0] if heads else None
+            while records and room:
                 head = records[0]
-                heapq.heappush(heads, (head.timestamp, topic_rank, partition, head.offset, tp))
+                key = (head.timestamp, topic_rank, partition, head.offset, tp)
+                if following is not None and key > following:
+                    heapq.heappush(heads, key)
+                    break
+                if limit is not None and head.timestamp > limit:
+                    heads.clear()  # the oldest record left is past the limit: done
+                    break
+                batch.append(records.popleft())
+                room -= 1
         self._buffered -= len(batch)
         return batch
 

@@ -15,11 +15,12 @@ class Coordinates:
     topic: str
     partition: int
     offset: int
+    # The tracking key of the message's partition, ``topic:partition`` (asked several times
+    # per message on the hot path: made once).
+    tracking_name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def tracking_name(self) -> str:
-        """The tracking key of the message's partition: ``topic:partition``."""
-        return f"{self.topic}:{self.partition}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tracking_name", f"{self.topic}:{self.partition}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from contracts.events import EventBase, IncidentReceived
+from contracts.events import EVENT_MODELS, EventBase, IncidentReceived
 from domain.fact import Arrival, Fact, Primitive
 
 _COMMON = {
     "event_id", "type", "schema_version", "incident_id", "occurred_at", "source", "sequence",
 }
+_CUSTOMER = ("name", "phone", "email")
+
+
+def _shape(model: type[EventBase]) -> tuple[str, tuple[str, ...]]:
+    """A model's kind of fact and its detail fields, in the model's order."""
+    wire_type = next(t for t, m in EVENT_MODELS.items() if m is model)
+    return wire_type.removeprefix("incident."), tuple(name for name in model.model_fields if name not in _COMMON)
+
+
+# Per model: the kind of fact and the names of its details (computed once, not per event).
+_SHAPES = {model: _shape(model) for model in EVENT_MODELS.values()}
 
 
 def to_fact(event: EventBase, arrival: Arrival | None = None) -> Fact:
     """Translate a validated wire event, read at ``arrival``, into the fact the domain records."""
-    details: dict[str, Primitive] = {
-        name: value for name, value in _fields(event).items() if name not in _COMMON
-    }
-    if isinstance(event, IncidentReceived):
+    kind, names = _SHAPES[type(event)]
+    fields = event.__dict__  # shallow: nested models (customer) stay objects
+    details: dict[str, Primitive] = {name: fields[name] for name in names}
+    if type(event) is IncidentReceived:
         customer = details.pop("customer", None)
-        for part in ("name", "phone", "email"):
-            details[f"customer_{part}"] = getattr(event.customer, part) if customer else None
-    kind = str(getattr(event, "type")).removeprefix("incident.")
+        for part in _CUSTOMER:
+            details[f"customer_{part}"] = getattr(customer, part) if customer else None
     return Fact(
-        kind=kind,
-        incident_id=event.incident_id,
-        event_id=str(event.event_id),
-        occurred_at=event.occurred_at,
-        source=event.source,
-        details=details,
-        sequence=event.sequence,
-        arrival=arrival,
-    )
-
-
-def _fields(event: EventBase) -> dict[str, Any]:
-    # Shallow: nested models (customer) stay objects, datetimes stay datetimes.
-    return event.__dict__
+        kind, event.incident_id, str(event.event_id), event.occurred_at, event.source, details,
+        event.sequence, arrival,
+    )  # fmt: skip

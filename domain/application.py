@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from eventsourcing.application import (
@@ -12,7 +13,7 @@ from eventsourcing.application import (
     LRUCache,
     project_aggregate,
 )
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import DomainEventProtocol, datetime_now_with_tzinfo
 from eventsourcing.persistence import StoredEvent
 
 from domain import errors
@@ -66,14 +67,15 @@ class Incidents(Application[str]):
         decision = Decision()
         groups = _by_incident(facts)
         known = self.find_many(list(groups))
+        now = datetime_now_with_tzinfo()  # the events of one decision are recorded together
         for incident_id, group in groups.items():
             incident = known.get(incident_id)
             if incident is None:
-                incident, group = self._begin(group, decision)
+                incident, group = self._begin(group, decision, now)
                 if incident is None:
                     continue
             before = len(incident.pending_events)
-            rejected = incident.record(group)
+            rejected = incident.record(group, now)
             admitted = len(incident.pending_events) - before
             decision.duplicates += len(group) - admitted - len(rejected)
             decision.rejected.extend(rejected.items())
@@ -145,7 +147,7 @@ class Incidents(Application[str]):
             self.repository.cache = LRUCache(maxsize=cache.maxsize)
 
     def _begin(
-        self, group: list[Fact], decision: Decision
+        self, group: list[Fact], decision: Decision, timestamp: datetime
     ) -> tuple[Incident | None, list[Fact]]:
         # The first to arrive begins the stream, as it would had it come in a batch of its
         # own: a stored beginning cannot be replaced by an earlier one arriving later.
@@ -164,7 +166,7 @@ class Incidents(Application[str]):
             decision.duplicates += len(group) - len(waiting) - len(rejected)
             return None, []
         first = beginners[0]
-        return Incident.begin(first), [f for f in group if f is not first]
+        return Incident.begin(first, timestamp), [f for f in group if f is not first]
 
 
 def _by_incident(facts: Iterable[Fact]) -> dict[str, list[Fact]]:

@@ -13,6 +13,8 @@ from ticketstream.errors import ConfigError, StoreUnreachable
 _PREFIXES = ("postgresql://", "postgres://")
 # The library's JSON format, encoded and decoded by orjson (consumers/stored_json.py).
 TRANSCODER_TOPIC = "consumers.stored_json:OrjsonTranscoder"
+# The library's mapper, storing the same bytes with less work per event.
+MAPPER_TOPIC = "consumers.stored_json:OrjsonMapper"
 
 
 def is_postgres(location: str) -> bool:
@@ -36,6 +38,7 @@ def event_store_env(location: str) -> dict[str, str]:
         "SQLITE_LOCK_TIMEOUT": "30",
         "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:SQLiteIngestRecorder",
         "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+        "MAPPER_TOPIC": MAPPER_TOPIC,
     }
 
 
@@ -101,6 +104,7 @@ def _postgres_env(location: str) -> dict[str, str]:
         "POSTGRES_PRE_PING": "y",
         "APPLICATION_RECORDER_TOPIC": "consumers.ingest_recorder:PostgresIngestRecorder",
         "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+        "MAPPER_TOPIC": MAPPER_TOPIC,
     }
 
 

@@ -201,3 +201,51 @@ def test_partitions_of_other_members_count_as_read_once_the_store_applied_them_t
     monkeypatch.setattr(source, "_log_ends", lambda partitions: {theirs: 7})
 
     assert source.read_to_end(lambda: applied) is read
+
+
+def heap_merge(buffer: dict[TopicPartition, list[Record]], limit: int | None, room: int) -> list[Record]:
+    """The release order by its definition: one record at a time, the oldest head first."""
+    rank = {topic: n for n, topic in enumerate(TOPICS)}
+    queues = {tp: deque(q) for tp, q in buffer.items() if q}
+    released: list[Record] = []
+    while queues and len(released) < room:
+        tp = min(queues, key=lambda t: (queues[t][0].timestamp, rank[t.topic], t.partition, queues[t][0].offset))
+        if limit is not None and queues[tp][0].timestamp > limit:
+            break
+        released.append(queues[tp].popleft())
+        if not queues[tp]:
+            del queues[tp]
+    return released
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(TOPICS), st.integers(0, 2), st.integers(0, 5)), max_size=40
+    ),
+    st.integers(1, 50),
+    st.none() | st.integers(0, 5),
+)
+def test_records_are_released_in_the_order_of_one_record_at_a_time_from_the_oldest_head(
+    drawn: list[tuple[str, int, int]], room: int, lagging_time: int | None
+) -> None:
+    # Record times need not grow within a partition (CreateTime is the producer's clock).
+    offsets: dict[tuple[str, int], int] = {}
+    records = []
+    for topic, partition, minute in drawn:
+        offset = offsets[(topic, partition)] = offsets.get((topic, partition), -1) + 1
+        records.append(Record(topic, partition, offset, minute * MINUTE))
+    slow = TopicPartition("t.lifecycle", 9)  # fetched up to lagging_time, more data in Kafka
+    consumer = all_read(records, {slow: 2})
+    source = source_over(consumer, max_skew_ms=MINUTE)
+    source.options = SourceOptions("unused:9092", TOPICS, max_skew_ms=MINUTE, max_poll_records=room)
+    fetched(source, records)
+    limit = None
+    if lagging_time is not None:
+        source._fetched_times[slow] = lagging_time * MINUTE
+        consumer.positions[slow] = 1
+        limit = lagging_time * MINUTE + MINUTE
+    else:
+        consumer.positions[slow] = 2
+    expected = heap_merge({tp: list(q) for tp, q in source._buffer.items()}, limit, room)
+
+    assert coordinates(source._release()) == coordinates(expected)
