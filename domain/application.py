@@ -21,7 +21,10 @@ from domain.event_identity import claim, settle
 from domain.fact import Fact
 from domain.incident import Incident
 
-CACHE_SIZE = 100_000
+# Aggregates kept in memory by the ingest process: the incidents still being worked on. The
+# bound keeps consume's memory flat in the number of incidents (an incident evicted is read
+# back from the store when a late fact of it arrives).
+CACHE_SIZE = 20_000
 
 
 @runtime_checkable
