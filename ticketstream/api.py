@@ -31,6 +31,7 @@ from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream import assembly, dashboard, reports, sla_explain, sla_reports
+from ticketstream.choices import LangName, PolicyName, RootCauseDimension
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import to_csv
 from ticketstream.safe_text import json_text
@@ -75,21 +76,6 @@ class Format(str, Enum):
     csv = "csv"
 
 
-class Policy(str, Enum):
-    started = "started"
-    current = "current"
-
-
-class Lang(str, Enum):
-    en = "en"
-    ru = "ru"
-
-
-class By(str, Enum):
-    root_cause = "root_cause"
-    category = "category"
-
-
 Clock = Enum("Clock", {name: name for name in CLOCKS}, type=str)  # type: ignore[misc]
 
 Month = Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")]
@@ -121,13 +107,13 @@ def create_app(settings: Settings) -> FastAPI:
     def dashboard_page(
         month: Month = None,
         department: Annotated[str | None, Query(max_length=64, description="Only this department; empty: all")] = None,
-        as_of: AsOf = None, lang: Lang = Lang.en,
+        as_of: AsOf = None, lang: LangName = LangName.en,
     ) -> HTMLResponse:  # fmt: skip
         """The monthly report as a page, with a month picker and a department filter."""
         board = dashboard.gather(state.runner(), state.rules, month, department or None, state.moment(as_of), settings.zone,
                                  settings.quick_reopen_hours)
         page = dashboard.render_page(board, lang.value, picker=True)
-        return HTMLResponse(page, headers={"Content-Security-Policy": dashboard.CSP})
+        return HTMLResponse(page, headers={"Content-Security-PolicyName": dashboard.CSP})
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -156,35 +142,14 @@ def create_app(settings: Settings) -> FastAPI:
     for report in ("channels", "dynamics", "thanks"):
         _monthly(app, state, guard, report)
 
-    @app.get("/api/v1/reports/sla", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
-    def sla(
-        from_: Annotated[str | None, Query(alias="from", pattern=MONTH_PATTERN)] = None,
-        to: Month = None, department: Department = None, clock: Clock | None = None,
-        as_of: AsOf = None, status: Annotated[str | None, Query(max_length=32)] = None,
-        policy: Policy = Policy.started, format: Format = Format.json, csv_raw: Flag = False,
-    ) -> Response:  # fmt: skip
-        """`report sla`: per department and clock, the clocks' outcomes as of T."""
-        runner, question = state.question(from_, to, department, clock, as_of, policy)
-        rows, _ = sla_reports.sla_rows(runner, state.rules, question, status, False)
-        return _rows(rows, format, csv_raw)
-
-    @app.get("/api/v1/reports/sla-clocks", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
-    def sla_clocks(
-        from_: Annotated[str | None, Query(alias="from", pattern=MONTH_PATTERN)] = None,
-        to: Month = None, department: Department = None, clock: Clock | None = None,
-        as_of: AsOf = None, status: Annotated[str | None, Query(max_length=32)] = None,
-        policy: Policy = Policy.started, format: Format = Format.json, csv_raw: Flag = False,
-    ) -> Response:  # fmt: skip
-        """`report sla --list`: one row per incident clock and cycle."""
-        runner, question = state.question(from_, to, department, clock, as_of, policy)
-        rows, _ = sla_reports.sla_rows(runner, state.rules, question, status, True)
-        return _rows(rows, format, csv_raw)
+    for path, listing in (("sla", False), ("sla-clocks", True)):
+        _sla(app, state, guard, path, listing)
 
     @app.get("/api/v1/reports/root-causes", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
     def root_causes(
         from_: Annotated[str | None, Query(alias="from", pattern=MONTH_PATTERN)] = None,
         to: Month = None, department: Department = None, as_of: AsOf = None,
-        by: By = By.root_cause, monthly: bool = False, policy: Policy = Policy.started,
+        by: RootCauseDimension = RootCauseDimension.root_cause, monthly: bool = False, policy: PolicyName = PolicyName.started,
         format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report root-causes`: breached resolutions by cause, with a Pareto."""
@@ -206,7 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/v1/reports/at-risk", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
     def at_risk(
         as_of: AsOf = None, department: Department = None, clock: Clock | None = None,
-        policy: Policy = Policy.started, format: Format = Format.json, csv_raw: Flag = False,
+        policy: PolicyName = PolicyName.started, format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report at-risk`: open clocks at risk or breached, the most urgent first."""
         runner, question = state.question(None, None, department, clock, as_of, policy)
@@ -219,7 +184,7 @@ def create_app(settings: Settings) -> FastAPI:
         return _json(_timeline(state.incidents, incident_id))
 
     @app.get("/api/v1/incidents/{incident_id}/explain", responses=_JSON, tags=["incidents"], dependencies=[Depends(guard)])
-    def explain(incident_id: Annotated[str, _IncidentId], as_of: AsOf = None, policy: Policy = Policy.started) -> Response:
+    def explain(incident_id: Annotated[str, _IncidentId], as_of: AsOf = None, policy: PolicyName = PolicyName.started) -> Response:
         """`incident explain`: every SLA clock minute by minute, as text."""
         moment = state.moment(as_of)
         screen = Console(file=io.StringIO(), width=120, color_system=None, force_terminal=False)
@@ -266,6 +231,23 @@ def _monthly(app: FastAPI, state: _State, guard: Callable[..., None], report: st
         return _rows(rows, format, csv_raw)
 
 
+def _sla(app: FastAPI, state: _State, guard: Callable[..., None], path: str, listing: bool) -> None:
+    what = "`report sla --list`: one row per incident clock and cycle" if listing else (
+        "`report sla`: per department and clock, the clocks' outcomes as of T")
+
+    @app.get(f"/api/v1/reports/{path}", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS,
+             name=f"report_{path.replace('-', '_')}", summary=what)  # fmt: skip
+    def sla(
+        from_: Annotated[str | None, Query(alias="from", pattern=MONTH_PATTERN)] = None,
+        to: Month = None, department: Department = None, clock: Clock | None = None,
+        as_of: AsOf = None, status: Annotated[str | None, Query(max_length=32)] = None,
+        policy: PolicyName = PolicyName.started, format: Format = Format.json, csv_raw: Flag = False,
+    ) -> Response:  # fmt: skip
+        runner, question = state.question(from_, to, department, clock, as_of, policy)
+        rows, _ = sla_reports.sla_rows(runner, state.rules, question, status, listing)
+        return _rows(rows, format, csv_raw)
+
+
 class _State:
     """What every request reads: the store, opened once, and the SLA rules."""
 
@@ -290,7 +272,7 @@ class _State:
 
     def question(
         self, first: str | None, last: str | None, department: str | None, clock: Enum | None,
-        as_of: str | None, policy: Policy,
+        as_of: str | None, policy: PolicyName,
     ) -> tuple[ProjectionRunner, sla_reports.SlaQuestion]:  # fmt: skip
         moment = self.moment(as_of)
         period = Period.of(first, last, moment, self.settings.zone)

@@ -38,6 +38,7 @@ from projections.queries import Period
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream import dashboard, editions
+from ticketstream.choices import LangName, PolicyName, RootCauseDimension
 from ticketstream.event_store import is_postgres
 from ticketstream.live_projection import STANDBY_RETRY_SECONDS, LiveProjection
 from ticketstream.progress import progress
@@ -97,16 +98,6 @@ Embedded = Annotated[
     ),
 ]
 ClockName = Enum("ClockName", {name: name for name in CLOCKS}, type=str)  # type: ignore[misc]
-
-
-class PolicyName(str, Enum):
-    started = "started"
-    current = "current"
-
-
-class RootCauseDimension(str, Enum):
-    root_cause = "root_cause"
-    category = "category"
 
 
 class OutputFormat(str, Enum):
@@ -533,11 +524,6 @@ def report_quality(
     title = (f"Service quality as of {moment.isoformat(timespec='minutes')} (quick reopen: within"
              f" {settings.quick_reopen_hours:g} h)" + (f" — {department}" if department else ""))  # fmt: skip
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
-
-
-class LangName(str, Enum):
-    en = "en"
-    ru = "ru"
 
 
 @report_app.command("html")
