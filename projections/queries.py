@@ -48,7 +48,7 @@ def channel_rows(c: Cursor, period: Period, department: str | None = None) -> li
     for row in rows:
         totals[row["month"]] = totals.get(row["month"], 0) + row["contacts"]
     for row in rows:
-        row["share"] = round(row["contacts"] / totals[row["month"]], 4)
+        row["share"] = row["contacts"] / totals[row["month"]]
     return rows
 
 
@@ -85,7 +85,7 @@ def _thanks_rows_of_department(c: Cursor, period: Period, department: str) -> li
 
 
 def _thanks_row(month: str, contacts: int, thanked: int) -> Row:
-    share = round(thanked / contacts, 4) if contacts else 0.0
+    share = thanked / contacts if contacts else 0.0
     return {"month": month, "contacts": contacts, "thanks": thanked, "share": share}
 
 

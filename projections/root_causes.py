@@ -65,4 +65,4 @@ def _pareto(resolved: Sequence[EvaluatedClock], by: str) -> list[Row]:
 
 
 def _share(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
+    return part / whole if whole else 0.0

@@ -160,8 +160,8 @@ def listing(clocks: Sequence[EvaluatedClock], zones: dict[str, Any]) -> list[Row
             "deadline": status.deadline.astimezone(zone).isoformat(),
             "stopped_at": _local(row.stopped_at, zone) if clock.finished else None,
             "target_minutes": status.target_minutes,
-            "elapsed_minutes": round(status.elapsed_minutes, 2),
-            "paused_minutes": round(status.paused_minutes, 2),
+            "elapsed_minutes": status.elapsed_minutes,
+            "paused_minutes": status.paused_minutes,
             "status": status.status,
             "policy_version": row.policy_version,
         })  # fmt: skip
@@ -197,9 +197,9 @@ def _summary_row(department: str, clock: str, members: Sequence[EvaluatedClock])
         "clock": clock,
         "started": len(members),
         **counts,
-        "compliance": round(counts["met"] / decided, 4) if decided else None,
-        "median_minutes": round(statistics.median(minutes), 1) if minutes else None,
-        "p90_minutes": round(_nearest_rank(minutes, 0.9), 1) if minutes else None,
+        "compliance": counts["met"] / decided if decided else None,
+        "median_minutes": statistics.median(minutes) if minutes else None,
+        "p90_minutes": _nearest_rank(minutes, 0.9) if minutes else None,
         "reopened": sum(m.row.cycle > 1 for m in members if clock == "resolution"),
     }
 

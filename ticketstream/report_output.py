@@ -16,7 +16,12 @@ Format = Literal["table", "csv", "json"]
 Row = dict[str, Any]
 
 # Columns that hold a fraction, printed as a percentage in tables.
-_PERCENT = {"share", "compliance", "cumulative_share", "resolved_share", "breach_rate"}
+# Exact in JSON and CSV; only a table rounds: shares as percentages, other numbers to 0.01.
+_PERCENT = {
+    "share", "compliance", "cumulative_share", "resolved_share", "breach_rate", "bad_share",
+    "neutral_share", "good_share", "response_rate", "reopen_rate", "quick_reopen_rate",
+    "first_contact_resolution", "escalation_rate", "thanks_share",
+}
 _NUMERIC = _PERCENT | {
     "contacts", "incidents", "thanks", "started", "met", "breached", "running", "at_risk",
     "running_breached", "paused", "median_minutes", "p90_minutes", "reopened", "resolved",
@@ -96,4 +101,6 @@ def _cell(name: str, value: Any) -> str:
         return "-"
     if name in _PERCENT and isinstance(value, float):
         return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
     return str(value)

@@ -142,8 +142,8 @@ def _at_risk_row(clock: EvaluatedClock, rules: SlaRules, as_of: datetime) -> Row
         "department": row.department,
         "party": row.party,
         "status": status.status,
-        "minutes_left": round(max(left, 0.0), 1),
-        "minutes_overdue": round(max(-left, 0.0), 1),
+        "minutes_left": max(left, 0.0),
+        "minutes_overdue": max(-left, 0.0),
         "deadline": status.deadline.astimezone(zone).isoformat(),
         "due": due,
     }
