@@ -201,6 +201,12 @@ class IngestTables:
                 [(i,) for i in letter_ids],
             )
 
+    def open_dead_letter_counts(self) -> dict[str, int]:
+        """Open dead letters counted by reason (counted by the database: no payload is read)."""
+        rows = self._select("SELECT reason, COUNT(*) AS n FROM dead_letters WHERE status='open'"
+                            " GROUP BY reason ORDER BY reason")  # fmt: skip
+        return {r["reason"]: int(r["n"]) for r in rows}
+
     def settled_coordinates(self) -> set[tuple[str, int]]:
         """Where the messages held as open dead letters or as parked events were read
         (``topic:partition``, offset): accounted for, though not stored as events."""

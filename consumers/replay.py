@@ -27,7 +27,6 @@ from consumers.translation import to_fact
 from contracts.codec import decode
 from contracts.errors import ContractError
 from domain.application import Incidents
-from domain.incident import Incident
 
 log = structlog.get_logger(__name__)
 
@@ -288,18 +287,14 @@ def _log_fact(
 def stored_facts(app: Incidents, zone: ZoneInfo, page: int = 10_000) -> dict[str, StoredFact]:
     """Every fact the store holds, by event id, read page by page from its notification log."""
     facts: dict[str, StoredFact] = {}
-    start = 1
-    while notifications := app.recorder.select_notifications(start, page):
-        for notification in notifications:
-            event = app.mapper.to_domain_event(notification)
-            if isinstance(event, Incident.Event) and event.KIND:
-                stream, position = event.arrival_stream, event.arrival_position
-                month = datetime.fromisoformat(event.occurred_at).astimezone(zone).strftime("%Y-%m")
-                facts[event.event_id] = StoredFact(
-                    event.event_id, event.digest, event.KIND, month,
-                    None if stream is None or position is None else (stream, position),
-                )  # fmt: skip
-        start = notifications[-1].id + 1
+    for _, event in app.events_since(0, page):
+        if event.KIND:
+            stream, position = event.arrival_stream, event.arrival_position
+            month = datetime.fromisoformat(event.occurred_at).astimezone(zone).strftime("%Y-%m")
+            facts[event.event_id] = StoredFact(
+                event.event_id, event.digest, event.KIND, month,
+                None if stream is None or position is None else (stream, position),
+            )  # fmt: skip
     return facts
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -142,6 +142,17 @@ class Incidents(Application[str]):
             incident_id: [to_event(s) for s in stored]  # type: ignore[misc]
             for incident_id, stored in self.recorder.select_events_of(incident_ids).items()
         }
+
+    def events_since(self, notification_id: int, page: int = 10_000) -> Iterator[tuple[int, Incident.Event]]:
+        """Every stored incident event after ``notification_id``, with its notification id, in
+        the order the store recorded them (read page by page)."""
+        start = notification_id + 1
+        while notifications := self.recorder.select_notifications(start=start, limit=page):
+            for notification in notifications:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, Incident.Event):
+                    yield notification.id, event
+            start = notifications[-1].id + 1
 
     def forget_cached(self) -> None:
         """Drop cached aggregates, e.g. after a failed save left them ahead of the store."""

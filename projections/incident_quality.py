@@ -9,7 +9,6 @@ function of its facts, whatever the arrival order or the batches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 from domain.incident import EVENT_CLASSES, Incident
 from domain.incident_timeline import OrderedIncident
 from projections.month import month_of
-from projections.per_incident import HistoryLoader, delete_rows_of, touched
+from projections.per_incident import PerIncidentRows
 from projections.queries import Period, Row, thanks_rows
 from projections.read_model import Cursor, event_topics
 
@@ -78,40 +77,20 @@ def quality_rows(timeline: OrderedIncident, zone: ZoneInfo) -> list[QualityRow]:
     return rows
 
 
-class IncidentQuality:
+class IncidentQuality(PerIncidentRows):
     """The incident_quality read model."""
 
-    name = TABLE
-    topics: tuple[str, ...] = event_topics(*EVENT_CLASSES)  # the timeline needs every fact
+    name = table = TABLE
     tables: tuple[str, ...] = (TABLE,)
+    columns = ("incident_id", "month", "department", "kind", "at_utc", "value", "minutes")
+    statements = (_CREATE, *_INDEXES)
+    topics: tuple[str, ...] = event_topics(*EVENT_CLASSES)  # the timeline needs every fact
 
-    def __init__(self, load_histories: HistoryLoader, zone: ZoneInfo) -> None:
-        self.load_histories = load_histories
-        self.zone = zone
-        self._plan: tuple[list[tuple[object, ...]], list[str]] | None = None
-
-    def create_tables(self, c: Cursor) -> None:
-        c.execute(_CREATE)
-        for statement in _INDEXES:
-            c.execute(statement)
-
-    def prepare(self, read: Cursor, events: Sequence[Incident.Event]) -> None:
-        """Compute the batch's rows (before the runner's write transaction)."""
-        self._plan = self._planned(events)
-
-    def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        (rows, begun_earlier), self._plan = self._plan or self._planned(events), None
-        delete_rows_of(c, TABLE, begun_earlier)
-        c.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-
-    def _planned(self, events: Sequence[Incident.Event]) -> tuple[list[tuple[object, ...]], list[str]]:
-        batch = touched(events, self.load_histories)
-        rows: list[tuple[object, ...]] = [
+    def rows_of(self, timeline: OrderedIncident) -> list[tuple[object, ...]]:
+        return [
             (r.incident_id, r.month, r.department, r.kind, r.at_utc, r.value, r.minutes)
-            for incident_id in batch.histories
-            for r in quality_rows(batch.ordered(incident_id), self.zone)
+            for r in quality_rows(timeline, self.zone)
         ]
-        return rows, batch.begun_earlier
 
 
 def quality_report(

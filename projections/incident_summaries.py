@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from domain.incident import EVENT_CLASSES, Incident
 from domain.incident_timeline import OrderedIncident, ordered_incident
 from projections.month import month_of
-from projections.read_model import Cursor, event_topics
-from projections.per_incident import HistoryLoader, delete_rows_of, touched
+from projections.read_model import event_topics
+from projections.per_incident import PerIncidentRows
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS incident_summaries ("
@@ -132,41 +132,17 @@ def _routing(event: Incident.Reassigned, receipt: Incident.Received) -> bool:
     return same_instant and event.sequence == receipt.sequence
 
 
-class IncidentSummaries:
+class IncidentSummaries(PerIncidentRows):
     """The incident_summaries read model: one row per incident (standalone thanks have none)."""
 
-    name = "incident_summaries"
+    name = table = "incident_summaries"
+    tables: tuple[str, ...] = (table,)
+    columns = COLUMNS
+    statements = (_CREATE, _INDEX)
     # Every topic: the timeline order of an incident's facts depends on all of them, so the
     # batch must hold the same facts as the stored history it stands in for.
     topics: tuple[str, ...] = event_topics(*EVENT_CLASSES)
-    tables: tuple[str, ...] = ("incident_summaries",)
 
-    def __init__(self, load_histories: HistoryLoader, zone: ZoneInfo) -> None:
-        self.load_histories = load_histories
-        self.zone = zone
-        self._plan: tuple[list[tuple[object, ...]], list[str]] | None = None
-
-    def create_tables(self, c: Cursor) -> None:
-        c.execute(_CREATE)
-        c.execute(_INDEX)
-
-    def prepare(self, read: Cursor, events: Sequence[Incident.Event]) -> None:
-        """Compute the batch's rows (before the runner's write transaction)."""
-        self._plan = self._planned(events)
-
-    def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
-        (rows, begun_earlier), self._plan = self._plan or self._planned(events), None
-        # Rows exist only for incidents begun before this batch (its position commits with them).
-        delete_rows_of(c, "incident_summaries", begun_earlier)
-        c.executemany(
-            f"INSERT INTO incident_summaries ({', '.join(COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(COLUMNS))})",
-            rows,
-        )
-
-    def _planned(
-        self, events: Sequence[Incident.Event]
-    ) -> tuple[list[tuple[object, ...]], list[str]]:
-        batch = touched(events, self.load_histories)
-        summaries = [summarise(batch.ordered(i), self.zone) for i in batch.histories]
-        return [s.row() for s in summaries if s is not None], batch.begun_earlier
+    def rows_of(self, timeline: OrderedIncident) -> list[tuple[object, ...]]:
+        summary = summarise(timeline, self.zone)
+        return [] if summary is None else [summary.row()]

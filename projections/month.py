@@ -52,6 +52,12 @@ def _month(local: datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def shift_month(month: str, count: int) -> str:
+    """The month ``count`` months after ``month`` (before, for a negative count)."""
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + count
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def parse_month(text: str) -> str:
     """Validate a YYYY-MM month argument.
 

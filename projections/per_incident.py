@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import is_
+from zoneinfo import ZoneInfo
 
 from domain.incident import Incident
 from domain.incident_timeline import OrderedIncident, ordered_incident
@@ -127,3 +128,50 @@ class HistoryMemo:
         if self._touched is not None:
             self._previous = self._touched[1].whole()
         self._touched = None
+
+
+class PerIncidentRows:
+    """A read model of rows per incident, each touched incident's rows computed again from its
+    whole history in timeline order: the batch's rows are computed in ``prepare`` (before the
+    runner's write transaction), then the rows of incidents begun earlier are replaced.
+
+    Subclasses name ``name``, ``table``, ``columns``, ``statements`` (DDL) and ``rows_of``.
+    """
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    statements: tuple[str, ...]
+    tables: tuple[str, ...]
+
+    def __init__(self, load_histories: HistoryLoader, zone: ZoneInfo) -> None:
+        self.load_histories = load_histories
+        self.zone = zone
+        self._plan: tuple[list[tuple[object, ...]], list[str]] | None = None
+
+    def rows_of(self, timeline: OrderedIncident) -> list[tuple[object, ...]]:
+        """The rows of one incident (values of ``columns``)."""
+        raise NotImplementedError
+
+    def create_tables(self, c: Cursor) -> None:
+        for statement in self.statements:
+            c.execute(statement)
+
+    def prepare(self, read: Cursor, events: Sequence[Incident.Event]) -> None:
+        """Compute the batch's rows (before the runner's write transaction)."""
+        self._plan = self._planned(events)
+
+    def process(self, c: Cursor, events: Sequence[Incident.Event]) -> None:
+        (rows, begun_earlier), self._plan = self._plan or self._planned(events), None
+        # Rows exist only for incidents begun before this batch (its position commits with them).
+        delete_rows_of(c, self.table, begun_earlier)
+        c.executemany(
+            f"INSERT INTO {self.table} ({', '.join(self.columns)})"
+            f" VALUES ({', '.join('?' * len(self.columns))})",
+            rows,
+        )
+
+    def _planned(self, events: Sequence[Incident.Event]) -> tuple[list[tuple[object, ...]], list[str]]:
+        batch = touched(events, self.load_histories)
+        rows = [row for incident_id in batch.histories for row in self.rows_of(batch.ordered(incident_id))]
+        return rows, batch.begun_earlier

@@ -203,13 +203,12 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:  # fmt: skip
         """Dead letters (open ones unless all=true): reason, detail and coordinates, no payload."""
         letters = assembly.ingest_recorder(state.incidents).dead_letters(reason=reason, open_only=not everything, limit=limit)
-        return _json([_letter(s) for s in letters])
+        return _json(reports.dead_letter_rows(letters))
 
     @app.get("/api/v1/dead-letters/summary", responses=_JSON, tags=["operations"], dependencies=[Depends(guard)])
     def dead_letter_summary() -> Response:
         """Open dead letters counted by reason."""
-        letters = assembly.ingest_recorder(state.incidents).dead_letters(open_only=True, limit=10**9)
-        return _json(dict(sorted(Counter(s.letter.reason for s in letters).items())))
+        return _json(assembly.ingest_recorder(state.incidents).open_dead_letter_counts())
 
     return app
 
@@ -287,8 +286,7 @@ class _State:
             self.position.labels(s.name).set(s.position)
             self.lag.labels(s.name).set(s.lag)
         self.letters.clear()
-        letters = assembly.ingest_recorder(self.incidents).dead_letters(open_only=True, limit=10**9)
-        for reason, count in Counter(s.letter.reason for s in letters).items():
+        for reason, count in assembly.ingest_recorder(self.incidents).open_dead_letter_counts().items():
             self.letters.labels(reason).set(count)
         self.risky.clear()
         question = sla_reports.SlaQuestion(ClockFilter(Period("0000-01", "9999-12"), None, None),
@@ -370,12 +368,3 @@ def _timeline(app: Incidents, incident_id: str) -> dict[str, object]:
         for e in in_timeline_order(events)
     ]  # fmt: skip
     return {"incident_id": incident_id, "facts": facts, "withheld": sorted(_PERSONAL)}
-
-
-def _letter(stored: Any) -> dict[str, object]:
-    c = stored.letter.message.coordinates
-    return {
-        "id": stored.id, "status": stored.status, "reason": stored.letter.reason,
-        "detail": stored.letter.detail, "topic": c.topic, "partition": c.partition, "offset": c.offset,
-        "incident_id": stored.letter.incident_id, "recorded_at": stored.recorded_at,
-    }  # fmt: skip

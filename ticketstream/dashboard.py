@@ -11,7 +11,7 @@ Jinja2 with autoescaping on, and the page has no script at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from jinja2 import Environment, select_autoescape
 
 from domain.sla_rules import SlaRules
 from projections import editions
-from projections.month import month_of
+from projections.month import month_of, shift_month
 from projections.queries import Period, Row
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
@@ -114,7 +114,7 @@ def gather(
     return Dashboard(
         month=chosen, department=department, as_of=as_of.isoformat(timespec="minutes"),
         policy=title.split(" — ", 1)[-1].split(", under ", 1)[-1], months=months or [chosen], departments=departments,
-        dynamics=dynamics, channels=channels, channel_trend=rows("channels", _months_back(chosen, 11), chosen),
+        dynamics=dynamics, channels=channels, channel_trend=rows("channels", shift_month(chosen, -11), chosen),
         summary={"incidents": incidents, "contacts": int(month_thanks["contacts"]),
                  "thanks": int(month_thanks["thanks"]), "thanks_share": float(month_thanks["share"])},
         root_causes=causes, headline=(breached, resolved, breached / resolved if resolved else 0.0),
@@ -122,13 +122,6 @@ def gather(
         at_risk=at_risk[:AT_RISK_SHOWN],
         quality=reports.quality_rows(runner, chosen, chosen, department, as_of, zone, quick_reopen_hours),
     )  # fmt: skip
-
-
-def _months_back(month: str, count: int) -> str:
-    year, number = int(month[:4]), int(month[5:]) - count
-    while number < 1:
-        year, number = year - 1, number + 12
-    return f"{year:04d}-{number:02d}"
 
 
 def render_page(board: Dashboard, lang: Lang, *, picker: bool) -> str:

@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from domain.incident import Incident
 from domain.sla_rules import SlaRules
 from projections import editions
 from projections.editions import Edition
-from projections.month import month_of, parse_month
+from projections.month import month_of, parse_month, shift_month
 from projections.queries import Period, Row
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
@@ -116,11 +115,11 @@ def edition_rows(
     if which == "published":
         return [row for e in found for row in e.rows], missing
     today = restated()
+    why = late_events(runner, found, zone)
     rows: list[Row] = []
     for edition in found:
         mine = today if report in WHOLE_MONTH else [r for r in today if r.get("month") == edition.month]
-        why = late_events(runner, edition, zone)
-        rows += [{**r, "why": why} for r in differences(report, edition, mine)]
+        rows += [{**r, "why": why[edition.month]} for r in differences(report, edition, mine)]
     return rows, missing
 
 
@@ -142,19 +141,20 @@ def differences(report: str, edition: Edition, today: list[Row]) -> list[Row]:
     return changed
 
 
-def late_events(runner: ProjectionRunner, edition: Edition, zone: ZoneInfo) -> str:
-    """Why a month changed: the events of that month stored after its publication, by kind
-    and the day they arrived ("+2 received events that arrived 2025-04-10")."""
-    arrived: Counter[tuple[str, str]] = Counter()
-    app, start = runner.app, edition.head + 1
-    while notifications := app.recorder.select_notifications(start=start, limit=10_000):
-        for notification in notifications:
-            event = app.mapper.to_domain_event(notification)
-            if not isinstance(event, Incident.Event) or not event.KIND:
-                continue
-            if month_of(datetime.fromisoformat(event.occurred_at), zone) == edition.month:
-                arrived[(event.KIND, event.timestamp.astimezone(zone).date().isoformat())] += 1
-        start = notifications[-1].id + 1
+def late_events(runner: ProjectionRunner, found: list[Edition], zone: ZoneInfo) -> dict[str, str]:
+    """Why each edition's month changed: the events of that month stored after its
+    publication, by kind and the day they arrived ("+2 received events that arrived
+    2025-04-10"); one pass over the store from the earliest publication."""
+    heads = {e.month: e.head for e in found}
+    arrived: dict[str, Counter[tuple[str, str]]] = {month: Counter() for month in heads}
+    for notification_id, event in runner.app.events_since(min(heads.values(), default=0)):
+        month = month_of(datetime.fromisoformat(event.occurred_at), zone)
+        if event.KIND and month in heads and notification_id > heads[month]:
+            arrived[month][(event.KIND, event.timestamp.astimezone(zone).date().isoformat())] += 1
+    return {month: _why(counts) for month, counts in arrived.items()}
+
+
+def _why(arrived: Counter[tuple[str, str]]) -> str:
     if not arrived:
         return "no late events (rules or corrections changed the figures)"
     return "; ".join(f"+{n} {kind} events that arrived {day}" for (kind, day), n in sorted(arrived.items()))
@@ -167,8 +167,7 @@ def _unpublished(period: Period, published: list[str]) -> list[str]:
     while month <= period.last:
         if month not in published:
             months.append(month)
-        year, number = int(month[:4]), int(month[5:])
-        month = f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+        month = shift_month(month, 1)
     return months
 
 

@@ -188,8 +188,7 @@ def status_screen(
         {"partition": p.partition, "kafka_end_offset": p.end, "stored_position": p.applied, "lag": p.lag}
         for p in lags
     ]  # fmt: skip
-    letters = Counter(d.letter.reason for d in recorder.dead_letters(open_only=True, limit=10**9))
-    return StatusScreen(partitions, projection_rows(runner, now), dict(sorted(letters.items())))
+    return StatusScreen(partitions, projection_rows(runner, now), recorder.open_dead_letter_counts())
 
 
 def print_status(screen: StatusScreen, fmt: Format, console: Console) -> None:
@@ -209,11 +208,9 @@ def print_status(screen: StatusScreen, fmt: Format, console: Console) -> None:
         say(console, "Open dead letters: none")
 
 
-def print_dead_letters(
-    letters: list[StoredDeadLetter], fmt: Format, console: Console, *, csv_raw: bool = False
-) -> None:
-    """Dead letters, one row each, without payloads."""
-    rows = [
+def dead_letter_rows(letters: list[StoredDeadLetter]) -> list[dict[str, object]]:
+    """Dead letters, one row each: reason, detail and coordinates, never the payload."""
+    return [
         {
             "id": s.id,
             "status": s.status,
@@ -227,7 +224,13 @@ def print_dead_letters(
         }
         for s in letters
     ]
-    render(rows, fmt, "Dead letters", console, csv_raw=csv_raw)
+
+
+def print_dead_letters(
+    letters: list[StoredDeadLetter], fmt: Format, console: Console, *, csv_raw: bool = False
+) -> None:
+    """Dead letters, one row each, without payloads."""
+    render(dead_letter_rows(letters), fmt, "Dead letters", console, csv_raw=csv_raw)
 
 
 def retry_summary(updates: Sequence[LetterUpdate]) -> str:

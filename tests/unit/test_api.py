@@ -26,6 +26,7 @@ from tests.unit.strategies import CUSTOMER_NAME, CUSTOMER_PHONE
 from tests.unit.test_ingest import messages_of, open_app
 
 TOKEN = "s3cret-token-of-16+"
+FORMULA = "=HYPERLINK(\"http://evil.example\",\"x\")"
 
 
 @cache
@@ -35,6 +36,7 @@ def filled_store(directory: str) -> str:
     events = simulate(SimulationSpec(months=1, seed=51, start=date(2025, 3, 1), incidents_per_month=120))
     first = next(e for e in events if e["type"] == "incident.received")
     first["summary"] = f"{CUSTOMER_NAME} called from {CUSTOMER_PHONE}"
+    first["channel"] = FORMULA  # contract-valid, and live code in a spreadsheet
     app = open_app(Path(path))
     Ingest(app).process(messages_of(events))
     assembly.projection_runner(load_settings(event_store=path), app).catch_up()
@@ -84,9 +86,15 @@ def test_each_report_answers_with_the_very_json_the_cli_prints(
 
 
 def test_csv_is_neutralised_unless_raw(client: TestClient) -> None:
-    neutral = client.get("/api/v1/reports/dynamics?from=2025-03&to=2025-03&format=csv")
-    assert neutral.status_code == 200 and neutral.text.splitlines()[0] == "month,incidents"
+    path = "/api/v1/reports/channels?from=2025-03&to=2025-03&format=csv"
+    neutral, raw = client.get(path), client.get(f"{path}&csv_raw=true")
+
+    assert neutral.status_code == raw.status_code == 200
     assert neutral.headers["content-type"].startswith("text/csv")
+    assert neutral.text.splitlines()[0] == "month,channel,contacts,share"
+    assert "'=HYPERLINK(" in neutral.text and "\n2025-03,=HYPERLINK(" not in neutral.text
+    assert "\n2025-03,=HYPERLINK(" in raw.text or "\n2025-03,\"=HYPERLINK(" in raw.text
+    assert len(neutral.text.splitlines()) == len(client.get(path.replace("csv", "json")).json()) + 1
 
 
 def test_an_incident_timeline_carries_no_personal_data(client: TestClient) -> None:
