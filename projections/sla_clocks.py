@@ -47,6 +47,8 @@ _CREATE = (
     " PRIMARY KEY (incident_id, clock, cycle))"
 )
 _INDEX = "CREATE INDEX IF NOT EXISTS sla_clocks_by_month ON sla_clocks (month, department, clock)"
+# The clocks open at a moment, start month by start month (`projections.sla_window.open_at`).
+_OPEN_AT_INDEX = "CREATE INDEX IF NOT EXISTS sla_clocks_open_at ON sla_clocks (month, stopped_at)"
 _CREATE_RULES = (
     "CREATE TABLE IF NOT EXISTS sla_clocks_rules ("
     " id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)"
@@ -84,6 +86,7 @@ class SlaClocks:
             # unknown fingerprint they get asks for.
             c.execute("ALTER TABLE sla_clocks ADD COLUMN targets TEXT NOT NULL DEFAULT '[]'")
         c.execute(_INDEX)
+        c.execute(_OPEN_AT_INDEX)
         c.execute(_CREATE_RULES)
 
     def stale_note(self, c: Cursor) -> str | None:

@@ -7,9 +7,6 @@ was still on.
 
 from __future__ import annotations
 
-import math
-import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,9 +19,9 @@ from projections.errors import QueryError
 from projections.queries import Period, Row
 from projections.read_model import Cursor
 from projections.sla_clocks import COLUMNS, pauses_of, targets_of
+from projections.sla_summary import Outcome, summarise
 
 PolicyChoice = Literal["started", "current"]
-STATUSES = ("met", "breached", "running", "at_risk", "running_breached", "paused")
 
 
 @dataclass(frozen=True)
@@ -70,12 +67,7 @@ class EvaluatedClock:
 
 def stored_clocks(c: Cursor, which: ClockFilter) -> list[StoredClock]:
     """The read model's rows that match the filter, by start."""
-    where, params = "month BETWEEN ? AND ?", [which.period.first, which.period.last]
-    for column in ("department", "clock"):
-        value = getattr(which, column)
-        if value is not None:
-            where += f" AND {column} = ?"
-            params.append(value)
+    where, params = clock_where(which)
     if which.open_at is not None:
         moment = which.open_at.astimezone(UTC).isoformat()  # stored instants are UTC text
         where += " AND started_at <= ? AND (stopped_at IS NULL OR stopped_at > ?)"
@@ -85,7 +77,18 @@ def stored_clocks(c: Cursor, which: ClockFilter) -> list[StoredClock]:
         " ORDER BY started_at, incident_id, clock, cycle",
         params,
     )
-    return [_stored(dict(zip(COLUMNS, values, strict=True))) for values in c.fetchall()]
+    return [stored_clock(values) for values in c.fetchall()]
+
+
+def clock_where(which: ClockFilter) -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) of the filter's months, department and clock."""
+    where, params = "month BETWEEN ? AND ?", [which.period.first, which.period.last]
+    for column in ("department", "clock"):
+        value = getattr(which, column)
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    return where, params
 
 
 def evaluate(
@@ -126,23 +129,18 @@ def policy_versions(clocks: Iterable[EvaluatedClock]) -> list[int]:
 
 
 def summary(clocks: Sequence[EvaluatedClock]) -> list[Row]:
-    """Per department and clock: how many started, by status; compliance; working minutes.
+    """Per department and clock: how many started, by status; compliance; working minutes
+    (`projections.sla_summary.summarise` of the clocks' outcomes)."""
+    return summarise(outcome_of(clock) for clock in clocks)
 
-    The resolution clock counts once per incident (its latest cycle, which carries the
-    minutes of the cycles before a reopen); ``reopened`` counts those incidents reopened.
-    Compliance is met / (met + breached); median and p90 are over stopped clocks. With more
-    than one department, an "(all)" row per clock follows.
-    """
-    groups: dict[tuple[str, str], list[EvaluatedClock]] = defaultdict(list)
-    for clock in per_incident_resolution(clocks):
-        groups[clock.row.department, clock.row.clock].append(clock)
-    departments = {department for department, _ in groups}
-    if len(departments) > 1:
-        for (_, name), members in list(groups.items()):
-            groups["(all)", name].extend(members)
-    order = {name: index for index, name in enumerate(CLOCKS)}
-    keys = sorted(groups, key=lambda k: (k[0] == "(all)", k[0], order[k[1]]))
-    return [_summary_row(department, name, groups[department, name]) for department, name in keys]
+
+def outcome_of(clock: EvaluatedClock) -> Outcome:
+    """What the summary needs of an evaluated clock."""
+    row, status = clock.row, clock.status
+    return Outcome(
+        row.incident_id, row.clock, row.cycle, row.department, status.status,
+        status.elapsed_minutes, row.policy_version,
+    )  # fmt: skip
 
 
 def listing(clocks: Sequence[EvaluatedClock], zones: dict[str, Any]) -> list[Row]:
@@ -186,28 +184,6 @@ def per_incident_resolution(clocks: Iterable[EvaluatedClock]) -> list[EvaluatedC
     return [*others, *latest.values()]
 
 
-def _summary_row(department: str, clock: str, members: Sequence[EvaluatedClock]) -> Row:
-    counts = {status: 0 for status in STATUSES}
-    for member in members:
-        counts[member.status.status] += 1
-    decided = counts["met"] + counts["breached"]
-    minutes = sorted(m.status.elapsed_minutes for m in members if m.finished)
-    return {
-        "department": department,
-        "clock": clock,
-        "started": len(members),
-        **counts,
-        "compliance": counts["met"] / decided if decided else None,
-        "median_minutes": statistics.median(minutes) if minutes else None,
-        "p90_minutes": _nearest_rank(minutes, 0.9) if minutes else None,
-        "reopened": sum(m.row.cycle > 1 for m in members if clock == "resolution"),
-    }
-
-
-def _nearest_rank(ordered: Sequence[float], fraction: float) -> float:
-    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
-
-
 def _under_current_policy(
     row: ClockRow, outcome: ClockStatus | None, rules: Rules
 ) -> tuple[ClockRow, ClockStatus | None]:
@@ -217,7 +193,9 @@ def _under_current_policy(
     return changed, None
 
 
-def _stored(values: dict[str, Any]) -> StoredClock:
+def stored_clock(columns: Sequence[Any]) -> StoredClock:
+    """The clock of a read model row (its values in `COLUMNS` order)."""
+    values = dict(zip(COLUMNS, columns, strict=True))
     row = ClockRow(
         values["incident_id"], values["clock"], values["cycle"], values["department"],
         values["channel"], values["category"], values["priority"], values["store"],

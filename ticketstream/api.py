@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
         as_of: AsOf = None, lang: LangName = LangName.en,
     ) -> HTMLResponse:  # fmt: skip
         """The monthly report as a page, with a month picker and a department filter."""
-        board = dashboard.gather(state.runner(), state.rules, month, department or None, state.moment(as_of), settings.zone,
+        board = dashboard.gather(state.side, state.rules, month, department or None, state.moment(as_of), settings.zone,
                                  settings.quick_reopen_hours)
         page = dashboard.render_page(board, lang.value, picker=True)
         return HTMLResponse(page, headers={"Content-Security-PolicyName": dashboard.CSP})
@@ -153,8 +153,8 @@ def create_app(settings: Settings) -> FastAPI:
         format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report root-causes`: breached resolutions by cause, with a Pareto."""
-        runner, question = state.question(from_, to, department, None, as_of, policy)
-        rows, _ = sla_reports.root_cause_rows(runner, state.rules, question, by.value, monthly)
+        question = state.question(from_, to, department, None, as_of, policy)
+        rows = state.side.root_causes(question, by.value, monthly).rows
         return _rows(rows, format, csv_raw)
 
     @app.get("/api/v1/reports/quality", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
@@ -164,7 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
         format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report quality`: CSAT, reopens, first-contact resolution, escalations per month and department."""
-        rows = reports.quality_rows(state.runner(), from_, to, department, state.moment(as_of), settings.zone,
+        rows = reports.quality_rows(state.side, from_, to, department, state.moment(as_of), settings.zone,
                                     settings.quick_reopen_hours)  # fmt: skip
         return _rows(rows, format, csv_raw)
 
@@ -174,8 +174,8 @@ def create_app(settings: Settings) -> FastAPI:
         policy: PolicyName = PolicyName.started, format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report at-risk`: open clocks at risk or breached, the most urgent first."""
-        runner, question = state.question(None, None, department, clock, as_of, policy)
-        rows, _ = sla_reports.at_risk_rows(runner, state.rules, question)
+        question = state.question(None, None, department, clock, as_of, policy)
+        rows = state.side.at_risk(question).rows
         return _rows(rows, format, csv_raw)
 
     @app.get("/api/v1/incidents/{incident_id}", responses=_JSON, tags=["incidents"], dependencies=[Depends(guard)])
@@ -188,13 +188,13 @@ def create_app(settings: Settings) -> FastAPI:
         """`incident explain`: every SLA clock minute by minute, as text."""
         moment = state.moment(as_of)
         screen = Console(file=io.StringIO(), width=120, color_system=None, force_terminal=False)
-        sla_explain.print_explanation(state.incidents, state.rules, incident_id, moment, policy.value, screen)
+        sla_explain.print_report(state.side.explain(incident_id, moment, policy.value), screen)
         return _json({"incident_id": incident_id, "as_of": moment.isoformat(), "text": screen.file.getvalue()})  # type: ignore[attr-defined]
 
     @app.get("/api/v1/projections", responses=_JSON, tags=["operations"], dependencies=[Depends(guard)])
     def projections() -> Response:
         """Each read model's position and lag (notifications, event time, wall time)."""
-        return _json(reports.projection_rows(state.runner(), datetime.now(timezone.utc)))
+        return _json(state.side.projection_status(datetime.now(timezone.utc)).rows)
 
     @app.get("/api/v1/dead-letters", responses=_JSON, tags=["operations"], dependencies=[Depends(guard)])
     def dead_letters(
@@ -225,7 +225,7 @@ def _monthly(app: FastAPI, state: _State, guard: Callable[..., None], report: st
         csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         rows = reports.report_rows(
-            state.runner(), report, from_, to, department, datetime.now(timezone.utc), state.settings.zone
+            state.side, report, from_, to, department, datetime.now(timezone.utc), state.settings.zone
         )
         return _rows(rows, format, csv_raw)
 
@@ -242,8 +242,8 @@ def _sla(app: FastAPI, state: _State, guard: Callable[..., None], path: str, lis
         as_of: AsOf = None, status: Annotated[str | None, Query(max_length=32)] = None,
         policy: PolicyName = PolicyName.started, format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
-        runner, question = state.question(from_, to, department, clock, as_of, policy)
-        rows, _ = sla_reports.sla_rows(runner, state.rules, question, status, listing)
+        question = state.question(from_, to, department, clock, as_of, policy)
+        rows = state.side.sla(question, status, listing=listing).rows
         return _rows(rows, format, csv_raw)
 
 
@@ -253,7 +253,8 @@ class _State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.incidents: Incidents = assembly.open_incidents(settings)
-        self.rules = assembly.sla_rules(settings)
+        self.side = assembly.read_side(settings)  # every report, read-only
+        self.rules = self.side.rules
         self.registry = CollectorRegistry()
         self.latency = Histogram("ticketstream_http_request_seconds", "Request latency", ["route"], registry=self.registry)
         self.stored = Gauge("ticketstream_events_stored", "Events in the event store (head notification id)", registry=self.registry)
@@ -272,11 +273,11 @@ class _State:
     def question(
         self, first: str | None, last: str | None, department: str | None, clock: Enum | None,
         as_of: str | None, policy: PolicyName,
-    ) -> tuple[ProjectionRunner, sla_reports.SlaQuestion]:  # fmt: skip
+    ) -> sla_reports.SlaQuestion:  # fmt: skip
         moment = self.moment(as_of)
         period = Period.of(first, last, moment, self.settings.zone)
         which = ClockFilter(period, department, None if clock is None else str(clock.value))
-        return self.runner(), sla_reports.SlaQuestion(which, moment, policy.value)
+        return sla_reports.SlaQuestion(which, moment, policy.value)
 
     def refresh_gauges(self) -> None:
         runner = self.runner()
@@ -291,7 +292,7 @@ class _State:
         self.risky.clear()
         question = sla_reports.SlaQuestion(ClockFilter(Period("0000-01", "9999-12"), None, None),
                                            datetime.now(timezone.utc), "started")  # fmt: skip
-        rows, _ = sla_reports.at_risk_rows(runner, self.rules, question)
+        rows = self.side.at_risk(question).rows
         for (clock, department, status), count in Counter(
             (str(r["clock"]), str(r["department"]), str(r["status"])) for r in rows
         ).items():

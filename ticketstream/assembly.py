@@ -6,6 +6,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import IntegrityError
 
@@ -25,8 +28,10 @@ from projections.incident_quality import IncidentQuality
 from projections.incident_summaries import IncidentSummaries
 from projections.per_incident import HistoryLoader, HistoryMemo
 from projections.read_model import ReadModel
+from projections.read_side import ReadSide
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
+from projections.store_reader import DatastoreReader
 from projections.thanks_share import ThanksShare
 from domain.sla_rules import SlaRules
 from ticketstream.config_file import load_sla_rules
@@ -101,6 +106,48 @@ def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
     return ProjectionRunner(
         app, models, batch_size=settings.project_batch_size, histories=histories
     )
+
+
+def read_side(settings: Settings) -> ReadSide:
+    """The reports over the configured store, opened read-only: an SQLite file in ``mode=ro``
+    (a file that does not exist yet is an empty store, and is not made), PostgreSQL without
+    creating a table; every report transaction is rolled back."""
+    env = event_store_env(settings.event_store)
+    env["CREATE_TABLE"] = "n"
+    if not is_postgres(settings.event_store):
+        path = Path(env["SQLITE_DBNAME"]).resolve()
+        if path.exists():
+            env["SQLITE_DBNAME"] = f"file:{quote(str(path))}?mode=ro"
+        else:  # nothing stored, nothing projected: the empty answers, nothing written
+            env.update(SQLITE_DBNAME=":memory:", CREATE_TABLE="y")
+    return read_side_over(Incidents(env=env), settings)
+
+
+def read_side_over(app: Incidents, settings: Settings) -> ReadSide:
+    """The reports over this application's store (read through it, never written)."""
+    models = read_models(settings, app)
+    sla = next(m for m in models if isinstance(m, SlaClocks))
+    return ReadSide(
+        DatastoreReader(app), settings.zone, sla.rules, settings.quick_reopen_hours,
+        tuple(m.name for m in models), sla.fingerprint,
+    )  # fmt: skip
+
+
+def read_side_of(
+    source: ReadSide | ProjectionRunner, zone: ZoneInfo, rules: SlaRules | None = None,
+    quick_reopen_hours: float | None = None,
+) -> ReadSide:  # fmt: skip
+    """The reports over a store a projection runner keeps (or ``source`` itself, a read side),
+    under these rules (default: the runner's SLA read model's, else the built-in ones)."""
+    if isinstance(source, ReadSide):
+        return source if quick_reopen_hours is None else replace(source, quick_reopen_hours=quick_reopen_hours)
+    sla = source.read_models.get(SlaClocks.name)
+    fingerprint = sla.fingerprint if isinstance(sla, SlaClocks) else None
+    chosen = rules or (sla.rules if isinstance(sla, SlaClocks) else load_sla_rules(None))
+    return ReadSide(
+        DatastoreReader(source.app), zone, chosen, 72.0 if quick_reopen_hours is None else quick_reopen_hours,
+        tuple(source.read_models), fingerprint,
+    )  # fmt: skip
 
 
 def broker_state(settings: Settings) -> BrokerStateFile:

@@ -35,6 +35,7 @@ from projections.errors import ProjectionError
 from domain.sla_rules import CLOCKS, SlaRules
 from projections.month import parse_month
 from projections.queries import Period
+from projections.read_side import ReadSide
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream import dashboard, editions
@@ -370,14 +371,14 @@ def _print_report(
     fmt: OutputFormat, csv_raw: bool, edition: EditionChoice,
 ) -> None:  # fmt: skip
     settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     now = datetime.now(timezone.utc)
     if edition == EditionChoice.restated:
         reports.print_report(
-            runner, name, from_month, to_month, department, fmt.value, now, settings.zone, out,
+            assembly.read_side(settings), name, from_month, to_month, department, fmt.value, now, settings.zone, out,
             csv_raw=csv_raw,
         )  # fmt: skip
         return
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     period = Period.of(from_month, to_month, now, settings.zone)
     restated = lambda: reports.report_rows(  # noqa: E731
         runner, name, period.first, period.last, department, now, settings.zone
@@ -478,14 +479,14 @@ def report_sla(
     csv_raw: CsvRaw = False, edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """SLA per department and clock: started, met, breached, compliance, working minutes."""
-    runner, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
+    side, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
     if edition != EditionChoice.restated:
         if listing or status or clock or as_of or policy != PolicyName.started:
             _fail("--edition shows the month's summary as published: without --list, --status, --clock, --as-of or --policy")
-        restated = lambda: sla_reports.sla_rows(runner, rules, question, None, False)[0]  # noqa: E731
-        _print_edition(runner, "sla", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
+        restated = lambda: sla_reports.sla_rows(side, rules, question, None, False)[0]  # noqa: E731
+        _print_edition(_runner(), "sla", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
         return
-    rows, title = sla_reports.sla_rows(runner, rules, question, status, listing)
+    rows, title = sla_reports.sla_rows(side, rules, question, status, listing)
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
@@ -499,14 +500,14 @@ def report_root_causes(
     csv_raw: CsvRaw = False, edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """Reasons for long service: breached resolutions by root cause, with a Pareto."""
-    runner, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
+    side, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
     if edition != EditionChoice.restated:
         if monthly or as_of or by != RootCauseDimension.root_cause or policy != PolicyName.started:
             _fail("--edition shows the month's root causes as published: without --monthly, --by, --as-of or --policy")
-        restated = lambda: sla_reports.root_cause_rows(runner, rules, question, "root_cause", False)[0]  # noqa: E731
-        _print_edition(runner, "root-causes", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
+        restated = lambda: sla_reports.root_cause_rows(side, rules, question, "root_cause", False)[0]  # noqa: E731
+        _print_edition(_runner(), "root-causes", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
         return
-    rows, title = sla_reports.root_cause_rows(runner, rules, question, by.value, monthly)
+    rows, title = sla_reports.root_cause_rows(side, rules, question, by.value, monthly)
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
@@ -517,13 +518,10 @@ def report_quality(
 ) -> None:  # fmt: skip
     """Counter-metrics per month and department: CSAT, reopens, first-contact resolution, escalations."""
     settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
-    rows = reports.quality_rows(runner, from_month, to_month, department, moment, settings.zone,
-                                settings.quick_reopen_hours)  # fmt: skip
-    title = (f"Service quality as of {moment.isoformat(timespec='minutes')} (quick reopen: within"
-             f" {settings.quick_reopen_hours:g} h)" + (f" — {department}" if department else ""))  # fmt: skip
-    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+    answer = reports.quality_report(assembly.read_side(settings), from_month, to_month, department, moment,
+                                    settings.zone, settings.quick_reopen_hours)  # fmt: skip
+    render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
 
 
 @report_app.command("html")
@@ -535,10 +533,9 @@ def report_html(
 ) -> None:  # fmt: skip
     """The monthly report as one self-contained page that opens offline."""
     settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
     chosen = parse_month(month) if month else None
-    board = dashboard.gather(runner, assembly.sla_rules(settings), chosen, department, moment, settings.zone,
+    board = dashboard.gather(assembly.read_side(settings), assembly.sla_rules(settings), chosen, department, moment, settings.zone,
                              settings.quick_reopen_hours)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(dashboard.render_page(board, lang.value, picker=False), encoding="utf-8")
@@ -552,26 +549,31 @@ def report_at_risk(
     csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Open clocks at risk or already breached, with the time left and when they are due."""
-    runner, rules, question = _sla_question(None, None, department, clock, as_of, policy)
-    rows, title = sla_reports.at_risk_rows(runner, rules, question)
+    side, rules, question = _sla_question(None, None, department, clock, as_of, policy)
+    rows, title = sla_reports.at_risk_rows(side, rules, question)
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 def _sla_question(
     from_month: str | None, to_month: str | None, department: str | None,
     clock: ClockName | None, as_of: str | None, policy: PolicyName,
-) -> tuple[ProjectionRunner, SlaRules, sla_reports.SlaQuestion]:  # fmt: skip
+) -> tuple[ReadSide, SlaRules, sla_reports.SlaQuestion]:  # fmt: skip
     settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    side = assembly.read_side(settings)
     now = datetime.now(timezone.utc)
     moment = sla_reports.parse_instant(as_of, settings.zone, now)
     period = Period.of(from_month, to_month, moment, settings.zone)
     which = ClockFilter(period, department, clock.value if clock else None)
     question = sla_reports.SlaQuestion(which, moment, policy.value)
-    stale = sla_reports.stale_rules(runner)
+    stale = side.stale_rules()
     if stale is not None:
         typer.echo(shown(f"ticketstream: warning: the SLA read model was {stale}"), err=True)
-    return runner, assembly.sla_rules(settings), question
+    return side, side.rules, question
+
+
+def _runner() -> ProjectionRunner:
+    settings = _settings()
+    return assembly.projection_runner(settings, assembly.open_incidents(settings))
 
 
 @month_app.command("close")
@@ -643,10 +645,7 @@ def incident_explain(
     """Each SLA clock minute by minute: calendar, counted, paused and closed time, status."""
     settings = _settings()
     moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
-    sla_explain.print_explanation(
-        assembly.open_incidents(settings), assembly.sla_rules(settings), incident_id, moment,
-        policy.value, out,
-    )  # fmt: skip
+    sla_explain.print_report(assembly.read_side(settings).explain(incident_id, moment, policy.value), out)
 
 
 @incident_app.command("show")
@@ -660,8 +659,7 @@ def incident_show(incident_id: Annotated[str, typer.Argument()]) -> None:
 def projections_status(fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False) -> None:
     """Each read model's position and lag (in notifications, event time and wall time)."""
     settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    reports.print_projection_status(runner, fmt.value, out, datetime.now(timezone.utc), csv_raw=csv_raw)
+    reports.print_projection_status(assembly.read_side(settings), fmt.value, out, datetime.now(timezone.utc), csv_raw=csv_raw)
 
 
 @app.command()

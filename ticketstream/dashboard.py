@@ -18,12 +18,15 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, select_autoescape
 
 from domain.sla_rules import SlaRules
-from projections import editions
 from projections.month import month_of, shift_month
 from projections.queries import Period, Row
+from projections.read_side import ReadSide
+from projections.report import Report
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
-from ticketstream import reports, sla_reports
+from projections.sla_report import SlaQuestion
+from ticketstream import reports
+from ticketstream.assembly import read_side_of
 
 Lang = Literal["en", "ru"]
 # No script, no remote anything: styles inline, images only as data.
@@ -87,26 +90,26 @@ class Dashboard:
 
 
 def gather(
-    runner: ProjectionRunner, rules: SlaRules, month: str | None, department: str | None,
+    source: ReadSide | ProjectionRunner, rules: SlaRules, month: str | None, department: str | None,
     as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float = 72.0,
 ) -> Dashboard:  # fmt: skip
     """The page's figures for ``month`` (default: the latest month with incidents up to T)."""
-    everything = reports.report_rows(runner, "dynamics", None, month_of(as_of, zone), None, as_of, zone)
+    side = read_side_of(source, zone, rules, quick_reopen_hours)
+    everything = reports.report_rows(side, "dynamics", None, month_of(as_of, zone), None, as_of, zone)
     months = [str(r["month"]) for r in everything if r["incidents"]]
     chosen: str = month or (months[-1] if months else month_of(as_of, zone))
-    with runner.transaction(commit=False) as c:
-        departments = editions.departments_of(c, chosen)
+    departments = side.departments(chosen)
 
     def rows(name: str, first: str | None, last: str) -> list[Row]:
-        return reports.report_rows(runner, name, first, last, department, as_of, zone)
+        return reports.report_rows(side, name, first, last, department, as_of, zone)
 
     dynamics = rows("dynamics", None, chosen)
     channels = rows("channels", chosen, chosen)
     thanks = rows("thanks", None, chosen)
-    question = sla_reports.SlaQuestion(ClockFilter(Period(chosen, chosen), department, None), as_of, "started")
-    sla, title = sla_reports.sla_rows(runner, rules, question, None, False)
-    causes, _ = sla_reports.root_cause_rows(runner, rules, question, "root_cause", False)
-    at_risk, _ = sla_reports.at_risk_rows(runner, rules, question)
+    question = SlaQuestion(ClockFilter(Period(chosen, chosen), department, None), as_of, "started")
+    sla, title = _answer(side.sla(question))
+    causes, _ = _answer(side.root_causes(question))
+    at_risk, _ = _answer(side.at_risk(question))
     month_thanks = next((r for r in thanks if r["month"] == chosen), {"contacts": 0, "thanks": 0, "share": 0.0})
     incidents = int(next((r["incidents"] for r in dynamics if r["month"] == chosen), 0))
     resolved = sum(int(r["resolved"]) for r in causes)
@@ -120,8 +123,12 @@ def gather(
         root_causes=causes, headline=(breached, resolved, breached / resolved if resolved else 0.0),
         thanks=thanks, sla=[r for r in sla if r["department"] != "(all)" or department is None],
         at_risk=at_risk[:AT_RISK_SHOWN],
-        quality=reports.quality_rows(runner, chosen, chosen, department, as_of, zone, quick_reopen_hours),
+        quality=reports.quality_rows(side, chosen, chosen, department, as_of, zone, quick_reopen_hours),
     )  # fmt: skip
+
+
+def _answer(answer: Report) -> tuple[list[Row], str]:
+    return answer.rows, answer.title
 
 
 def render_page(board: Dashboard, lang: Lang, *, picker: bool) -> str:

@@ -17,25 +17,20 @@ from consumers.records import LetterUpdate
 from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from projections import queries
-from projections.incident_quality import quality_report
-from projections.lag import time_behind
+from projections.read_side import ReadSide
+from projections.report import Report
 from projections.runner import ProjectionRunner
-from projections.sla_clocks import SlaClocks
+from ticketstream.assembly import read_side_of
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import Format, channel_pivot, render
 from ticketstream.safe_text import json_text
 from ticketstream.safe_text import say, text, titled_table
-from ticketstream.sla_reports import stale_rules
 
-_QUERIES = {
-    "channels": (queries.channel_rows, "Channel mix: contacts per month and channel"),
-    "dynamics": (queries.dynamics_rows, "Incident dynamics: incidents received per month"),
-    "thanks": (queries.thanks_rows, "Share of thanks among contacts per month"),
-}
+Source = ReadSide | ProjectionRunner
 
 
 def report_rows(
-    runner: ProjectionRunner,
+    source: Source,
     name: str,
     first: str | None,
     last: str | None,
@@ -44,24 +39,38 @@ def report_rows(
     zone: ZoneInfo,
 ) -> list[dict[str, object]]:
     """The rows of one report over a period (the period's end defaults to the month of now)."""
-    query, _ = _QUERIES[name]
+    return monthly_report(source, name, first, last, department, now, zone).rows
+
+
+def monthly_report(
+    source: Source, name: str, first: str | None, last: str | None, department: str | None,
+    now: datetime, zone: ZoneInfo,
+) -> Report:  # fmt: skip
+    """`report channels|dynamics|thanks` from the read side."""
     period = queries.Period.of(first, last, now, zone)
-    with runner.transaction(commit=False) as c:
-        return query(c, period, department)
+    return read_side_of(source, zone).monthly(name, period, department)
 
 
 def quality_rows(
-    runner: ProjectionRunner, first: str | None, last: str | None, department: str | None,
+    source: Source, first: str | None, last: str | None, department: str | None,
     as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float,
 ) -> list[dict[str, object]]:  # fmt: skip
     """`report quality`: the counter-metrics per month and department, as of a moment."""
+    return quality_report(source, first, last, department, as_of, zone, quick_reopen_hours).rows
+
+
+def quality_report(
+    source: Source, first: str | None, last: str | None, department: str | None,
+    as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float,
+) -> Report:  # fmt: skip
+    """`report quality` from the read side, titled."""
     period = queries.Period.of(first, last, as_of, zone)
-    with runner.transaction(commit=False) as c:
-        return quality_report(c, period, department, as_of, quick_reopen_hours)
+    side = read_side_of(source, zone, quick_reopen_hours=quick_reopen_hours)
+    return side.quality(period, department, as_of)
 
 
 def print_report(
-    runner: ProjectionRunner,
+    source: Source,
     name: str,
     first: str | None,
     last: str | None,
@@ -74,12 +83,11 @@ def print_report(
     csv_raw: bool = False,
 ) -> None:
     """Print one report in the chosen format (CSV neutralised unless ``csv_raw``)."""
-    rows = report_rows(runner, name, first, last, department, now, zone)
-    title = _QUERIES[name][1] + (f" — {department}" if department else "")
-    if name == "channels" and fmt == "table" and rows:
-        console.print(channel_pivot(rows, title))
+    answer = monthly_report(source, name, first, last, department, now, zone)
+    if name == "channels" and fmt == "table" and answer.rows:
+        console.print(channel_pivot(answer.rows, answer.title))
     else:
-        render(rows, fmt, title, console, csv_raw=csv_raw)
+        render(answer.rows, fmt, answer.title, console, csv_raw=csv_raw)
 
 
 def consume_summary(totals: ConsumeTotals, waiting: int) -> str:
@@ -126,26 +134,16 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     console.print(table)
 
 
-def projection_rows(runner: ProjectionRunner, now: datetime) -> list[dict[str, object]]:
+def projection_rows(source: Source, now: datetime) -> list[dict[str, object]]:
     """Each read model's position, lag in notifications and in time, and its rules."""
-    stale = stale_rules(runner)
-    rows: list[dict[str, object]] = []
-    for s in runner.status():
-        behind = time_behind(runner.app, s.position, s.head, now)
-        rows.append({
-            "projection": s.name, "position": s.position, "head": s.head, "lag": s.lag,
-            "event_time_behind_seconds": behind.event.total_seconds(),
-            "wall_time_behind_seconds": behind.wall.total_seconds(),
-            "rules": (stale or "current") if s.name == SlaClocks.name else "-",
-        })  # fmt: skip
-    return rows
+    return read_side_of(source, ZoneInfo("UTC")).projection_status(now).rows
 
 
 def print_projection_status(
-    runner: ProjectionRunner, fmt: Format, console: Console, now: datetime, *, csv_raw: bool = False
+    source: Source, fmt: Format, console: Console, now: datetime, *, csv_raw: bool = False
 ) -> None:
     """Each read model's position and lag behind the event store, and its rules."""
-    rows = projection_rows(runner, now)
+    rows = projection_rows(source, now)
     render([_readable(r) for r in rows] if fmt == "table" else rows, fmt, "Projections", console, csv_raw=csv_raw)
 
 
