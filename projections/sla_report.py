@@ -12,7 +12,7 @@ from projections.errors import QueryError
 from projections.queries import Period, Row
 from projections.read_model import Cursor
 from projections.sla_queries import ClockFilter, EvaluatedClock, PolicyChoice
-from projections.sla_summary import STATUSES, Outcome, policy_versions, summarise
+from projections.sla_summary import STATUSES, policy_versions, summarise
 
 EVERY_MONTH = Period("0000-01", "9999-12")
 
@@ -40,14 +40,19 @@ def sla_rows(
     if listing or question.policy != "started":
         clocks = sla_window.evaluated_in_window(c, question.which, rules, question.as_of, question.policy)
         clocks = [clock for clock in clocks if status is None or clock.status.status == status]
-        title = f"SLA {kind}" + subtitle(question, [sla_queries.outcome_of(k) for k in clocks], rules)
+        title = f"SLA {kind}" + subtitle(question, sla_queries.policy_versions(clocks), rules)
         if listing:
             zones = {name: ZoneInfo(calendar.timezone) for name, calendar in rules.calendars.items()}
             return sla_queries.listing(clocks, zones), title
         return sla_queries.summary(clocks), title
+    if status is None:
+        summarised = sla_window.summary(c, question.which, rules, question.as_of)
+        if summarised is not None:
+            rows, versions = summarised
+            return rows, f"SLA {kind}" + subtitle(question, versions, rules)
     outcomes = sla_window.outcomes(c, question.which, rules, question.as_of)
     outcomes = [o for o in outcomes if status is None or o.status == status]
-    return summarise(outcomes), f"SLA {kind}" + subtitle(question, outcomes, rules)
+    return summarise(outcomes), f"SLA {kind}" + subtitle(question, policy_versions(outcomes), rules)
 
 
 def root_cause_rows(
@@ -64,7 +69,7 @@ def root_cause_rows(
     title = (
         f"Reasons for long service: {breached} of {resolved} resolved incidents breached"
         f" the resolution target ({share})"
-        + subtitle(question, [sla_queries.outcome_of(k) for k in clocks], rules)
+        + subtitle(question, sla_queries.policy_versions(clocks), rules)
     )
     return rows, title
 
@@ -78,8 +83,7 @@ def at_risk_rows(
     stored = sla_window.open_at(c, which, zone)
     clocks = sla_queries.evaluate(stored, rules, question.as_of, question.policy)
     rows = [_at_risk_row(clock, rules, question.as_of) for clock in sla_queries.at_risk(clocks)]
-    outcomes = [sla_queries.outcome_of(k) for k in clocks]
-    return rows, "Open clocks at risk or breached" + subtitle(question, outcomes, rules)
+    return rows, "Open clocks at risk or breached" + subtitle(question, sla_queries.policy_versions(clocks), rules)
 
 
 def when(instant: datetime, as_of: datetime, zone: ZoneInfo) -> str:
@@ -118,10 +122,10 @@ def _at_risk_row(clock: EvaluatedClock, rules: SlaRules, as_of: datetime) -> Row
     }
 
 
-def subtitle(question: SlaQuestion, outcomes: list[Outcome], rules: SlaRules) -> str:
-    """What a title says of the question: the moment, the policy versions, the scope."""
+def subtitle(question: SlaQuestion, versions_used: list[int], rules: SlaRules) -> str:
+    """What a title says of the question: the moment, the policy versions used, the scope."""
     as_of = question.as_of.astimezone(timezone.utc).isoformat(timespec="minutes")
-    versions = ", ".join(str(v) for v in policy_versions(outcomes)) or "-"
+    versions = ", ".join(str(v) for v in versions_used) or "-"
     if question.policy == "current":
         policy = f"today's policy (version {rules.current.version})"
     else:

@@ -3,7 +3,6 @@ the exact median and p90 (nearest rank) of the stopped clocks' working minutes."
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -48,8 +47,7 @@ def summarise(outcomes: Iterable[Outcome]) -> list[Row]:
     if len(departments) > 1:
         for (_, name), members in list(groups.items()):
             groups["(all)", name].extend(members)
-    order = {name: index for index, name in enumerate(CLOCKS)}
-    keys = sorted(groups, key=lambda k: (k[0] == "(all)", k[0], order[k[1]]))
+    keys = sorted(groups, key=summary_key)
     return [_summary_row(department, name, groups[department, name]) for department, name in keys]
 
 
@@ -70,24 +68,41 @@ def policy_versions(outcomes: Iterable[Outcome]) -> list[int]:
     return sorted({outcome.policy_version for outcome in outcomes})
 
 
+def summary_key(key: tuple[str, str]) -> tuple[bool, str, int]:
+    """The order of the summary's rows: departments by name, "(all)" last, clocks as defined."""
+    return key[0] == "(all)", key[0], CLOCKS.index(key[1])
+
+
+def summary_row(
+    department: str, clock: str, counts: dict[str, int], median: float | None, p90: float | None,
+    reopened: int,
+) -> Row:  # fmt: skip
+    """One row of the summary: ``counts`` by status, the stopped clocks' median and p90
+    working minutes, and (for the resolution clock) the incidents reopened."""
+    decided = counts["met"] + counts["breached"]
+    return {
+        "department": department,
+        "clock": clock,
+        "started": sum(counts.values()),
+        **counts,
+        "compliance": counts["met"] / decided if decided else None,
+        "median_minutes": median,
+        "p90_minutes": p90,
+        "reopened": reopened if clock == "resolution" else 0,
+    }
+
+
+def p90_rank(count: int) -> int:
+    """The 1-based nearest rank of the 90th percentile among ``count`` values: ceil(0.9 n)."""
+    return max((9 * count + 9) // 10, 1)
+
+
 def _summary_row(department: str, clock: str, members: Sequence[Outcome]) -> Row:
     counts = {status: 0 for status in STATUSES}
     for member in members:
         counts[member.status] += 1
-    decided = counts["met"] + counts["breached"]
     minutes = sorted(m.elapsed_minutes for m in members if m.finished)
-    return {
-        "department": department,
-        "clock": clock,
-        "started": len(members),
-        **counts,
-        "compliance": counts["met"] / decided if decided else None,
-        "median_minutes": statistics.median(minutes) if minutes else None,
-        "p90_minutes": nearest_rank(minutes, 0.9) if minutes else None,
-        "reopened": sum(m.cycle > 1 for m in members if clock == "resolution"),
-    }
-
-
-def nearest_rank(ordered: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile of sorted values."""
-    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
+    return summary_row(
+        department, clock, counts, statistics.median(minutes) if minutes else None,
+        minutes[p90_rank(len(minutes)) - 1] if minutes else None, sum(m.cycle > 1 for m in members),
+    )  # fmt: skip

@@ -10,6 +10,7 @@ reads none of the clocks started after it, and a late T none of those stopped be
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.clocks import Rules
@@ -21,7 +22,8 @@ from projections.sla_queries import (
     ClockFilter, EvaluatedClock, PolicyChoice, StoredClock, clock_where, evaluate, outcome_of,
     stored_clock,
 )  # fmt: skip
-from projections.sla_summary import Outcome
+from projections.queries import Row
+from projections.sla_summary import STATUSES, Outcome, p90_rank, summary_key, summary_row
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM sla_clocks"
 _ORDER = " ORDER BY started_at, incident_id, clock, cycle"
@@ -100,3 +102,109 @@ def _utc(moment: datetime) -> str:
     if moment.utcoffset() is None:
         raise QueryError(f"the moment must have a time zone offset, not {moment.isoformat()}")
     return moment.astimezone(UTC).isoformat()  # stored instants are UTC text
+
+
+def summary(c: Cursor, which: ClockFilter, rules: Rules, as_of: datetime) -> tuple[list[Row], list[int]] | None:
+    """`report sla`'s summary under the policy each clock started under, and the policy
+    versions: the stopped clocks counted and ranked by SQL (the median and p90 are the rows
+    at their ranks, exact), the clocks open at T evaluated here. The resolution clock counts
+    its latest cycle only (started by T, in the filter).
+
+    None when a clock read here had stopped by T without a stored outcome (a row of an old
+    read model): `outcomes` then gives every clock's outcome to summarise.
+    """
+    moment = _utc(as_of)
+    where, params = _where(which, "s")
+    later, later_params = _where(which, "later")
+    latest = (
+        "(s.clock <> 'resolution' OR NOT EXISTS (SELECT 1 FROM sla_clocks AS later"
+        " WHERE later.incident_id = s.incident_id AND later.clock = 'resolution'"
+        f" AND later.cycle > s.cycle AND later.started_at <= ? AND {later}))"
+    )
+    chosen = f"{where} AND {latest}"
+    chosen_params = [*params, moment, *later_params]
+    stopped = "s.final_status IS NOT NULL AND s.stopped_at <= ?"
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    reopened: dict[tuple[str, str], int] = {}
+    versions: set[int] = set()
+    c.execute(
+        "SELECT s.department, s.clock, s.final_status, s.policy_version, COUNT(*),"
+        " SUM(CASE WHEN s.cycle > 1 THEN 1 ELSE 0 END) FROM sla_clocks AS s"
+        f" WHERE {chosen} AND {stopped} GROUP BY s.department, s.clock, s.final_status, s.policy_version",
+        [*chosen_params, moment],
+    )
+    for department, clock, status, version, count, again in c.fetchall():
+        _counted(counts, reopened, (department, clock), status, int(count), int(again))
+        versions.add(int(version))
+    c.execute(
+        f"SELECT {', '.join('s.' + name for name in COLUMNS)} FROM sla_clocks AS s WHERE {chosen}"
+        " AND s.started_at <= ? AND NOT (s.final_status IS NOT NULL AND s.stopped_at IS NOT NULL"
+        " AND s.stopped_at <= ?)",
+        [*chosen_params, moment, moment],
+    )
+    for clock in evaluate([stored_clock(values) for values in c.fetchall()], rules, as_of):
+        if clock.finished:
+            return None
+        key = (clock.row.department, clock.row.clock)
+        _counted(counts, reopened, key, clock.status.status, 1, int(clock.row.cycle > 1))
+        versions.add(clock.row.policy_version)
+    ranks = _ranks(c, f"{chosen} AND {stopped}", [*chosen_params, moment], ("department", "clock"))
+    if len({department for department, _ in counts}) > 1:
+        for (_, name), by_status in list(counts.items()):
+            every = counts.setdefault(("(all)", name), dict.fromkeys(STATUSES, 0))
+            for status, count in by_status.items():
+                every[status] += count
+            reopened["(all)", name] = reopened.get(("(all)", name), 0) + reopened[_, name]
+        everywhere = _ranks(c, f"{chosen} AND {stopped}", [*chosen_params, moment], ("clock",))
+        ranks |= {("(all)", name): found for (name,), found in everywhere.items()}
+    rows = []
+    for key in sorted(counts, key=summary_key):
+        by_status = counts[key]
+        median, p90 = _median_p90(ranks.get(key, {}), by_status["met"] + by_status["breached"])
+        rows.append(summary_row(*key, by_status, median, p90, reopened[key]))
+    return rows, sorted(versions)
+
+
+def _counted(
+    counts: dict[tuple[str, str], dict[str, int]], reopened: dict[tuple[str, str], int],
+    key: tuple[str, str], status: str, count: int, again: int,
+) -> None:  # fmt: skip
+    counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] += count
+    reopened[key] = reopened.get(key, 0) + again
+
+
+def _ranks(c: Cursor, where: str, params: list[Any], group: tuple[str, ...]) -> dict[tuple[str, ...], dict[int, float]]:
+    """Per group, the stopped clocks' working minutes at the ranks the median and the p90
+    take (1-based, in order of minutes): sorted by the database, a few rows returned."""
+    by = ", ".join(f"s.{name}" for name in group)
+    c.execute(
+        f"SELECT {', '.join(group)}, rn, elapsed FROM (SELECT {by}, s.elapsed_minutes AS elapsed,"
+        f" ROW_NUMBER() OVER (PARTITION BY {by} ORDER BY s.elapsed_minutes) AS rn,"
+        f" COUNT(*) OVER (PARTITION BY {by}) AS n FROM sla_clocks AS s"
+        f" WHERE {where} AND s.final_status IN ('met', 'breached')) AS ranked"
+        " WHERE rn = (n + 1) / 2 OR rn = n / 2 + 1 OR rn = (9 * n + 9) / 10",
+        params,
+    )
+    found: dict[tuple[str, ...], dict[int, float]] = {}
+    for *key, rank, elapsed in c.fetchall():
+        found.setdefault(tuple(key), {})[int(rank)] = float(elapsed)
+    return found
+
+
+def _median_p90(at: dict[int, float], count: int) -> tuple[float | None, float | None]:
+    """The median and the nearest-rank p90 of ``count`` values from those at their ranks."""
+    if not count:
+        return None, None
+    middle = at[(count + 1) // 2] if count % 2 else (at[count // 2] + at[count // 2 + 1]) / 2
+    return middle, at[p90_rank(count)]
+
+
+def _where(which: ClockFilter, table: str) -> tuple[str, list[Any]]:
+    """`clock_where` with the columns of ``table``."""
+    where, params = f"{table}.month BETWEEN ? AND ?", [which.period.first, which.period.last]
+    for column in ("department", "clock"):
+        value = getattr(which, column)
+        if value is not None:
+            where += f" AND {table}.{column} = ?"
+            params.append(value)
+    return where, params
