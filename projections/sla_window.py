@@ -9,6 +9,7 @@ reads none of the clocks started after it, and a late T none of those stopped be
 
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,8 +107,8 @@ def _utc(moment: datetime) -> str:
 
 def summary(c: Cursor, which: ClockFilter, rules: Rules, as_of: datetime) -> tuple[list[Row], list[int]] | None:
     """`report sla`'s summary under the policy each clock started under, and the policy
-    versions: the stopped clocks counted and ranked by SQL (the median and p90 are the rows
-    at their ranks, exact), the clocks open at T evaluated here. The resolution clock counts
+    versions: the stopped clocks counted by SQL, with only their working minutes fetched for
+    the exact median and p90; the clocks open at T evaluated here. The resolution clock counts
     its latest cycle only (started by T, in the filter).
 
     None when a clock read here had stopped by T without a stored outcome (a row of an old
@@ -148,19 +149,20 @@ def summary(c: Cursor, which: ClockFilter, rules: Rules, as_of: datetime) -> tup
         key = (clock.row.department, clock.row.clock)
         _counted(counts, reopened, key, clock.status.status, 1, int(clock.row.cycle > 1))
         versions.add(clock.row.policy_version)
-    ranks = _ranks(c, f"{chosen} AND {stopped}", [*chosen_params, moment], ("department", "clock"))
+    minutes = _minutes(c, f"{chosen} AND {stopped}", [*chosen_params, moment])
     if len({department for department, _ in counts}) > 1:
         for (_, name), by_status in list(counts.items()):
             every = counts.setdefault(("(all)", name), dict.fromkeys(STATUSES, 0))
             for status, count in by_status.items():
                 every[status] += count
             reopened["(all)", name] = reopened.get(("(all)", name), 0) + reopened[_, name]
-        everywhere = _ranks(c, f"{chosen} AND {stopped}", [*chosen_params, moment], ("clock",))
-        ranks |= {("(all)", name): found for (name,), found in everywhere.items()}
+            minutes.setdefault(("(all)", name), []).extend(minutes.get((_, name), []))
     rows = []
     for key in sorted(counts, key=summary_key):
         by_status = counts[key]
-        median, p90 = _median_p90(ranks.get(key, {}), by_status["met"] + by_status["breached"])
+        ordered = sorted(minutes.get(key, []))
+        median = statistics.median(ordered) if ordered else None
+        p90 = ordered[p90_rank(len(ordered)) - 1] if ordered else None
         rows.append(summary_row(*key, by_status, median, p90, reopened[key]))
     return rows, sorted(versions)
 
@@ -173,30 +175,18 @@ def _counted(
     reopened[key] = reopened.get(key, 0) + again
 
 
-def _ranks(c: Cursor, where: str, params: list[Any], group: tuple[str, ...]) -> dict[tuple[str, ...], dict[int, float]]:
-    """Per group, the stopped clocks' working minutes at the ranks the median and the p90
-    take (1-based, in order of minutes): sorted by the database, a few rows returned."""
-    by = ", ".join(f"s.{name}" for name in group)
+def _minutes(c: Cursor, where: str, params: list[Any]) -> dict[tuple[str, str], list[float]]:
+    """Per department and clock, the working minutes of the clocks stopped by T (met or
+    breached): one number per clock, nothing parsed."""
     c.execute(
-        f"SELECT {', '.join(group)}, rn, elapsed FROM (SELECT {by}, s.elapsed_minutes AS elapsed,"
-        f" ROW_NUMBER() OVER (PARTITION BY {by} ORDER BY s.elapsed_minutes) AS rn,"
-        f" COUNT(*) OVER (PARTITION BY {by}) AS n FROM sla_clocks AS s"
-        f" WHERE {where} AND s.final_status IN ('met', 'breached')) AS ranked"
-        " WHERE rn = (n + 1) / 2 OR rn = n / 2 + 1 OR rn = (9 * n + 9) / 10",
+        "SELECT s.department, s.clock, s.elapsed_minutes FROM sla_clocks AS s"
+        f" WHERE {where} AND s.final_status IN ('met', 'breached')",
         params,
     )
-    found: dict[tuple[str, ...], dict[int, float]] = {}
-    for *key, rank, elapsed in c.fetchall():
-        found.setdefault(tuple(key), {})[int(rank)] = float(elapsed)
+    found: dict[tuple[str, str], list[float]] = {}
+    for department, clock, elapsed in c.fetchall():
+        found.setdefault((department, clock), []).append(elapsed)
     return found
-
-
-def _median_p90(at: dict[int, float], count: int) -> tuple[float | None, float | None]:
-    """The median and the nearest-rank p90 of ``count`` values from those at their ranks."""
-    if not count:
-        return None, None
-    middle = at[(count + 1) // 2] if count % 2 else (at[count // 2] + at[count // 2 + 1]) / 2
-    return middle, at[p90_rank(count)]
 
 
 def _where(which: ClockFilter, table: str) -> tuple[str, list[Any]]:
