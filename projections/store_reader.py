@@ -37,6 +37,8 @@ class DatastoreReader:
     @contextmanager
     def reading(self) -> Iterator[PortableCursor]:
         with portable_cursor.transaction(self.datastore, commit=False) as c:
+            if isinstance(self.datastore, PostgresDatastore):
+                c.execute("SET TRANSACTION READ ONLY")  # SQLite: the file is opened read-only
             yield c
 
     def tables(self) -> frozenset[str]:

@@ -35,6 +35,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Four simulated months ingested and projected into an SQLite file, then closed."""
     path = tmp_path_factory.mktemp("read_side") / "store.db"
     settings = load_settings(event_store=str(path))
+    fill(settings)
+    return settings
+
+
+def fill(settings: Settings) -> None:
+    """Ingest four simulated months into the configured store and project them."""
     app = assembly.open_incidents(settings)
     topics, offsets, messages = TopicMap(), dict[str, int](), []
     for event in simulate(SimulationSpec(months=4, seed=3, incidents_per_month=80)):
@@ -45,7 +51,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     Ingest(app).process(messages)
     assembly.projection_runner(settings, app).catch_up()
     app.close()
-    return settings
 
 
 def _every_report(side: ReadSide) -> list[object]:
