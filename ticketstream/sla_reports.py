@@ -10,12 +10,12 @@ from domain.sla_rules import SlaRules
 from projections.queries import Row
 from projections.read_side import ReadSide
 from projections.runner import ProjectionRunner
-from projections.sla_report import SlaQuestion, when
+from projections.sla_report import SlaQuestion
 from ticketstream.assembly import read_side_of
 from ticketstream.errors import TicketstreamError
 
 Source = ReadSide | ProjectionRunner
-__all__ = ["SlaQuestion", "when", "parse_instant", "stale_rules", "sla_rows", "root_cause_rows", "at_risk_rows"]
+__all__ = ["SlaQuestion", "parse_instant", "stale_rules", "sla_rows", "root_cause_rows", "at_risk_rows"]
 
 
 def parse_instant(text: str | None, zone: ZoneInfo, now: datetime) -> datetime:
