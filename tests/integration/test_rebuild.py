@@ -22,16 +22,16 @@ from domain.sla_rules import SlaRules, default_rules
 from producers.simulator import SimulationSpec, simulate
 from projections.channel_mix import ChannelMix
 from projections.per_incident import HistoryMemo
+from projections.queries import Period
 from projections.read_model import Cursor, ReadModel
 from projections.runner import ProjectionRunner
 from projections.shadow import rebuild
 from projections.sla_clocks import SlaClocks
-from projections.queries import Period
 from projections.sla_queries import ClockFilter
 from tests.integration.conftest import POSTGRES_URL
 from tests.unit.test_ingest import messages_of
 from tests.unit.test_sla_fingerprint import stricter
-from ticketstream.event_store import drop_schema, event_store_env, ensure_schema
+from ticketstream.event_store import drop_schema, ensure_schema, event_store_env
 from ticketstream.sla_reports import SlaQuestion, sla_rows
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -53,9 +53,9 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         drop_schema(url)
 
 
-def runner_of(app: Incidents, rules: SlaRules, extra: Sequence[ReadModel] = ()) -> ProjectionRunner:
+def runner_of(app: Incidents, rules: SlaRules) -> ProjectionRunner:
     memo = HistoryMemo(app.histories)
-    models = [SlaClocks(rules, memo, UTC_ZONE), ChannelMix(UTC_ZONE, memo), *extra]
+    models: list[ReadModel] = [SlaClocks(rules, memo, UTC_ZONE), ChannelMix(UTC_ZONE, memo)]
     return ProjectionRunner(app, models, batch_size=500, histories=memo)
 
 
@@ -218,7 +218,7 @@ def test_a_batch_of_project_computed_before_a_swap_is_not_written_after_it(locat
 
     assert model.swap is None  # the swap came between the batch's computing and its writing
     clean = clean_read_models(location, events)
-    assert {t: r for t, r in table_rows(live).items()} == {t: clean[t] for t in model.tables}
+    assert table_rows(live) == {t: clean[t] for t in model.tables}
     app.close()
     other.close()
 
