@@ -73,9 +73,9 @@ def shadow_database(datastore: Any) -> Iterator[Transaction]:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         return
     folder = Path(tempfile.mkdtemp(prefix="ticketstream-shadow-"))
-    connection = sqlite3.connect(folder / "shadow.db", isolation_level=None, check_same_thread=False)
+    connection = sqlite3.connect(folder / "shadow.db", isolation_level=None)
     try:
-        connection.execute("PRAGMA journal_mode=OFF")  # thrown away if anything fails
+        connection.execute("PRAGMA journal_mode=MEMORY")  # thrown away after: no durability
         connection.execute("PRAGMA synchronous=OFF")
         yield _sqlite_transaction(connection)
     finally:
