@@ -14,16 +14,16 @@ class PortableCursor:
 
     def __init__(self, cursor: Any, placeholder: str) -> None:
         self._cursor = cursor
-        self._placeholder = placeholder
+        self.placeholder = placeholder
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         """Run one statement."""
-        self._cursor.execute(statement.replace("?", self._placeholder), params)
+        self._cursor.execute(statement.replace("?", self.placeholder), params)
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for each row (nothing for no rows)."""
         if rows:
-            self._cursor.executemany(statement.replace("?", self._placeholder), rows)
+            self._cursor.executemany(statement.replace("?", self.placeholder), rows)
 
     @property
     def description(self) -> Any:
@@ -34,6 +34,10 @@ class PortableCursor:
     def fetchall(self) -> list[tuple[Any, ...]]:
         """All remaining rows, as tuples."""
         return [_as_tuple(row) for row in self._cursor.fetchall()]
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        """Up to ``size`` of the remaining rows, as tuples."""
+        return [_as_tuple(row) for row in self._cursor.fetchmany(size)]
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, as a tuple."""

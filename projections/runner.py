@@ -25,6 +25,17 @@ _TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
     " projection TEXT PRIMARY KEY, notification_id BIGINT NOT NULL)"
 )
+# How many times each read model was swapped for a rebuilt one (projections.shadow): a batch
+# computed before a swap is not written after it.
+_REBUILDS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_rebuilds ("
+    " projection TEXT PRIMARY KEY, rebuilds BIGINT NOT NULL)"
+)
+TransactionFactory = Callable[..., AbstractContextManager[PortableCursor]]
+
+
+class _Superseded(Exception):
+    """A read model was swapped for a rebuilt one while a batch was being computed."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +57,11 @@ class ProjectionRunner:
 
     def __init__(
         self, app: Incidents, read_models: Sequence[ReadModel], batch_size: int = 10_000,
-        histories: HistoryMemo | None = None,
+        histories: HistoryMemo | None = None, transaction: TransactionFactory | None = None,
     ) -> None:  # fmt: skip
-        """``histories``: the loader the read models share, forgotten at each batch."""
+        """``histories``: the loader the read models share, forgotten at each batch;
+        ``transaction``: where the read models' tables are (default: the event store's
+        database; a rebuild gives its shadow's)."""
         self.app = app
         self.histories = histories
         self.read_models = {m.name: m for m in read_models}
@@ -56,21 +69,32 @@ class ProjectionRunner:
         # Seconds each read model has spent folding events in, since this runner started.
         self.seconds: dict[str, float] = dict.fromkeys(self.read_models, 0.0)
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        self._transaction = transaction
         with self.transaction(commit=True) as c:
             c.execute(_TRACKING_TABLE)
+            c.execute(_REBUILDS_TABLE)
             for model in read_models:
                 model.create_tables(c)
 
     def transaction(self, *, commit: bool) -> AbstractContextManager[PortableCursor]:
         """A transaction on the read models' database (the event store's)."""
+        if self._transaction is not None:
+            return self._transaction(commit=commit)
         return portable_cursor.transaction(self.datastore, commit=commit)
 
     def positions(self) -> dict[str, int]:
         """The last notification id each read model has folded in (0 = none)."""
         with self.transaction(commit=False) as c:
-            c.execute("SELECT projection, notification_id FROM projection_tracking")
-            stored = {row[0]: row[1] for row in c.fetchall()}
+            return self._positions(c)
+
+    def _positions(self, c: PortableCursor) -> dict[str, int]:
+        c.execute("SELECT projection, notification_id FROM projection_tracking")
+        stored = {row[0]: row[1] for row in c.fetchall()}
         return {name: stored.get(name, 0) for name in self.read_models}
+
+    def _rebuilds(self, c: PortableCursor) -> dict[str, int]:
+        c.execute("SELECT projection, rebuilds FROM projection_rebuilds")
+        return {row[0]: row[1] for row in c.fetchall()}
 
     def status(self) -> list[ProjectionStatus]:
         """Position and lag of every read model."""
@@ -115,7 +139,15 @@ class ProjectionRunner:
                     self.histories.forget()  # what the batch computed, gone before collecting
 
     def _run_batch(self) -> int:
-        positions = self.positions()
+        try:
+            return self._fold_batch()
+        except _Superseded:
+            log.info("projection_batch_superseded", reason="a rebuilt read model was swapped in")
+            return 1  # the next batch starts from the rebuilt position
+
+    def _fold_batch(self) -> int:
+        with self.transaction(commit=False) as c:  # one snapshot: no swap between the two
+            positions, rebuilds = self._positions(c), self._rebuilds(c)
         head = self.app.recorder.max_notification_id() or 0
         behind = [m for m in self.read_models.values() if positions[m.name] < head]
         if not behind:
@@ -149,6 +181,9 @@ class ProjectionRunner:
                 " DO UPDATE SET notification_id = excluded.notification_id",
                 [(model.name, end) for model in batches],
             )
+            now = self._rebuilds(c)
+            if any(now.get(m.name) != rebuilds.get(m.name) for m in batches):
+                raise _Superseded  # rolls the batch back
             for model, mine in batches.items():
                 self._timed(model, lambda: model.process(c, mine))
         log.debug("projections_advanced", to=end, events=len(events))
@@ -159,25 +194,29 @@ class ProjectionRunner:
         work()
         self.seconds[model.name] += time.perf_counter() - started
 
-    def rebuild(self, *names: str, progressed: Callable[[int], None] = lambda n: None) -> int:
-        """Empty these read models and fold the whole event store into them again, in one
-        pass over the store (every read model when no name is given); return notifications read.
+    def chosen(self, names: Sequence[str]) -> list[ReadModel]:
+        """The read models of these names (every one when none is given).
 
         Raises:
-            ProjectionError: for an unknown read model name (then nothing is emptied).
+            ProjectionError: for an unknown name.
         """
         unknown = [n for n in names if n not in self.read_models]
         if unknown:
             known = ", ".join(sorted(self.read_models))
             raise ProjectionError(f"no projection named '{unknown[0]}'; known: {known}")
-        models = [self.read_models[n] for n in dict.fromkeys(names or self.read_models)]
-        with self.transaction(commit=True) as c:
-            for model in models:
-                for table in model.tables:
-                    c.execute(f"DELETE FROM {table}")
-                c.execute("DELETE FROM projection_tracking WHERE projection=?", (model.name,))
-        log.info("projection_rebuild_started", projections=[m.name for m in models])
-        return self.catch_up(progressed)
+        return [self.read_models[n] for n in dict.fromkeys(names or self.read_models)]
+
+    def rebuild(self, *names: str, progressed: Callable[[int], None] = lambda n: None) -> int:
+        """Rebuild these read models (every one when no name is given) from the whole store
+        while the live ones keep answering, and swap them in (`projections.shadow.rebuild`),
+        then catch every read model up; return notifications read.
+
+        Raises:
+            ProjectionError: for an unknown read model name (then nothing is touched).
+        """
+        from projections.shadow import rebuild  # noqa: PLC0415 (it builds runners of its own)
+
+        return rebuild(self, names, progressed=progressed).notifications + self.catch_up(progressed)
 
     def _event(self, notification: Notification) -> Incident.Event:
         event = self.app.mapper.to_domain_event(notification)

@@ -37,6 +37,8 @@ from projections.month import parse_month
 from projections.queries import Period
 from projections.read_side import ReadSide
 from projections.runner import ProjectionRunner
+from projections.recompute import incident_table, recompute_incidents
+from projections.shadow import rebuild
 from projections.sla_queries import ClockFilter
 from ticketstream import dashboard, editions
 from ticketstream.choices import LangName, PolicyName, RootCauseDimension
@@ -688,19 +690,37 @@ def status(fmt: Format = OutputFormat.table) -> None:
 def projections_rebuild(
     names: Annotated[Optional[list[str]], typer.Argument(help="Read models (see status)")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every read model")] = False,
-) -> None:
-    """Empty read models and replay the whole event store into them, in one pass."""
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, keep the live read models")] = False,
+    incidents: Annotated[Optional[list[str]], typer.Option("--incident", help="Only these incidents, in place (repeatable)")] = None,
+) -> None:  # fmt: skip
+    """Build read models again in shadow tables while the live ones keep answering, print
+    what changes, and swap them in with one transaction."""
     if not names and not everything:
         _fail("name the read models to rebuild, or give --all")
     if names and everything:
         _fail("give read model names or --all, not both")
+    if incidents and dry_run:
+        _fail("--dry-run compares whole read models: not with --incident")
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    chosen = names or sorted(runner.read_models)
+    models = runner.chosen(names or [])
+    if incidents:
+        in_place = [m for m in models if incident_table(m) is not None]
+        read = recompute_incidents(runner, in_place, incidents)
+        say(out, f"recomputed {len(incidents)} incidents in {', '.join(m.name for m in in_place) or 'no read model'}"
+                 f" from {read} events, in one transaction")  # fmt: skip
+        models = [m for m in models if incident_table(m) is None]
+        if not models:
+            return
+        say(out, f"{', '.join(m.name for m in models)}: counts over all incidents, rebuilt whole")
     head = runner.app.recorder.max_notification_id() or 0
     with progress(err, "rebuilding", head) as advance:
-        count = runner.rebuild(*chosen, progressed=advance)
-    say(out, f"rebuilt {', '.join(chosen)} from {count} notifications")
+        built = rebuild(runner, [m.name for m in models], dry_run=dry_run, progressed=advance)
+    for table in built.diffs:
+        for line in table.lines():
+            say(out, line)
+    did = "swapped in" if built.swapped else "dry run: the live read models are unchanged"
+    say(out, f"rebuilt {', '.join(m.name for m in models)} from {built.notifications} notifications; {did}")
 
 
 @dlq_app.command("list")
