@@ -31,6 +31,7 @@ from projections.thanks_share import ThanksShare
 from domain.sla_rules import SlaRules
 from ticketstream.config_file import load_sla_rules
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
+from ticketstream.customer_secret import customer_secret
 from ticketstream.errors import NoBroker, StoreUnreachable, TicketstreamError
 from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
 from ticketstream.settings import Settings
@@ -154,7 +155,8 @@ def kafka_bootstrap(
 def ingest(settings: Settings, app: Incidents) -> Ingest:
     """The batch ingest step over this application."""
     options = IngestOptions(
-        max_message_bytes=settings.max_message_bytes, orphan_after=settings.orphan_after
+        max_message_bytes=settings.max_message_bytes, orphan_after=settings.orphan_after,
+        customer_secret=customer_secret(settings), customer_phone_region=settings.customer_phone_region,
     )
     return Ingest(app, options)
 

@@ -49,6 +49,7 @@ from ticketstream import (
     sla_reports,
 )  # fmt: skip
 from ticketstream.config_file import load_sla_rules
+from ticketstream.customer_command import customer_app
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
 from ticketstream.errors import NoBroker, TicketstreamError
@@ -81,6 +82,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(config_app, name="config")
 app.add_typer(import_app, name="import")
 app.add_typer(month_app, name="month")
+app.add_typer(customer_app, name="customer")
 
 # Off a terminal rich would assume 80 columns; reports are wider than that. COLUMNS, when
 # set, is the width asked for (rich reads it).
