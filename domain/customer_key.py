@@ -29,14 +29,15 @@ def normalised_phone(phone: str | None, region: str | None = None) -> str | None
     has fewer than ``MIN_PHONE_DIGITS`` digits."""
     if not phone:
         return None
+    digits = "".join(str(unicodedata.digit(c)) for c in phone if unicodedata.digit(c, None) is not None)
+    plus = unicodedata.normalize("NFKC", phone).lstrip().startswith("+")
     try:
-        parsed = phonenumbers.parse(phone, region)
+        parsed = phonenumbers.parse(("+" if plus else "") + digits, region)
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is not None and phonenumbers.is_possible_number(parsed):
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).removeprefix("+")
-    digits = "".join(str(unicodedata.digit(c)) for c in phone if unicodedata.digit(c, None) is not None)
-    if not phone.lstrip().startswith("+") and digits.startswith("00"):
+    if not plus and digits.startswith("00"):
         digits = digits[2:]
     return digits if len(digits) >= MIN_PHONE_DIGITS else None
 

@@ -25,6 +25,7 @@ from projections.incident_quality import IncidentQuality
 from projections.incident_summaries import IncidentSummaries
 from projections.per_incident import HistoryLoader, HistoryMemo
 from projections.read_model import ReadModel
+from projections.repeat_contacts import RepeatContacts
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
 from projections.thanks_share import ThanksShare
@@ -91,7 +92,10 @@ def read_models(
     # summaries compute under it, but cheaply next to the clocks.
     summaries = IncidentSummaries(load, zone)
     quality = IncidentQuality(load, zone)
-    return [sla, summaries, quality, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone)]
+    return [
+        sla, summaries, quality, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone),
+        RepeatContacts(load, zone),
+    ]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:

@@ -35,6 +35,7 @@ from projections.errors import ProjectionError
 from domain.sla_rules import CLOCKS, SlaRules
 from projections.month import parse_month
 from projections.queries import Period
+from projections.repeat_contacts import DEFAULT_WITHIN_DAYS, MAX_WITHIN_DAYS
 from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from ticketstream import dashboard, editions
@@ -525,6 +526,21 @@ def report_quality(
                                 settings.quick_reopen_hours)  # fmt: skip
     title = (f"Service quality as of {moment.isoformat(timespec='minutes')} (quick reopen: within"
              f" {settings.quick_reopen_hours:g} h)" + (f" — {department}" if department else ""))  # fmt: skip
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+
+
+@report_app.command("repeat-contacts")
+def report_repeat_contacts(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    within_days: Annotated[int, typer.Option(min=1, max=MAX_WITHIN_DAYS, help="A contact this many days after another of the same customer is a repeat")] = DEFAULT_WITHIN_DAYS,
+    fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
+) -> None:  # fmt: skip
+    """Repeat contacts per month and department: customers coming back within N days, and about what."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    rows = reports.repeat_contacts(runner, from_month, to_month, department, within_days,
+                                   datetime.now(timezone.utc), settings.zone)  # fmt: skip
+    title = f"Repeat contacts (within {within_days:g} days)" + (f" — {department}" if department else "")
     render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from ticketstream import assembly
-from ticketstream.customer_data import encrypt_existing, erase, export, key_of
+from ticketstream.customer_data import encrypt_existing, erase, export, keys_of
 from ticketstream.customer_secret import customer_secret
 from ticketstream.progress import progress
 from ticketstream.safe_text import say
@@ -37,10 +37,12 @@ def _console() -> Console:
 def customer_erase(phone: Phone = None, email: Email = None, key: Key = None) -> None:
     """Delete the customer's data key: every event stays, their personal data reads [erased]."""
     settings = _settings()
-    customer = key_of(customer_secret(settings), phone, email, key, settings.customer_phone_region)
-    had = erase(assembly.open_incidents(settings), customer)
-    state = "deleted its data key" if had else "no data key held (already erased or never stored)"
-    say(_console(), f"customer {customer}: {state}; erasure recorded")
+    app = assembly.open_incidents(settings)
+    console = _console()
+    for customer in keys_of(app, customer_secret(settings), phone, email, key, settings.customer_phone_region):
+        had = erase(app, customer)
+        state = "deleted its data key" if had else "no data key held (already erased or never stored)"
+        say(console, f"customer {customer}: {state}; erasure recorded")
 
 
 @customer_app.command("export")
@@ -50,12 +52,12 @@ def customer_export(
 ) -> None:  # fmt: skip
     """Write what the store holds about the customer (subject access request) as JSON."""
     settings = _settings()
-    customer = key_of(customer_secret(settings), phone, email, key, settings.customer_phone_region)
     console = _console()
     app = assembly.open_incidents(settings)
+    customer = keys_of(app, customer_secret(settings), phone, email, key, settings.customer_phone_region)
     with progress(console, "reading the store", None) as advance:
         count = export(app, customer, output, advance)
-    say(console, f"customer {customer}: {count} incidents written to {output}")
+    say(console, f"customer {', '.join(customer)}: {count} incidents written to {output}")
 
 
 @customer_app.command("encrypt-existing")
@@ -66,4 +68,5 @@ def customer_encrypt_existing() -> None:
     app = assembly.open_incidents(settings)
     with progress(console, "sealing stored personal data", None) as advance:
         count = encrypt_existing(app, customer_secret(settings), settings.customer_phone_region, advance)
-    say(console, f"sealed the personal data of {count} stored events")
+    say(console, f"sealed the personal data of {count} stored events; run `ticketstream projections"
+                 " rebuild` so the repeat-contacts report knows their customers")

@@ -23,7 +23,7 @@ from consumers.personal_data import (
     token_key_id,
 )
 from domain.application import Incidents
-from domain.customer_key import customer_key
+from domain.customer_key import customer_key, normalised_email
 from domain.incident import Incident
 from ticketstream.errors import TicketstreamError
 
@@ -32,22 +32,48 @@ log = structlog.get_logger(__name__)
 _BOOKKEEPING = {"originator_topic"}
 
 
-def key_of(
-    secret: bytes, phone: str | None, email: str | None, key: str | None, region: str | None = None
-) -> str:
-    """The customer key named by exactly one of phone, e-mail or key.
+def keys_of(
+    app: Incidents, secret: bytes, phone: str | None, email: str | None, key: str | None,
+    region: str | None = None,
+) -> list[str]:  # fmt: skip
+    """The data key ids of the customer named by a key, or by a phone and/or an e-mail: the
+    phone's key, the e-mail's key, and the key of every incident whose sealed e-mail is this
+    one (a customer who gave a phone too is keyed by the phone).
 
     Raises:
-        TicketstreamError: when not exactly one is given, or it names no customer.
+        TicketstreamError: when given a key with a phone or e-mail, or nothing usable.
     """
-    if sum(v is not None for v in (phone, email, key)) != 1:
-        raise TicketstreamError("name the customer by one of --phone, --email or --key")
     if key is not None:
-        return key
-    found = customer_key(secret, phone, email, region)
-    if found is None:
-        raise TicketstreamError("that phone has too few digits (or the e-mail is empty) to name a customer")
-    return found
+        if phone is not None or email is not None:
+            raise TicketstreamError("name the customer by --key, or by --phone and/or --email")
+        return [key]
+    if phone is None and email is None:
+        raise TicketstreamError("name the customer by --phone, --email or --key")
+    found: list[str] = []
+    if phone is not None:
+        by_phone = customer_key(secret, phone, None, region)
+        if by_phone is None:
+            raise TicketstreamError("that phone has too few digits to name a customer")
+        found.append(by_phone)
+    if email is not None:
+        address = normalised_email(email)
+        if address is None:
+            raise TicketstreamError("the e-mail is empty")
+        found += [customer_key(secret, None, address) or "", *_sealed_with_email(app, address)]
+    return list(dict.fromkeys(found))
+
+
+def _sealed_with_email(app: Incidents, address: str) -> list[str]:
+    """The data key ids of stored receipts whose e-mail (opened) is ``address``."""
+    sealed = [
+        e for _, e in app.events_since(0)
+        if isinstance(e, Incident.Received) and token_key_id(e.customer_email) is not None
+    ]  # fmt: skip
+    keys = _recorder(app).data_keys({str(token_key_id(e.customer_email)) for e in sealed})
+    return [
+        str(token_key_id(e.customer_email)) for e in sealed
+        if normalised_email(open_text(e.customer_email, "customer_email", keys)) == address
+    ]  # fmt: skip
 
 
 def data_key_ids(event: Incident.Event) -> set[str]:
@@ -68,34 +94,35 @@ def opened(event: Incident.Event, keys: dict[str, bytes]) -> dict[str, Any]:
     return state
 
 
-def incidents_of(app: Incidents, key: str, advance: Callable[[int], None] = lambda n: None) -> list[str]:
-    """The incidents whose customer has this key (their data sealed under it, or keyed so)."""
+def incidents_of(app: Incidents, keys: list[str], advance: Callable[[int], None] = lambda n: None) -> list[str]:
+    """The incidents whose customer has one of these keys (data sealed under it, or keyed so)."""
     found: list[str] = []
+    wanted = set(keys)
     for _, event in app.events_since(0):
         advance(1)
         if isinstance(event, Incident.Received) and (
-            event.customer_key == key or key in data_key_ids(event)
+            event.customer_key in wanted or wanted & data_key_ids(event)
         ):
             found.append(event.originator_id)
     return found
 
 
-def export(app: Incidents, key: str, output: Path, advance: Callable[[int], None] = lambda n: None) -> int:
+def export(app: Incidents, customer: list[str], output: Path, advance: Callable[[int], None] = lambda n: None) -> int:
     """Write what the store holds about the customer (a subject access request) as JSON;
     return how many incidents."""
     recorder = _recorder(app)
-    incident_ids = incidents_of(app, key, advance)
-    keys = recorder.data_keys([key])
+    incident_ids = incidents_of(app, customer, advance)
+    keys = recorder.data_keys(customer)
     histories = app.histories(incident_ids)
     letters = [
         {"id": s.id, "reason": s.letter.reason, "recorded_at": s.recorded_at,
          "message": (open_payload(s.letter.stored_value, keys) or b"[erased]").decode(errors="replace")}
         for s in recorder.dead_letters(limit=10**9)
-        if s.letter.stored_value is not None and payload_key_id(s.letter.stored_value) == key
+        if s.letter.stored_value is not None and payload_key_id(s.letter.stored_value) in customer
     ]  # fmt: skip
     document = {
-        "customer_key": key,
-        "data_key_held": key in keys,
+        "customer_keys": customer,
+        "data_keys_held": sorted(keys),
         "incidents": [
             {"incident_id": i, "events": [opened(e, keys) for e in histories.get(i, [])]}
             for i in incident_ids

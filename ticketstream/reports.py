@@ -19,6 +19,7 @@ from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from projections import queries
 from projections.incident_quality import quality_report
+from projections.repeat_contacts import repeat_contact_rows
 from projections.lag import time_behind
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
@@ -60,6 +61,16 @@ def quality_rows(
     period = queries.Period.of(first, last, as_of, zone)
     with runner.transaction(commit=False) as c:
         return quality_report(c, period, department, as_of, quick_reopen_hours)
+
+
+def repeat_contacts(
+    runner: ProjectionRunner, first: str | None, last: str | None, department: str | None,
+    within_days: int, now: datetime, zone: ZoneInfo,
+) -> list[dict[str, object]]:  # fmt: skip
+    """`report repeat-contacts`: per month and department, customers coming back within N days."""
+    period = queries.Period.of(first, last, now, zone)
+    with runner.transaction(commit=False) as c:
+        return repeat_contact_rows(c, period, department, within_days)
 
 
 def print_report(
