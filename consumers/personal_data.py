@@ -44,10 +44,11 @@ def incident_key_id(secret: bytes, incident_id: str) -> str:
     return "i" + hmac.new(secret, f"incident:{incident_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def seal_text(key_id: str, data_key: bytes, name: str, value: str) -> str:
-    """``value`` sealed under the data key, bound to its key id and field name."""
+def seal_text(key_id: str, cipher: AESGCM, name: str, value: str) -> str:
+    """``value`` sealed under the data key (``cipher``: ``AESGCM(data_key)``), bound to its
+    key id and field name."""
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(data_key).encrypt(nonce, value.encode(), f"{key_id}:{name}".encode())
+    sealed = cipher.encrypt(nonce, value.encode(), f"{key_id}:{name}".encode())
     return f"{_TOKEN}{key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
 
@@ -139,13 +140,16 @@ class BatchVault:
         The facts are sealed in place, before they are recorded: each one's digest was taken
         of what its message said."""
         self._look_up({key_id for _, key_id in self._waiting})
+        ciphers: dict[str, AESGCM] = {}
         for fact, key_id in self._waiting:
-            data_key = self._keys[key_id]
+            cipher = ciphers.get(key_id)
+            if cipher is None:
+                cipher = ciphers[key_id] = AESGCM(self._keys[key_id])
             details = fact.details
             for name in PERSONAL_FIELDS:
                 value = details[name]
                 if isinstance(value, str):
-                    details[name] = seal_text(key_id, data_key, name, value)
+                    details[name] = seal_text(key_id, cipher, name, value)
         self._waiting.clear()
 
     def _look_up(self, key_ids: Collection[str]) -> None:

@@ -65,7 +65,7 @@ _ROWS: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 # Fields of stored events an API response never carries: customer data and free text (which
 # may quote a customer), besides the bookkeeping of the event store.
-_PERSONAL = {"customer_name", "customer_phone", "customer_email", "summary", "comment", "praised"}
+_PERSONAL = {"customer_name", "customer_phone", "customer_email", "customer_key", "summary", "comment", "praised"}
 _WITHHELD = _PERSONAL | {
     "originator_id", "originator_version", "timestamp", "originator_topic", "digest",
     "arrival_stream", "arrival_position",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from consumers.ingest_recorder import IngestTables
 from consumers.personal_data import (
@@ -160,11 +161,11 @@ def encrypt_existing(
         data_key = made.get(key_id) or recorder.data_keys([key_id]).get(key_id)
         if data_key is None:
             data_key = made[key_id] = new_data_key()
-        sealed = copy.copy(event)
+        sealed, cipher = copy.copy(event), AESGCM(data_key)
         for name in PERSONAL_FIELDS:
             value = getattr(event, name)
             if value is not None:
-                object.__setattr__(sealed, name, seal_text(key_id, data_key, name, value))
+                object.__setattr__(sealed, name, seal_text(key_id, cipher, name, value))
         object.__setattr__(sealed, "customer_key", key)
         stored = app.mapper.to_stored_event(sealed)
         rewritten.append((stored.state, event.originator_id, event.originator_version))

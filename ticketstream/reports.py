@@ -275,7 +275,8 @@ def print_dead_letter(stored: StoredDeadLetter, console: Console) -> None:
         f"detail:      {letter.detail}",
         f"from:        {c.topic} partition {c.partition} offset {c.offset}",
         f"recorded_at: {stored.recorded_at}",
-        f"bytes:       {len(letter.message.value)}",
-        repr(letter.message.value[:4096]),
+        f"bytes:       {len(letter.message.value)}"
+        + ("" if letter.stored_value is None else " (stored sealed: it carries personal data)"),
+        ERASED if letter.stored_value is not None and not letter.message.value else repr(letter.message.value[:4096]),
     ):
         say(console, line)

@@ -141,3 +141,28 @@ def test_plaintext_stored_before_encryption_reads_and_is_sealed_by_encrypt_exist
     assert customer_data.opened(sealed, keys)["customer_name"] == "Legacy Plainname"
     app.close()
     assert b"Legacy Plainname" not in b"".join(p.read_bytes() for p in tmp_path.glob("e.db*"))
+
+
+def test_the_secret_file_is_made_once_owner_only_and_a_bad_request_is_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "e.db"), "TICKETSTREAM_STATE_DIR": str(tmp_path / "var")}
+    env.pop("TICKETSTREAM_CUSTOMER_KEY_SECRET", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ticketstream", "customer", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    erased = run("erase", "--phone", "+7 903 111 22 33")
+    secret = tmp_path / "var" / "customer_key.secret"
+    assert erased.returncode == 0 and "no data key held" in erased.stdout
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) == 64
+    first = secret.read_text()
+    again = run("erase", "--phone", "8 903 111-22-33")
+    assert secret.read_text() == first and erased.stdout.split(":")[0] != again.stdout.split(":")[0]  # no region: another key
+    refused = run("erase", "--phone", "12")
+    assert refused.returncode != 0 and refused.stderr.strip().count("\n") == 0 and "Traceback" not in refused.stderr
+    both = run("export", "--key", "cabc", "--phone", "+79031112233", "-o", str(tmp_path / "x.json"))
+    assert both.returncode != 0 and "Traceback" not in both.stderr
