@@ -6,17 +6,24 @@ a few column types, and where the library keeps its tracking table.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import structlog
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor, SQLiteProcessRecorder
 
 from consumers.personal_data import open_payload, payload_key_id
 from consumers.records import Coordinates, DeadLetter, IngestBatch, Message, ParkedEvent
+
+log = structlog.get_logger(__name__)
+
+# Tries of the checkpoint after an erasure (waiting 0.1 s, 0.2 s, … between them: 4.5 s in all).
+_CHECKPOINT_ATTEMPTS = 10
 
 _DEAD_LETTER_COLUMNS = (
     "source_topic, source_partition, source_offset, message_key, payload, reason, detail,"
@@ -316,10 +323,18 @@ class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
     def after_erasing(self) -> None:
         # The deleted key's old page images live on in the write-ahead log until a checkpoint
         # copies the zeroed pages back and the log is truncated.
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("COMMIT")  # the library opened one; a checkpoint runs outside it
-            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            c.execute("BEGIN")
+        # A reader in another process (consume, project, serve) can hold it up: tried for a
+        # while, then left to SQLite's next checkpoint, said in the log.
+        for attempt in range(_CHECKPOINT_ATTEMPTS):
+            with self.datastore.transaction(commit=False) as c:
+                c.execute("COMMIT")  # the library opened one; a checkpoint runs outside it
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = c.fetchone()[0]
+                c.execute("BEGIN")
+            if not busy:
+                return
+            time.sleep(0.1 * (attempt + 1))
+        log.warning("erasure_checkpoint_deferred", reason="another process is reading the store")
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
