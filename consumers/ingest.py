@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import orjson
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.ingest_recorder import StoredDeadLetter
+from consumers.personal_data import BatchVault, KeyLookup, incident_key_id, seal_payload
 from consumers.records import DeadLetter, IngestBatch, LetterUpdate, Message, ParkedEvent
 from consumers.translation import to_fact
 from contracts.codec import DEFAULT_MAX_MESSAGE_BYTES, decode
 from contracts.errors import ContractError
 from domain.application import Incidents
+from domain.customer_key import customer_key
 from domain.errors import DomainError
 from domain.fact import Fact
 
@@ -36,6 +40,7 @@ class IngestStore(Protocol):
     def stored_offsets(self) -> dict[str, int]: ...
     def parked_events(self) -> list[ParkedEvent]: ...
     def stream_times(self) -> dict[str, datetime]: ...
+    def data_keys(self, key_ids: Collection[str]) -> dict[str, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,11 @@ class IngestOptions:
 
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     orphan_after: timedelta = timedelta(days=7)
+    # The customer-key secret (ticketstream.customer_secret); None: a random one, so keys
+    # hold for this Ingest's life only (tests).
+    customer_secret: bytes | None = None
+    # Where national phone numbers are read (ISO 3166 code; None: international ones only).
+    customer_phone_region: str | None = None
 
 
 @dataclass
@@ -70,6 +80,8 @@ class Ingest:
         self.positions: dict[str, int] = {}
         self.parked: dict[str, dict[str, ParkedEvent]] = {}
         self.stream_times: dict[str, datetime] = {}
+        self.secret = self.options.customer_secret or os.urandom(32)
+        self.vault = self._new_vault()
         self.reload()
 
     def reload(self) -> dict[str, int]:
@@ -122,19 +134,22 @@ class Ingest:
         fresh = [m for m in messages if m.coordinates.offset > self._position(m)]
         result = BatchResult(messages=len(messages), redelivered=len(messages) - len(fresh))
         batch = IngestBatch(offsets=_last_offsets(fresh))
+        self.vault = self._new_vault()
         decoded: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
         self._decode(fresh, batch, decoded)
         touched = {f.incident_id for f in decoded} | self._expiring_incidents(batch, read_to_end)
         # Waiting events arrived first: they claim their event ids before the new messages.
         origin = {**self._parked_facts(touched), **decoded}
+        self.vault.seal()
         decision = self.app.decide(origin)
         self._judge(origin, dict(decision.rejected), batch)
         # Counted before expiry: an event parked and expired in one batch was parked too;
         # one parked again under another reason is not parked twice.
         result.parked = sum(p.event_id not in self.parked.get(p.incident_id, {}) for p in batch.parked)
         self._expire_parked(batch, read_to_end)
+        batch.data_keys = self.vault.new_keys
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
-        if decision.incidents or batch.offsets or batch.dead_letters or batch.parked:
+        if decision.incidents or batch.offsets or batch.dead_letters or batch.parked or batch.data_keys:
             self.app.save_decision(decision, ingest=batch)
         self._committed(batch)
         result.duplicates = decision.duplicates
@@ -151,6 +166,7 @@ class Ingest:
         still fails stays open with the reason it fails for now. Nothing is deleted.
         """
         batch = IngestBatch()
+        self.vault = self._new_vault()
         origin: dict[Fact, StoredDeadLetter] = {}
         for stored in letters:
             try:
@@ -161,6 +177,7 @@ class Ingest:
             origin[fact] = stored
         # Parked events keep their claim on their event ids against a retried letter too.
         waiting = self._parked_facts({f.incident_id for f in origin})
+        self.vault.seal()
         decision = self.app.decide([*waiting, *origin])
         rejected = dict(decision.rejected)
         self._judge(waiting, rejected, batch)
@@ -170,6 +187,7 @@ class Ingest:
                 batch.letter_updates.append(LetterUpdate(stored.id, True, stored.letter.reason, stored.letter.detail))
             else:
                 batch.letter_updates.append(LetterUpdate(stored.id, False, error.code, str(error)))
+        batch.data_keys = self.vault.new_keys
         with self._forgetting_cache_on_failure():
             self.app.save_decision(decision, ingest=batch)
         self._committed(batch)
@@ -193,7 +211,48 @@ class Ingest:
         limit = self.options.max_message_bytes if max_bytes is None else max_bytes
         event = decode(message.value, key=message.key, max_bytes=limit)
         c = message.coordinates
-        return to_fact(event, arrival=(c.tracking_name, c.offset))
+        fact = to_fact(event, arrival=(c.tracking_name, c.offset))
+        self.vault.admit(fact)
+        return fact
+
+    def _new_vault(self) -> BatchVault:
+        lookup: KeyLookup = self.store.data_keys
+        return BatchVault(self.secret, lookup, self.options.customer_phone_region)
+
+    def _fact_key_id(self, fact: Fact) -> str | None:
+        """The data key id a refused fact's message is sealed under; None: no personal data."""
+        if fact.kind != "received" or not any(
+            isinstance(fact.details.get(n), str) for n in ("customer_name", "customer_phone", "customer_email")
+        ):
+            return None
+        key = fact.details.get("customer_key")
+        return key if isinstance(key, str) else incident_key_id(self.secret, fact.incident_id)
+
+    def _raw_key_id(self, message: Message) -> str | None:
+        """The data key id of a message the contract refused, read from its JSON as far as it
+        goes; None when it names no customer (or is no JSON object at all)."""
+        try:
+            body = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            return None
+        customer = body.get("customer") if isinstance(body, dict) else None
+        if not customer:
+            return None
+        if isinstance(customer, dict):
+            phone, email = customer.get("phone"), customer.get("email")
+            key = customer_key(self.secret, phone if isinstance(phone, str) else None,
+                               email if isinstance(email, str) else None,
+                               self.options.customer_phone_region)  # fmt: skip
+            if key is not None:
+                return key
+        incident_id = body.get("incident_id")
+        return incident_key_id(self.secret, incident_id if isinstance(incident_id, str) else repr(body.get("event_id")))
+
+    def _sealed(self, message: Message, key_id: str | None) -> bytes | None:
+        """The message's bytes sealed under ``key_id``'s data key; None: stored as they are."""
+        if key_id is None:
+            return None
+        return seal_payload(key_id, self.vault.data_key(key_id), message.value)
 
     def _position(self, message: Message) -> int:
         return self.positions.get(message.coordinates.tracking_name, -1)
@@ -212,9 +271,11 @@ class Ingest:
             try:
                 event = decode(message.value, key=message.key, max_bytes=limit)
             except ContractError as err:
-                batch.dead_letters.append(DeadLetter(message, err.reason, err.detail))
+                stored = self._sealed(message, self._raw_key_id(message))
+                batch.dead_letters.append(DeadLetter(message, err.reason, err.detail, stored_value=stored))
                 continue
             fact = to_fact(event, arrival=(name, c.offset))
+            self.vault.admit(fact)
             origin[fact] = (message, None)
             seen = times.get(name) or self.stream_times.get(name)
             if seen is None or fact.occurred_at > seen:
@@ -228,7 +289,10 @@ class Ingest:
         for incident_id in incident_ids & self.parked.keys():
             for parked in self.parked[incident_id].values():
                 # Accepted once already: a limit lowered since must not strand it.
-                fact = self._fact_of(parked.message, max_bytes=len(parked.message.value))
+                try:
+                    fact = self._fact_of(parked.message, max_bytes=len(parked.message.value))
+                except ContractError:  # its customer was erased: it waits to expire
+                    continue
                 facts[fact] = (parked.message, parked)
         return facts
 
@@ -255,17 +319,18 @@ class Ingest:
         parked: ParkedEvent | None,
         batch: IngestBatch,
     ) -> None:
+        stored = parked.stored_value if parked is not None else self._sealed(message, self._fact_key_id(fact))
         if error.fixable:
             if parked is None or parked.reason != error.code:
                 batch.parked.append(
                     ParkedEvent(
                         message, fact.event_id, fact.incident_id, fact.occurred_at,
-                        error.code, str(error),
+                        error.code, str(error), stored,
                     )
                 )
             return
         batch.dead_letters.append(
-            DeadLetter(message, error.code, str(error), fact.event_id, fact.incident_id)
+            DeadLetter(message, error.code, str(error), fact.event_id, fact.incident_id, stored)
         )
         if parked is not None:
             batch.unparked.append(parked.event_id)
@@ -310,7 +375,7 @@ class Ingest:
                 f" newest event time minus {self.options.orphan_after}: {parked.detail}"
             )
             batch.dead_letters.append(
-                DeadLetter(parked.message, reason, detail, event_id, parked.incident_id)
+                DeadLetter(parked.message, reason, detail, event_id, parked.incident_id, parked.stored_value)
             )
             batch.unparked.append(event_id)
         leaving.update(batch.unparked)

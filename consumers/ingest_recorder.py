@@ -6,16 +6,24 @@ a few column types, and where the library keeps its tracking table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import structlog
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor, SQLiteProcessRecorder
 
+from consumers.personal_data import open_payload, payload_key_id
 from consumers.records import Coordinates, DeadLetter, IngestBatch, Message, ParkedEvent
+
+log = structlog.get_logger(__name__)
+
+# Tries of the checkpoint after an erasure (waiting 0.1 s, 0.2 s, … between them: 4.5 s in all).
+_CHECKPOINT_ATTEMPTS = 10
 
 _DEAD_LETTER_COLUMNS = (
     "source_topic, source_partition, source_offset, message_key, payload, reason, detail,"
@@ -68,6 +76,12 @@ class IngestTables:
             " reason TEXT NOT NULL, detail TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS stream_times ("
             " partition_name TEXT PRIMARY KEY, occurred_at TEXT NOT NULL)",
+            # Customers' data keys (consumers.personal_data): deleting one is an erasure.
+            "CREATE TABLE IF NOT EXISTS customer_keys (key_id TEXT PRIMARY KEY,"
+            f" data_key {self.bytes_type} NOT NULL, created_at TEXT NOT NULL)",
+            # The audit trail of erasures: which key, when; no personal data.
+            f"CREATE TABLE IF NOT EXISTS customer_erasures (id {self.id_column},"
+            " key_id TEXT NOT NULL, erased_at TEXT NOT NULL, had_key INTEGER NOT NULL)",
         ]
 
     def tracking_table(self) -> str:
@@ -80,6 +94,14 @@ class IngestTables:
 
     def insert_batch(self, c: Any, batch: IngestBatch) -> None:
         """Write a batch's letters, parked events and stream times (not its offsets)."""
+        if batch.data_keys:
+            # A plain insert: a key made at the same time by another group member fails the
+            # batch, which is then tried again with that key.
+            now = datetime.now(timezone.utc).isoformat()
+            c.executemany(
+                self.sql("INSERT INTO customer_keys (key_id, data_key, created_at) VALUES (?,?,?)"),
+                [(k, v, now) for k, v in batch.data_keys.items()],
+            )
         if batch.unparked:
             c.executemany(
                 self.sql("DELETE FROM parked_events WHERE event_id=?"),
@@ -152,6 +174,59 @@ class IngestTables:
                     )
         return found
 
+    def data_keys(self, key_ids: Collection[str]) -> dict[str, bytes]:
+        """The data keys the store holds of these key ids (one query per 500 ids)."""
+        ids, found = list(key_ids), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._select(
+                f"SELECT key_id, data_key FROM customer_keys WHERE key_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update({r["key_id"]: bytes(r["data_key"]) for r in rows})
+        return found
+
+    def erase_data_key(self, key_id: str) -> bool:
+        """Delete a customer's data key and record the erasure; whether there was a key."""
+        with self.datastore.transaction(commit=True) as c:
+            self.enter(c)
+            self.before_erasing(c)
+            c.execute(self.sql("SELECT key_id FROM customer_keys WHERE key_id=?"), [key_id])
+            had = bool(c.fetchall())
+            c.execute(self.sql("DELETE FROM customer_keys WHERE key_id=?"), [key_id])
+            c.execute(
+                self.sql("INSERT INTO customer_erasures (key_id, erased_at, had_key) VALUES (?,?,?)"),
+                [key_id, datetime.now(timezone.utc).isoformat(), int(had)],
+            )
+        self.after_erasing()
+        return had
+
+    def rewrite_states(self, rows: Sequence[tuple[bytes, str, int]], data_keys: dict[str, bytes]) -> None:
+        """Replace stored events' state (``(state, originator_id, originator_version)``) and
+        add data keys, in one transaction, leaving no copy of the old bytes behind."""
+        with self.datastore.transaction(commit=True) as c:
+            self.enter(c)
+            self.before_erasing(c)
+            now = datetime.now(timezone.utc).isoformat()
+            c.executemany(
+                self.sql("INSERT INTO customer_keys (key_id, data_key, created_at) VALUES (?,?,?)"),
+                [(k, v, now) for k, v in data_keys.items()],
+            )
+            c.executemany(
+                self.sql(
+                    f"UPDATE {self.events_table_name} SET state=?"
+                    " WHERE originator_id=? AND originator_version=?"
+                ),
+                rows,
+            )
+        self.after_erasing()
+
+    def before_erasing(self, c: Any) -> None:
+        """Make the erasing transaction overwrite what it deletes (SQLite)."""
+
+    def after_erasing(self) -> None:
+        """Leave no copy of deleted bytes in the database's files."""
+
     def stored_offsets(self) -> dict[str, int]:
         """The last applied offset of every ``topic:partition`` seen so far."""
         rows = self._select(f"SELECT application_name, notification_id FROM {self.tracking_table()}")
@@ -160,7 +235,8 @@ class IngestTables:
     def parked_events(self) -> list[ParkedEvent]:
         """Every parked event, oldest event time first."""
         rows = self._select("SELECT * FROM parked_events ORDER BY occurred_at, event_id")
-        return [_parked_from_row(row) for row in rows]
+        keys = self._payload_keys(rows)
+        return [_parked_from_row(row, keys) for row in rows]
 
     def stream_times(self) -> dict[str, datetime]:
         """Per ``topic:partition``, the newest event time ingested from it."""
@@ -185,12 +261,14 @@ class IngestTables:
         if unpublished_only:
             where.append("published=0")
         sql = f"SELECT * FROM dead_letters WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
-        return [_stored_dead_letter(row) for row in self._select(sql, [*params, limit])]
+        rows = self._select(sql, [*params, limit])
+        keys = self._payload_keys(rows)
+        return [_stored_dead_letter(row, keys) for row in rows]
 
     def dead_letter(self, letter_id: int) -> StoredDeadLetter | None:
         """One dead letter by id."""
         rows = self._select("SELECT * FROM dead_letters WHERE id=?", [letter_id])
-        return _stored_dead_letter(rows[0]) if rows else None
+        return _stored_dead_letter(rows[0], self._payload_keys(rows)) if rows else None
 
     def mark_published(self, letter_ids: Sequence[int]) -> None:
         """Record that these dead letters reached the dead-letter topic."""
@@ -217,6 +295,12 @@ class IngestTables:
         ]  # fmt: skip
         return {(f"{r['source_topic']}:{r['source_partition']}", r["source_offset"]) for r in rows}
 
+    def _payload_keys(self, rows: Sequence[Any]) -> dict[str, bytes]:
+        """The data keys the rows' sealed payloads need."""
+        ids = {payload_key_id(bytes(r["payload"])) for r in rows}
+        ids.discard(None)
+        return self.data_keys(ids) if ids else {}  # type: ignore[arg-type]
+
     def enter(self, c: Any) -> None:
         """Prepare a new transaction's cursor (PostgreSQL: find our tables in the schema)."""
 
@@ -232,6 +316,25 @@ class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.ingest_table_statements()]
+
+    def before_erasing(self, c: Any) -> None:
+        c.execute("PRAGMA secure_delete=ON")
+
+    def after_erasing(self) -> None:
+        # The deleted key's old page images live on in the write-ahead log until a checkpoint
+        # copies the zeroed pages back and the log is truncated.
+        # A reader in another process (consume, project, serve) can hold it up: tried for a
+        # while, then left to SQLite's next checkpoint, said in the log.
+        for attempt in range(_CHECKPOINT_ATTEMPTS):
+            with self.datastore.transaction(commit=False) as c:
+                c.execute("COMMIT")  # the library opened one; a checkpoint runs outside it
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = c.fetchone()[0]
+                c.execute("BEGIN")
+            if not busy:
+                return
+            time.sleep(0.1 * (attempt + 1))
+        log.warning("erasure_checkpoint_deferred", reason="another process is reading the store")
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -298,38 +401,44 @@ class PostgresIngestRecorder(IngestTables, PostgresProcessRecorder):
 def _parked_row(p: ParkedEvent) -> tuple[Any, ...]:
     m = p.message
     occurred = p.occurred_at.astimezone(timezone.utc).isoformat()
+    value = m.value if p.stored_value is None else p.stored_value
     return (
         p.event_id, p.incident_id, occurred, m.coordinates.topic, m.coordinates.partition,
-        m.coordinates.offset, m.key, m.value, p.reason, p.detail,
+        m.coordinates.offset, m.key, value, p.reason, p.detail,
     )
 
 
-def _parked_from_row(row: Any) -> ParkedEvent:
+def _parked_from_row(row: Any, keys: dict[str, bytes]) -> ParkedEvent:
+    message, stored = _message(row, keys)
     return ParkedEvent(
-        message=_message(row),
+        message=message,
         event_id=row["event_id"],
         incident_id=row["incident_id"],
         occurred_at=datetime.fromisoformat(row["occurred_at"]),
         reason=row["reason"],
         detail=row["detail"],
+        stored_value=stored,
     )
 
 
 def _dead_letter_row(d: DeadLetter, recorded_at: str) -> tuple[Any, ...]:
     m = d.message
+    value = m.value if d.stored_value is None else d.stored_value
     return (
-        m.coordinates.topic, m.coordinates.partition, m.coordinates.offset, m.key, m.value,
+        m.coordinates.topic, m.coordinates.partition, m.coordinates.offset, m.key, value,
         d.reason, d.detail, d.event_id, d.incident_id, recorded_at,
     )
 
 
-def _stored_dead_letter(row: Any) -> StoredDeadLetter:
+def _stored_dead_letter(row: Any, keys: dict[str, bytes]) -> StoredDeadLetter:
+    message, stored = _message(row, keys)
     letter = DeadLetter(
-        message=_message(row),
+        message=message,
         reason=row["reason"],
         detail=row["detail"],
         event_id=row["event_id"],
         incident_id=row["incident_id"],
+        stored_value=stored,
     )
     return StoredDeadLetter(
         row["id"], letter, row["recorded_at"], bool(row["published"]), row["status"],
@@ -337,7 +446,12 @@ def _stored_dead_letter(row: Any) -> StoredDeadLetter:
     )
 
 
-def _message(row: Any) -> Message:
+def _message(row: Any, keys: dict[str, bytes]) -> tuple[Message, bytes | None]:
+    """The stored message with its original bytes (empty once erased), and the sealed bytes
+    it is stored as (None: stored as it came)."""
     coordinates = Coordinates(row["source_topic"], row["source_partition"], row["source_offset"])
     key = bytes(row["message_key"]) if row["message_key"] is not None else None
-    return Message(coordinates, key, bytes(row["payload"]))
+    stored = bytes(row["payload"])
+    if payload_key_id(stored) is None:
+        return Message(coordinates, key, stored), None
+    return Message(coordinates, key, open_payload(stored, keys) or b""), stored

@@ -41,6 +41,8 @@ class DeadLetter:
     detail: str
     event_id: str | None = None
     incident_id: str | None = None
+    # The bytes to store instead of the message's (sealed: it carries personal data).
+    stored_value: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,8 @@ class ParkedEvent:
     occurred_at: datetime
     reason: str
     detail: str
+    # The bytes to store instead of the message's (sealed: it carries personal data).
+    stored_value: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +80,5 @@ class IngestBatch:
     # Per ``topic:partition``, the newest event time seen there (its "stream time").
     stream_times: dict[str, datetime] = field(default_factory=dict)
     letter_updates: list[LetterUpdate] = field(default_factory=list)
+    # New customers' data keys, by key id (consumers.personal_data).
+    data_keys: dict[str, bytes] = field(default_factory=dict)

@@ -30,6 +30,7 @@ def to_fact(event: EventBase, arrival: Arrival | None = None) -> Fact:
         customer = details.pop("customer", None)
         for part in _CUSTOMER:
             details[f"customer_{part}"] = getattr(customer, part) if customer else None
+        details["customer_key"] = None  # derived at ingest (consumers.personal_data)
     return Fact(
         kind, event.incident_id, str(event.event_id), event.occurred_at, event.source, details,
         event.sequence, arrival,

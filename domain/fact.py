@@ -68,6 +68,11 @@ class Fact:
         return (self.occurred_at, RANK[self.kind], self.event_id)
 
 
+# Details the recorder derives from the others (the customer key, from the customer's phone or
+# e-mail): not part of what the message says.
+_DERIVED = frozenset({"customer_key"})
+
+
 def content_digest(
     kind: str,
     occurred_at: datetime,
@@ -86,7 +91,7 @@ def content_digest(
     canonical = repr(
         (kind, occurred_at.isoformat(), source, sorted(
             (name, value.isoformat() if isinstance(value, datetime) else value)
-            for name, value in details.items()
+            for name, value in details.items() if name not in _DERIVED
         ))
     )  # fmt: skip
     if sequence is not None:

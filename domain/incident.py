@@ -101,9 +101,19 @@ class Incident(BaseAggregate[str]):
         reported_at: str | None
         store: str | None
         priority: str
+        # Personal data, sealed (consumers.personal_data); plaintext in events stored
+        # before encryption, until `customer encrypt-existing`.
         customer_name: str | None
         customer_phone: str | None
         customer_email: str | None
+        # Version 4 added the pseudonymous customer key (domain.customer_key); events of
+        # version 3 read back with None.
+        customer_key: str | None
+        class_version = 4
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            state["customer_key"] = None
         summary: str | None
 
         def apply(self, aggregate: BaseAggregate[str]) -> None:

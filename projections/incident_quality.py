@@ -19,6 +19,7 @@ from projections.month import month_of
 from projections.per_incident import PerIncidentRows
 from projections.queries import Period, Row, thanks_rows
 from projections.read_model import Cursor, event_topics
+from projections.repeat_contacts import DEFAULT_WITHIN_DAYS, repeat_contact_rows
 
 TABLE = "incident_quality"
 _CREATE = (
@@ -119,10 +120,15 @@ def quality_report(
         for dept in sorted({d for _, d in groups})
         for r in thanks_rows(c, period, dept)
     }
+    repeats = {
+        (str(r["month"]), str(r["department"])): r["repeat_share"]
+        for r in repeat_contact_rows(c, period, department, DEFAULT_WITHIN_DAYS, as_of)
+    }
     return [
-        {**_row(month, dept, members), "thanks_share": thanks.get((month, dept))}
+        {**_row(month, dept, members), "thanks_share": thanks.get((month, dept)),
+         "repeat_contact_rate": repeats.get((month, dept))}
         for (month, dept), members in sorted(groups.items())
-    ]
+    ]  # fmt: skip
 
 
 @dataclass

@@ -101,7 +101,7 @@ _DETAILS: dict[str, dict[str, Primitive]] = {
     "received": {
         "channel": "in_store", "department": "retail_store", "category": "product_quality",
         "reported_at": None, "store": "store-014", "priority": "normal", "customer_name": None,
-        "customer_phone": None, "customer_email": None, "summary": None,
+        "customer_phone": None, "customer_email": None, "customer_key": None, "summary": None,
     },
     "escalated": {"escalated_to": "tech_support", "reason": None},
     "resolved": {"resolution": "exchange", "root_cause": None, "completed_at": None},

@@ -26,6 +26,7 @@ from rich.console import Console
 from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from domain.sla_rules import CLOCKS
+from projections.repeat_contacts import DEFAULT_WITHIN_DAYS, MAX_WITHIN_DAYS
 from projections.errors import ProjectionError, QueryError
 from projections.queries import Period
 from projections.runner import ProjectionRunner
@@ -64,7 +65,7 @@ _ROWS: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 # Fields of stored events an API response never carries: customer data and free text (which
 # may quote a customer), besides the bookkeeping of the event store.
-_PERSONAL = {"customer_name", "customer_phone", "customer_email", "summary", "comment", "praised"}
+_PERSONAL = {"customer_name", "customer_phone", "customer_email", "customer_key", "summary", "comment", "praised"}
 _WITHHELD = _PERSONAL | {
     "originator_id", "originator_version", "timestamp", "originator_topic", "digest",
     "arrival_stream", "arrival_position",
@@ -166,6 +167,17 @@ def create_app(settings: Settings) -> FastAPI:
         """`report quality`: CSAT, reopens, first-contact resolution, escalations per month and department."""
         rows = reports.quality_rows(state.side, from_, to, department, state.moment(as_of), settings.zone,
                                     settings.quick_reopen_hours)  # fmt: skip
+        return _rows(rows, format, csv_raw)
+
+    @app.get("/api/v1/reports/repeat-contacts", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
+    def repeat_contacts(
+        from_: Annotated[str | None, Query(alias="from", pattern=MONTH_PATTERN)] = None,
+        to: Month = None, department: Department = None,
+        within_days: Annotated[int, Query(ge=1, le=MAX_WITHIN_DAYS)] = DEFAULT_WITHIN_DAYS, format: Format = Format.json, csv_raw: Flag = False,
+    ) -> Response:  # fmt: skip
+        """`report repeat-contacts`: customers (by pseudonymous key) coming back within N days."""
+        rows = reports.repeat_contacts(state.runner(), from_, to, department, within_days,
+                                       datetime.now(timezone.utc), settings.zone)  # fmt: skip
         return _rows(rows, format, csv_raw)
 
     @app.get("/api/v1/reports/at-risk", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)

@@ -29,6 +29,7 @@ from projections.incident_summaries import IncidentSummaries
 from projections.per_incident import HistoryLoader, HistoryMemo
 from projections.read_model import ReadModel
 from projections.read_side import ReadSide
+from projections.repeat_contacts import RepeatContacts
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import SlaClocks
 from projections.store_reader import DatastoreReader
@@ -36,6 +37,7 @@ from projections.thanks_share import ThanksShare
 from domain.sla_rules import SlaRules
 from ticketstream.config_file import load_sla_rules
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
+from ticketstream.customer_secret import customer_secret
 from ticketstream.errors import NoBroker, StoreUnreachable, TicketstreamError
 from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
 from ticketstream.settings import Settings
@@ -95,7 +97,10 @@ def read_models(
     # summaries compute under it, but cheaply next to the clocks.
     summaries = IncidentSummaries(load, zone)
     quality = IncidentQuality(load, zone)
-    return [sla, summaries, quality, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone)]
+    return [
+        sla, summaries, quality, ChannelMix(zone, load), Dynamics(zone), ThanksShare(zone),
+        RepeatContacts(load, zone),
+    ]
 
 
 def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
@@ -201,7 +206,8 @@ def kafka_bootstrap(
 def ingest(settings: Settings, app: Incidents) -> Ingest:
     """The batch ingest step over this application."""
     options = IngestOptions(
-        max_message_bytes=settings.max_message_bytes, orphan_after=settings.orphan_after
+        max_message_bytes=settings.max_message_bytes, orphan_after=settings.orphan_after,
+        customer_secret=customer_secret(settings), customer_phone_region=settings.customer_phone_region,
     )
     return Ingest(app, options)
 

@@ -36,6 +36,7 @@ from domain.sla_rules import CLOCKS, SlaRules
 from projections.month import parse_month
 from projections.queries import Period
 from projections.read_side import ReadSide
+from projections.repeat_contacts import DEFAULT_WITHIN_DAYS, MAX_WITHIN_DAYS
 from projections.runner import ProjectionRunner
 from projections.recompute import incident_table, recompute_incidents
 from projections.shadow import rebuild
@@ -52,6 +53,7 @@ from ticketstream import (
     sla_reports,
 )  # fmt: skip
 from ticketstream.config_file import load_sla_rules
+from ticketstream.customer_command import customer_app
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
 from ticketstream.errors import NoBroker, TicketstreamError
@@ -84,6 +86,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(config_app, name="config")
 app.add_typer(import_app, name="import")
 app.add_typer(month_app, name="month")
+app.add_typer(customer_app, name="customer")
 
 # Off a terminal rich would assume 80 columns; reports are wider than that. COLUMNS, when
 # set, is the width asked for (rich reads it).
@@ -524,6 +527,21 @@ def report_quality(
     answer = reports.quality_report(assembly.read_side(settings), from_month, to_month, department, moment,
                                     settings.zone, settings.quick_reopen_hours)  # fmt: skip
     render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
+
+
+@report_app.command("repeat-contacts")
+def report_repeat_contacts(
+    from_month: FromMonth = None, to_month: ToMonth = None, department: Department = None,
+    within_days: Annotated[int, typer.Option(min=1, max=MAX_WITHIN_DAYS, help="A contact this many days after another of the same customer is a repeat")] = DEFAULT_WITHIN_DAYS,
+    fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
+) -> None:  # fmt: skip
+    """Repeat contacts per month and department: customers coming back within N days, and about what."""
+    settings = _settings()
+    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
+    rows = reports.repeat_contacts(runner, from_month, to_month, department, within_days,
+                                   datetime.now(timezone.utc), settings.zone)  # fmt: skip
+    title = f"Repeat contacts (within {within_days:g} days)" + (f" — {department}" if department else "")
+    render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
 @report_app.command("html")

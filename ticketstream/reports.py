@@ -13,6 +13,7 @@ from rich.console import Console
 from consumers.consume import ConsumeTotals
 from consumers.ingest_recorder import IngestTables, StoredDeadLetter
 from consumers.partition_status import PartitionLag
+from consumers.personal_data import ERASED, PERSONAL_FIELDS
 from consumers.records import LetterUpdate
 from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
@@ -20,7 +21,9 @@ from projections import queries
 from projections.read_side import ReadSide
 from projections.report import Report
 from projections.runner import ProjectionRunner
+from projections.repeat_contacts import repeat_contact_rows
 from ticketstream.assembly import read_side_of
+from ticketstream.customer_data import data_key_ids, opened
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import Format, channel_pivot, render
 from ticketstream.safe_text import json_text
@@ -69,6 +72,16 @@ def quality_report(
     return side.quality(period, department, as_of)
 
 
+def repeat_contacts(
+    runner: ProjectionRunner, first: str | None, last: str | None, department: str | None,
+    within_days: int, now: datetime, zone: ZoneInfo,
+) -> list[dict[str, object]]:  # fmt: skip
+    """`report repeat-contacts`: per month and department, customers coming back within N days."""
+    period = queries.Period.of(first, last, now, zone)
+    with runner.transaction(commit=False) as c:
+        return repeat_contact_rows(c, period, department, within_days)
+
+
 def print_report(
     source: Source,
     name: str,
@@ -109,6 +122,9 @@ def consume_summary(totals: ConsumeTotals, waiting: int) -> str:
     )
 
 
+HELD = "[held]"
+
+
 def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     """The incident's events in timeline order (event time, then the source's sequence, …).
 
@@ -123,10 +139,15 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
         table.add_column(column)
     skip = {"originator_id", "originator_version", "timestamp", "originator_topic", "event_id",
             "digest", "occurred_at", "source", "sequence", "arrival_stream", "arrival_position",
-            "customer_name", "customer_phone", "customer_email"}  # fmt: skip
-    for e in in_timeline_order(e for e in events if isinstance(e, Incident.Event)):
+            "customer_key"}  # fmt: skip
+    stored = [e for e in events if isinstance(e, Incident.Event)]
+    recorder = app.recorder
+    keys = recorder.data_keys(set().union(*map(data_key_ids, stored))) if isinstance(recorder, IngestTables) else {}
+    for e in in_timeline_order(stored):
+        # Personal data is never shown (`customer export` writes it): only whether it is held.
+        shown = {k: (HELD if k in PERSONAL_FIELDS and v != ERASED else v) for k, v in opened(e, keys).items()}
         details = ", ".join(
-            f"{k}={v}" for k, v in vars(e).items() if k not in skip and v is not None
+            f"{k}={v}" for k, v in shown.items() if k not in skip and v is not None
         )
         sequence = "" if e.sequence is None else str(e.sequence)
         cells = (e.occurred_at, type(e).__name__, e.source, sequence, details, e.originator_version)
@@ -252,7 +273,8 @@ def print_dead_letter(stored: StoredDeadLetter, console: Console) -> None:
         f"detail:      {letter.detail}",
         f"from:        {c.topic} partition {c.partition} offset {c.offset}",
         f"recorded_at: {stored.recorded_at}",
-        f"bytes:       {len(letter.message.value)}",
-        repr(letter.message.value[:4096]),
+        f"bytes:       {len(letter.message.value)}"
+        + ("" if letter.stored_value is None else " (stored sealed: it carries personal data)"),
+        ERASED if letter.stored_value is not None and not letter.message.value else repr(letter.message.value[:4096]),
     ):
         say(console, line)

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.routing import TopicMap
+from domain.customer_key import phone_regions
 from ticketstream.errors import ConfigError
 
 
@@ -76,10 +77,27 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     state_dir: Path = Path("var")
+    customer_key_secret: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="The secret of the pseudonymous customer key; unset = the file"
+        " customer_key.secret under the state directory (made on first use, mode 0600)",
+    )
+    customer_phone_region: str | None = Field(
+        default=None,
+        description="Where customers' national phone numbers are read (ISO 3166 code, e.g. RU:"
+        " 8 912 … is +7 912 …); unset = only international numbers are recognised as one",
+    )
     config_file: Path = Field(
         default=Path("ticketstream.toml"),
         description="Calendars and SLA policies; built-in defaults when the file is absent",
     )
+
+    @field_validator("customer_phone_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in phone_regions():
+            raise ValueError(f"unknown phone region '{value}' (an ISO 3166 code such as RU)")
+        return None if value is None else value.upper()
 
     @field_validator("report_timezone")
     @classmethod

@@ -18,7 +18,7 @@ T0 = datetime(2024, 8, 14, 9, 40, tzinfo=timezone(timedelta(hours=3)))
 RECEIVED = {
     "channel": "in_store", "department": "retail_store", "category": "product_quality",
     "reported_at": T0 - timedelta(hours=1), "store": "store-014", "priority": "normal",
-    "customer_name": "Zinaida", "customer_phone": None, "customer_email": None, "summary": "x",
+    "customer_name": "Zinaida", "customer_phone": None, "customer_email": None, "customer_key": None, "summary": "x",
 }  # fmt: skip
 
 

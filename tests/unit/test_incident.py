@@ -25,7 +25,7 @@ _DETAILS: dict[str, dict[str, Primitive]] = {
         "channel": "in_store", "department": "retail_store", "category": "product_quality",
         "reported_at": None, "store": "store-014", "priority": "normal",
         "customer_name": "Zinaida Prokhorova", "customer_phone": "+7 912 345-67-89",
-        "customer_email": None, "summary": "Kettle leaks after a week",
+        "customer_email": None, "customer_key": None, "summary": "Kettle leaks after a week",
     },
     "escalated": {"escalated_to": "tech_support", "reason": None},
     "resolved": {"resolution": "exchange", "root_cause": None, "completed_at": None},

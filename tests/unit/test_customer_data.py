@@ -1,0 +1,168 @@
+"""Customer data on a real SQLite file (no broker): repeat contacts from the customer key,
+whatever the arrival order; erasure leaving no byte of the customer in the file while the
+read models stay; the migration of plaintext stored before encryption."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from consumers.ingest import Ingest, IngestOptions
+from consumers.personal_data import ERASED
+from domain.incident import Incident
+from tests.unit.test_ingest import Feed, open_app, wire
+from ticketstream import assembly, customer_data, reports
+from ticketstream.settings import load_settings
+
+SECRET = b"unit-test secret, thirty-two b.."
+UTC = ZoneInfo("UTC")
+ANNA = {"name": "Анна Łukasiewicz-O'Neil", "phone": "+7 (903) 111-22-33", "email": "Anna.L@Example.com"}
+BORIS = {"name": "Boris 李", "phone": "+7 903 999 88 77"}
+
+
+def _events() -> list[dict[str, object]]:
+    return [
+        wire("received", "A-1", 0, customer=ANNA, category="delivery"),
+        wire("resolved", "A-1", 2),
+        wire("received", "A-2", 24 * 3, customer={**ANNA, "phone": "8 903 111 2233"}, category="refund"),
+        wire("received", "A-3", 24 * 20, customer={"email": " anna.l@example.COM"}, category="refund"),
+        wire("received", "B-1", 24 * 4, customer=BORIS, category="delivery"),
+        wire("received", "B-2", 24 * 5, customer=BORIS, category="delivery"),
+        wire("reclassified", "B-2", 24 * 5 + 1, category="warranty"),
+        wire("received", "N-1", 24 * 5, customer={"name": "Nameless Only"}),
+        wire("received", "X-1", 24 * 6),
+    ]
+
+
+def _ingest(path: Path, events: list[dict[str, object]]) -> None:
+    app = open_app(path)
+    feed = Feed()
+    Ingest(app, IngestOptions(customer_secret=SECRET, customer_phone_region="RU")).process([feed(e) for e in events])
+    app.close()
+
+
+def _repeats(path: Path, within_days: int = 7) -> list[dict[str, object]]:
+    app = open_app(path)
+    runner = assembly.projection_runner(load_settings(event_store=str(path)), app)
+    runner.catch_up()
+    from datetime import datetime, timezone
+    rows = reports.repeat_contacts(runner, "2025-03", "2025-04", None, within_days, datetime.now(timezone.utc), UTC)
+    app.close()
+    return rows
+
+
+def test_repeat_contacts_come_from_the_customer_key_in_any_arrival_order(tmp_path: Path) -> None:
+    events = _events()
+    shuffled = events[:]
+    random.Random(5).shuffle(shuffled)
+    _ingest(tmp_path / "a.db", events)
+    _ingest(tmp_path / "b.db", shuffled)
+
+    [week] = _repeats(tmp_path / "a.db")
+    assert _repeats(tmp_path / "b.db") == [week]
+    # A-2 (3 days after A-1, same phone spelled nationally) and B-2 (a day after B-1) are
+    # repeats; A-3 (by e-mail only, so another key) and N-1, X-1 (no key) are not.
+    assert (week["contacts"], week["known_customer"], week["repeat_contacts"]) == (7, 5, 2)
+    assert week["repeat_share"] == 2 / 5
+    assert week["repeat_categories"] == "refund 1, warranty 1"  # B-2's final category
+    [month] = _repeats(tmp_path / "a.db", within_days=30)
+    assert month["repeat_contacts"] == 2
+
+
+def test_erasure_leaves_no_byte_of_the_customer_in_the_file_and_the_read_models_stay(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    _ingest(path, _events())
+    before = _repeats(path)
+    with sqlite3.connect(path) as db:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        models = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in
+                  ("customer_contacts", "incident_summaries", "incident_quality")}  # fmt: skip
+        [(anna_key,)] = db.execute("SELECT data_key FROM customer_keys WHERE key_id IN"
+                                   " (SELECT customer_key FROM customer_contacts WHERE incident_id='A-1')").fetchall()
+    assert {"customer_keys", "customer_erasures"} <= set(tables)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("e.db*"))
+    assert bytes(anna_key) in stored  # the proof below searches where the key was
+    app = open_app(path)
+    [key] = customer_data.keys_of(app, SECRET, "+79031112233", None, None, "RU")
+    assert customer_data.erase(app, key) is True
+    shown = {e.originator_id: e for e in app.events_since(0) if isinstance(e[1], Incident.Received) for e in [e[1]]}
+    app.close()
+
+    erased = b"".join(p.read_bytes() for p in tmp_path.glob("e.db*"))
+    for needle in ("Анна", "Łukasiewicz", "9031112233", "111-22-33", "anna.l@example.com", "Anna.L", "Boris 李", "Nameless"):
+        assert needle.encode() not in stored and needle.encode() not in erased, needle
+    assert bytes(anna_key) not in erased
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT key_id, had_key FROM customer_erasures").fetchall() == [(key, 1)]
+        after = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in models}
+    assert after == models and _repeats(path) == before
+    # Her data reads [erased]; Boris's is still there (his own key).
+    assert shown["A-1"].customer_key == key and shown["A-2"].customer_key == key
+    app = open_app(path)
+    keys = assembly.ingest_recorder(app).data_keys({k for e in shown.values() for k in customer_data.data_key_ids(e)})
+    assert customer_data.opened(shown["A-1"], keys)["customer_name"] == ERASED
+    assert customer_data.opened(shown["B-1"], keys)["customer_name"] == BORIS["name"]
+    assert customer_data.opened(shown["A-3"], keys)["customer_email"] == " anna.l@example.COM"  # another key
+    # By her e-mail too: its own key (A-3) and the phone's, found through her sealed e-mail.
+    assert customer_data.keys_of(app, SECRET, None, "ANNA.L@example.com ", None, "RU") == [shown["A-3"].customer_key]
+    app.close()
+
+
+def test_plaintext_stored_before_encryption_reads_and_is_sealed_by_encrypt_existing(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    _ingest(path, _events()[:2])
+    # Make the receipt what an older version stored: class version 3, plaintext, no key.
+    app = open_app(path)
+    [received] = [e for _, e in app.events_since(0) if isinstance(e, Incident.Received)]
+    app.close()
+    legacy = (
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2025-03-03T09:00:00+00:00"},'
+        b'"event_id":"' + received.event_id.encode() + b'","occurred_at":"' + received.occurred_at.encode() + b'",'
+        b'"source":"store-014","digest":null,"sequence":null,"arrival_stream":null,"arrival_position":null,'
+        b'"originator_topic":"domain.incident:Incident","channel":"email","department":"retail_store",'
+        b'"category":"delivery","reported_at":null,"store":null,"priority":"normal",'
+        b'"customer_name":"Legacy Plainname","customer_phone":"+7 903 111-22-33","customer_email":null,'
+        b'"summary":null,"class_version":3}'
+    )  # fmt: skip
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE stored_events SET state=? WHERE originator_id='A-1' AND originator_version=1", (legacy,))
+    app = open_app(path)
+    [old] = [e for e in app.history("A-1") if isinstance(e, Incident.Received)]
+    assert (old.customer_key, old.customer_name) == (None, "Legacy Plainname")  # upcast, readable
+    assert b"Legacy Plainname" in path.read_bytes() + (tmp_path / "e.db-wal").read_bytes()
+
+    assert customer_data.encrypt_existing(app, SECRET, "RU") == 1
+    assert customer_data.encrypt_existing(app, SECRET, "RU") == 0  # done once
+    [sealed] = [e for e in app.history("A-1") if isinstance(e, Incident.Received)]
+    keys = assembly.ingest_recorder(app).data_keys(customer_data.data_key_ids(sealed))
+    assert [sealed.customer_key] == customer_data.keys_of(app, SECRET, "8 903 111 22 33", None, None, "RU")
+    assert customer_data.opened(sealed, keys)["customer_name"] == "Legacy Plainname"
+    app.close()
+    assert b"Legacy Plainname" not in b"".join(p.read_bytes() for p in tmp_path.glob("e.db*"))
+
+
+def test_the_secret_file_is_made_once_owner_only_and_a_bad_request_is_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "e.db"), "TICKETSTREAM_STATE_DIR": str(tmp_path / "var")}
+    env.pop("TICKETSTREAM_CUSTOMER_KEY_SECRET", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ticketstream", "customer", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    erased = run("erase", "--phone", "+7 903 111 22 33")
+    secret = tmp_path / "var" / "customer_key.secret"
+    assert erased.returncode == 0 and "no data key held" in erased.stdout
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) == 64
+    first = secret.read_text()
+    again = run("erase", "--phone", "8 903 111-22-33")
+    assert secret.read_text() == first and erased.stdout.split(":")[0] != again.stdout.split(":")[0]  # no region: another key
+    refused = run("erase", "--phone", "12")
+    assert refused.returncode != 0 and refused.stderr.strip().count("\n") == 0 and "Traceback" not in refused.stderr
+    both = run("export", "--key", "cabc", "--phone", "+79031112233", "-o", str(tmp_path / "x.json"))
+    assert both.returncode != 0 and "Traceback" not in both.stderr

@@ -1,0 +1,72 @@
+"""`ticketstream customer …`: erase (crypto-shredding), export (subject access), encrypt-existing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from ticketstream import assembly
+from ticketstream.customer_data import encrypt_existing, erase, export, keys_of
+from ticketstream.customer_secret import customer_secret
+from ticketstream.progress import progress
+from ticketstream.safe_text import say
+from ticketstream.log_setup import configure_logging
+from ticketstream.settings import Settings, load_settings
+
+customer_app = typer.Typer(no_args_is_help=True, help="Customer data: erase, export, encrypt.")
+
+Phone = Annotated[Optional[str], typer.Option("--phone", help="The customer's phone, any formatting")]
+Email = Annotated[Optional[str], typer.Option("--email", help="The customer's e-mail")]
+Key = Annotated[Optional[str], typer.Option("--key", help="The pseudonymous customer key")]
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _console() -> Console:
+    return Console(soft_wrap=True)
+
+
+@customer_app.command("erase")
+def customer_erase(phone: Phone = None, email: Email = None, key: Key = None) -> None:
+    """Delete the customer's data key: every event stays, their personal data reads [erased]."""
+    settings = _settings()
+    app = assembly.open_incidents(settings)
+    console = _console()
+    for customer in keys_of(app, customer_secret(settings), phone, email, key, settings.customer_phone_region):
+        had = erase(app, customer)
+        state = "deleted its data key" if had else "no data key held (already erased or never stored)"
+        say(console, f"customer {customer}: {state}; erasure recorded")
+
+
+@customer_app.command("export")
+def customer_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="JSON file to write")],
+    phone: Phone = None, email: Email = None, key: Key = None,
+) -> None:  # fmt: skip
+    """Write what the store holds about the customer (subject access request) as JSON."""
+    settings = _settings()
+    console = _console()
+    app = assembly.open_incidents(settings)
+    customer = keys_of(app, customer_secret(settings), phone, email, key, settings.customer_phone_region)
+    with progress(console, "reading the store", None) as advance:
+        count = export(app, customer, output, advance)
+    say(console, f"customer {', '.join(customer)}: {count} incidents written to {output}")
+
+
+@customer_app.command("encrypt-existing")
+def customer_encrypt_existing() -> None:
+    """Seal personal data stored before encryption, rewriting those events (done once)."""
+    settings = _settings()
+    console = _console()
+    app = assembly.open_incidents(settings)
+    with progress(console, "sealing stored personal data", None) as advance:
+        count = encrypt_existing(app, customer_secret(settings), settings.customer_phone_region, advance)
+    say(console, f"sealed the personal data of {count} stored events; run `ticketstream projections"
+                 " rebuild` so the repeat-contacts report knows their customers")
