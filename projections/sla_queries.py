@@ -80,13 +80,15 @@ def stored_clocks(c: Cursor, which: ClockFilter) -> list[StoredClock]:
     return [stored_clock(values) for values in c.fetchall()]
 
 
-def clock_where(which: ClockFilter) -> tuple[str, list[Any]]:
-    """The SQL condition (and its parameters) of the filter's months, department and clock."""
-    where, params = "month BETWEEN ? AND ?", [which.period.first, which.period.last]
+def clock_where(which: ClockFilter, table: str = "") -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) of the filter's months, department and clock,
+    on the columns of ``table`` when given (a query that joins the clocks to themselves)."""
+    prefix = f"{table}." if table else ""
+    where, params = f"{prefix}month BETWEEN ? AND ?", [which.period.first, which.period.last]
     for column in ("department", "clock"):
         value = getattr(which, column)
         if value is not None:
-            where += f" AND {column} = ?"
+            where += f" AND {prefix}{column} = ?"
             params.append(value)
     return where, params
 

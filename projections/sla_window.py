@@ -115,8 +115,8 @@ def summary(c: Cursor, which: ClockFilter, rules: Rules, as_of: datetime) -> tup
     read model): `outcomes` then gives every clock's outcome to summarise.
     """
     moment = _utc(as_of)
-    where, params = _where(which, "s")
-    later, later_params = _where(which, "later")
+    where, params = clock_where(which, "s")
+    later, later_params = clock_where(which, "later")
     latest = (
         "(s.clock <> 'resolution' OR NOT EXISTS (SELECT 1 FROM sla_clocks AS later"
         " WHERE later.incident_id = s.incident_id AND later.clock = 'resolution'"
@@ -187,14 +187,3 @@ def _minutes(c: Cursor, where: str, params: list[Any]) -> dict[tuple[str, str], 
     for department, clock, elapsed in c.fetchall():
         found.setdefault((department, clock), []).append(elapsed)
     return found
-
-
-def _where(which: ClockFilter, table: str) -> tuple[str, list[Any]]:
-    """`clock_where` with the columns of ``table``."""
-    where, params = f"{table}.month BETWEEN ? AND ?", [which.period.first, which.period.last]
-    for column in ("department", "clock"):
-        value = getattr(which, column)
-        if value is not None:
-            where += f" AND {table}.{column} = ?"
-            params.append(value)
-    return where, params

@@ -25,6 +25,7 @@ from ticketstream.event_store import drop_schema, event_store_env
 from ticketstream.settings import load_settings
 from tests.integration.conftest import POSTGRES_URL
 from tests.unit.test_ingest import messages_of
+from tests.integration.read_model_rows import read_model_rows
 
 
 @pytest.fixture
@@ -80,12 +81,7 @@ def _wait(predicate, timeout: float, what: str) -> float:  # type: ignore[no-unt
 def _read_models(url: str) -> dict[str, list[tuple[object, ...]]]:
     app = Incidents(env=event_store_env(url))
     runner = assembly.projection_runner(load_settings(event_store=url), app)
-    rows = {}
-    with runner.transaction(commit=False) as c:
-        for model in runner.read_models.values():
-            for table in model.tables:
-                c.execute(f"SELECT * FROM {table}")
-                rows[table] = sorted(c.fetchall(), key=repr)
+    rows = read_model_rows(runner)
     app.close()
     return rows
 

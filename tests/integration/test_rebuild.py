@@ -33,6 +33,7 @@ from tests.unit.test_ingest import messages_of
 from tests.unit.test_sla_fingerprint import stricter
 from ticketstream.event_store import drop_schema, ensure_schema, event_store_env
 from ticketstream.sla_reports import SlaQuestion, sla_rows
+from tests.integration.read_model_rows import read_model_rows
 
 UTC_ZONE = ZoneInfo("UTC")
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
@@ -69,16 +70,6 @@ def filled(location: str, events: Sequence[dict[str, Any]]) -> Incidents:
 def events_of(incidents_per_month: int, seed: int = 7) -> list[dict[str, Any]]:
     spec = SimulationSpec(months=3, seed=seed, start=date(2025, 2, 1), incidents_per_month=incidents_per_month)
     return simulate(spec)
-
-
-def table_rows(runner: ProjectionRunner) -> dict[str, list[tuple[object, ...]]]:
-    rows = {}
-    with runner.transaction(commit=False) as c:
-        for model in runner.read_models.values():
-            for table in model.tables:
-                c.execute(f"SELECT * FROM {table}")
-                rows[table] = sorted(c.fetchall(), key=repr)
-    return rows
 
 
 def ask(runner: ProjectionRunner, rules: SlaRules) -> object:
@@ -156,11 +147,11 @@ def test_a_reader_during_a_rebuild_sees_the_old_numbers_or_the_new_never_empty_o
 def test_a_dry_run_prints_the_diff_and_leaves_the_live_read_models_as_they_were(location: str) -> None:
     app = filled(location, events_of(30))
     runner = runner_of(app, stricter())
-    live = table_rows(runner)
+    live = read_model_rows(runner)
 
     built = rebuild(runner, ["sla_clocks"], dry_run=True)
 
-    assert not built.swapped and table_rows(runner) == live
+    assert not built.swapped and read_model_rows(runner) == live
     clocks = built.diffs[0]
     assert (clocks.table, clocks.added, clocks.removed) == ("sla_clocks", 0, 0)
     assert clocks.changed >= sum(clocks.statuses.values()) > 0
@@ -185,7 +176,7 @@ def test_events_folded_in_by_project_during_the_rebuild_are_not_lost(location: s
     live.catch_up()  # `project` goes on from the rebuilt position
 
     assert arrived and arrived[0] > 0
-    assert table_rows(live) == clean_read_models(location, events)
+    assert read_model_rows(live) == clean_read_models(location, events)
     app.close()
     live.app.close()
 
@@ -218,7 +209,7 @@ def test_a_batch_of_project_computed_before_a_swap_is_not_written_after_it(locat
 
     assert model.swap is None  # the swap came between the batch's computing and its writing
     clean = clean_read_models(location, events)
-    assert table_rows(live) == {t: clean[t] for t in model.tables}
+    assert read_model_rows(live) == {t: clean[t] for t in model.tables}
     app.close()
     other.close()
 
@@ -231,7 +222,7 @@ def clean_read_models(location: str, events: Sequence[dict[str, Any]]) -> dict[s
         ensure_schema(other)
     app = filled(other, events)
     try:
-        return table_rows(runner_of(app, default_rules()))
+        return read_model_rows(runner_of(app, default_rules()))
     finally:
         app.close()
         if postgres:
