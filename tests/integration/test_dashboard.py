@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 from datetime import date, datetime, timedelta
@@ -18,7 +15,7 @@ import pytest
 
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from tests.integration.conftest import Cli
-from tests.integration.test_serve import _free_port
+from tests.integration.serve_process import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -60,21 +57,8 @@ def test_the_dashboard_in_chromium_shows_the_apis_numbers_and_hostile_text_liter
     cli("publish", str(path))
     assert "0 dead-lettered" in cli("consume", "--once").stdout
     cli("project", "--once")
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "ticketstream", "serve", "--port", str(port)],
-                              env=cli.env, cwd=cli.cwd, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     problems: list[str] = []
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with serving(cli, stderr=subprocess.DEVNULL) as (base, _):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -110,8 +94,5 @@ def test_the_dashboard_in_chromium_shows_the_apis_numbers_and_hostile_text_liter
             assert page.inner_text("#chosen-department") == department
             assert int(page.inner_text("[data-figure=incidents]")) == mine[0]["incidents"] < march[0]["incidents"]
             browser.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     assert problems == []
     assert SCREENSHOT.stat().st_size > 10_000

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
-import time
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -20,7 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from tests.integration.conftest import Cli
 from tests.integration.test_pipeline import _send_raw
-from tests.integration.test_serve import _free_port
+from tests.integration.serve_process import serving
 from ticketstream.event_store import connection_info
 
 NAME, PHONE, EMAIL = "Zoë Ñandú-Prokhorova", "+7 912 555-01-02", "Zoe.Nandu@Example.ORG"
@@ -82,26 +80,11 @@ def _dead_letter_topic_values(cli: Cli) -> bytes:
 
 
 def _serve_answers(cli: Cli, paths: list[str]) -> tuple[str, str]:
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "ticketstream", "serve", "--port", str(port)],
-                              env=cli.env, cwd=cli.cwd, stderr=subprocess.PIPE, text=True)  # fmt: skip
     answers = []
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+    with serving(cli) as (base, server):
         for path in paths:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            with urllib.request.urlopen(f"{base}{path}", timeout=10) as answer:
                 answers.append(answer.read().decode())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert server.stderr is not None
     return "\n".join(answers), server.stderr.read()
 
