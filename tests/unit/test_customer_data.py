@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consumers.ingest import Ingest, IngestOptions
 from consumers.personal_data import ERASED
@@ -36,10 +41,17 @@ def _events() -> list[dict[str, object]]:
     ]
 
 
-def _ingest(path: Path, events: list[dict[str, object]]) -> None:
+def _ingest(path: Path, events: list[dict[str, object]], batch_sizes: list[int] | None = None) -> None:
+    """Ingest the events in this order, in batches of these sizes (one batch when None)."""
     app = open_app(path)
     feed = Feed()
-    Ingest(app, IngestOptions(customer_secret=SECRET, customer_phone_region="RU")).process([feed(e) for e in events])
+    messages = [feed(e) for e in events]
+    ingest = Ingest(app, IngestOptions(customer_secret=SECRET, customer_phone_region="RU"))
+    for size in batch_sizes or []:
+        ingest.process(messages[:size])
+        messages = messages[size:]
+    if messages:
+        ingest.process(messages)
     app.close()
 
 
@@ -47,7 +59,6 @@ def _repeats(path: Path, within_days: int = 7) -> list[dict[str, object]]:
     app = open_app(path)
     runner = assembly.projection_runner(load_settings(event_store=str(path)), app)
     runner.catch_up()
-    from datetime import datetime, timezone
     rows = reports.repeat_contacts(runner, "2025-03", "2025-04", None, within_days, datetime.now(timezone.utc), UTC)
     app.close()
     return rows
@@ -69,6 +80,47 @@ def test_repeat_contacts_come_from_the_customer_key_in_any_arrival_order(tmp_pat
     assert week["repeat_categories"] == "refund 1, warranty 1"  # B-2's final category
     [month] = _repeats(tmp_path / "a.db", within_days=30)
     assert month["repeat_contacts"] == 2
+
+
+# The example above, plus a new customer's first two contacts at one instant (raw clients
+# stamp wall-clock minutes): which of them is the repeat (the later incident id, C-2, about a
+# refund) must not depend on the arrival order.
+CARLA = {"name": "Carla Núñez", "phone": "+7 905 123 45 67"}
+_SAME_INSTANT = [
+    *_events(),
+    wire("received", "C-2", 24 * 10, customer={**CARLA, "phone": "8 (905) 123-45-67"}, category="refund"),
+    wire("received", "C-1", 24 * 10, customer=CARLA, category="delivery"),
+]
+
+
+def _in_order_repeats() -> list[dict[str, object]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        _ingest(Path(tmp) / "in-order.db", _SAME_INSTANT)
+        return _repeats(Path(tmp) / "in-order.db")
+
+
+_IN_ORDER: list[list[dict[str, object]]] = []
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    order=st.permutations(range(len(_SAME_INSTANT))),
+    twice=st.sets(st.integers(0, len(_SAME_INSTANT) - 1)),
+    batch_sizes=st.lists(st.integers(1, 4), max_size=4),
+)
+def test_repeat_contacts_are_the_same_in_any_order_batching_and_with_duplicates(
+    order: list[int], twice: set[int], batch_sizes: list[int]
+) -> None:
+    """Shuffled (grouped and reversed are permutations too), some messages delivered twice,
+    cut into batches (a customer's data key made in one batch, found in the store by the next)."""
+    if not _IN_ORDER:
+        _IN_ORDER.append(_in_order_repeats())
+    expected = _IN_ORDER[0]
+    assert (expected[0]["repeat_contacts"], expected[0]["repeat_categories"]) == (3, "refund 2, warranty 1")
+    arrival = [_SAME_INSTANT[i] for i in order] + [_SAME_INSTANT[i] for i in sorted(twice)]
+    with tempfile.TemporaryDirectory() as tmp:
+        _ingest(Path(tmp) / "any.db", arrival, batch_sizes)
+        assert _repeats(Path(tmp) / "any.db") == expected
 
 
 def test_erasure_leaves_no_byte_of_the_customer_in_the_file_and_the_read_models_stay(tmp_path: Path) -> None:
