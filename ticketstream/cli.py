@@ -15,7 +15,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
-import structlog
 import typer
 from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
@@ -57,7 +56,7 @@ from ticketstream.customer_command import customer_app
 from ticketstream.demo import run_demo
 from ticketstream.embedded_broker import EmbeddedBroker
 from ticketstream.errors import NoBroker, TicketstreamError
-from ticketstream.log_setup import configure_logging
+from ticketstream.log_setup import configure_logging, signal_safe_logger
 from ticketstream.safe_text import say, shown
 from ticketstream.settings import Settings, load_settings
 
@@ -128,7 +127,8 @@ class _StopFlag:
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopped = True
-        structlog.get_logger(__name__).info("stop_requested", signal=signal.Signals(signum).name)
+        # Not the usual logger: its lock may be held by the very line the signal interrupted.
+        signal_safe_logger().info("stop_requested", signal=signal.Signals(signum).name)
 
     def __call__(self) -> bool:
         return self.stopped

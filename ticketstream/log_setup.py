@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -43,3 +44,24 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     # kafka-python at DEBUG logs every request: too much to read, and it slows the consumer.
     logging.getLogger("kafka").setLevel(logging.INFO if level == "DEBUG" else logging.CRITICAL)
+
+
+class _UnlockedStderr:
+    """Writes each line to stderr's file descriptor in one system call, taking no lock.
+
+    structlog's PrintLogger holds a lock while it prints: a signal handler that logs while the
+    main thread is printing would wait for that lock for ever (and flushing stderr's buffer
+    from the handler could re-enter it). Every line is printed with a flush, so nothing waits
+    in that buffer; and one write of a line shorter than the pipe buffer is atomic, so it never
+    lands inside another line.
+    """
+
+    def msg(self, message: str) -> None:
+        os.write(sys.stderr.fileno(), (message + "\n").encode())
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def signal_safe_logger() -> Any:
+    """A logger for signal handlers: the configured processors, an unlocked writer."""
+    return structlog.wrap_logger(_UnlockedStderr())

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
+import threading
 from pathlib import Path
+
+import pytest
+import structlog
 
 from structlog.testing import capture_logs
 
 from consumers.ingest import Ingest
 from tests.unit.test_ingest import Feed, open_app, wire
-from ticketstream.log_setup import _mask_personal_data
+from ticketstream.cli import _StopFlag
+from ticketstream.log_setup import _mask_personal_data, configure_logging
 
 CUSTOMER = {"name": "Ivan Petrovich Sidorov", "phone": "+7 912 555 01 23", "email": "ivan@example.org"}
 
@@ -42,3 +49,27 @@ def test_personal_data_keys_are_masked_by_the_log_pipeline() -> None:
     masked = _mask_personal_data(None, "info", dict(event))
 
     assert masked == {"event": "something_happened", "customer_name": "***", "phone": "***", "topic": "t"}
+
+
+def test_a_stop_signal_landing_while_a_line_is_being_written_is_logged_without_waiting(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The handler runs on the main thread between two bytecodes, possibly while structlog's
+    printer holds its (non-reentrant) lock: logging there through that printer waits for ever
+    (a consumer once hung on SIGTERM that way). Here the lock is held while the handler runs."""
+    configure_logging("INFO", "json")
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop = _StopFlag()
+        printing = structlog._output._get_lock_for_file(sys.stderr)  # what a printing line holds
+        handler = threading.Thread(target=stop._stop, args=(signal.SIGTERM, None), daemon=True)
+        with printing:
+            handler.start()
+            handler.join(timeout=5)
+            assert not handler.is_alive(), "the stop handler waited for the printer's lock"
+        assert stop()
+        lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+        assert [(e["event"], e["signal"]) for e in lines] == [("stop_requested", "SIGTERM")]
+    finally:
+        for number, handler_before in handlers.items():
+            signal.signal(number, handler_before)
