@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,7 +13,6 @@ from ticketstream import assembly, reports
 from ticketstream.settings import load_settings
 from tests.unit.test_ingest import T0, Feed, open_app, wire
 
-UTC_ZONE = ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -31,14 +29,14 @@ def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
         wire("received", "INC-5"),
     ]  # fmt: skip
     Ingest(app).process([feed(e) for e in reversed(events)])  # arrival order does not matter
-    runner = assembly.projection_runner(load_settings(event_store=str(tmp_path / "e.db")), app)
-    runner.catch_up()
-    yield runner
+    settings = load_settings(event_store=str(tmp_path / "e.db"))
+    assembly.projection_runner(settings, app).catch_up()
+    yield assembly.read_side(settings)
     app.close()
 
 
 def _quality(runner, hours_after: float):  # type: ignore[no-untyped-def]
-    return reports.quality_rows(runner, "2025-03", "2025-03", None, T0 + timedelta(hours=hours_after), UTC_ZONE, 72)
+    return reports.quality_report(runner, "2025-03", "2025-03", None, T0 + timedelta(hours=hours_after)).rows
 
 
 def test_the_counter_metrics_of_a_month(runner) -> None:  # type: ignore[no-untyped-def]
@@ -70,10 +68,10 @@ def test_the_routing_at_the_receipt_is_not_a_reassignment(tmp_path: Path) -> Non
         wire("received", "INC-9"), wire("reassigned", "INC-9", department="tech_support"),
         wire("resolved", "INC-9", hours=3),
     )])  # fmt: skip
-    runner = assembly.projection_runner(load_settings(event_store=str(tmp_path / "e.db")), app)
-    runner.catch_up()
+    settings = load_settings(event_store=str(tmp_path / "e.db"))
+    assembly.projection_runner(settings, app).catch_up()
 
-    [row] = _quality(runner, 100)
+    [row] = _quality(assembly.read_side(settings), 100)
 
     assert row["first_contact_resolution"] == 1.0
     app.close()
