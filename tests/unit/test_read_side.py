@@ -176,12 +176,18 @@ _NOT_FOUND = {"incident show", "dlq show"}
 
 @pytest.fixture(scope="module")
 def closed(store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A copy of the store with a dead letter, March 2025 closed, a late March event projected
-    since; and without a table the writer makes when it opens a store (so that a read path
-    opening the store writable would make it again)."""
+    """A copy of the store, closed (see ``close_with_late_news``)."""
     path = tmp_path_factory.mktemp("closed") / "store.db"
     shutil.copy(store.event_store, path)
     settings = load_settings(event_store=str(path))
+    close_with_late_news(settings)
+    return settings
+
+
+def close_with_late_news(settings: Settings) -> None:
+    """Add a dead letter to a filled store, close March 2025, then project a late March event;
+    and drop a table the writer makes when it opens a store (so that a read path opening the
+    store writable would make it again)."""
     app = assembly.open_incidents(settings)
     topic = TopicMap().topic_for("incident.received")
     Ingest(app).process([Message(Coordinates(topic, 0, 10**6), b"INC-BAD", b"{")])
@@ -192,10 +198,11 @@ def closed(store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Setting
     late = {**late, "event_id": "7d3c1a52-95a4-4f43-9d2e-3f0b2a6c0e11", "incident_id": "INC-LATE-1"}
     Ingest(app).process([Message(Coordinates(topic, 0, 10**6 + 1), b"INC-LATE-1", json.dumps(late).encode())])
     runner.catch_up()
-    with runner.transaction(commit=True) as c:
+    recorder = assembly.ingest_recorder(app)
+    with recorder.datastore.transaction(commit=True) as c:
+        recorder.enter(c)
         c.execute("DROP TABLE stream_times")
     app.close()
-    return settings
 
 
 def cli(settings: Settings, *args: str) -> Result:
