@@ -20,6 +20,7 @@ from projections import editions
 from projections.editions import Edition, departments_of
 from projections.explanation import explanation
 from projections.incident_quality import TABLE as QUALITY_TABLE
+from projections.incident_queries import monthly_counts, root_cause_counts
 from projections.incident_quality import quality_report
 from projections.lag import time_behind
 from projections.queries import Period, Row
@@ -162,6 +163,21 @@ class ReadSide:
                 "rules": (stale or "current") if name == "sla_clocks" else "-",
             })  # fmt: skip
         return report("Projections", rows)
+
+    def recorded_fingerprint(self) -> str | None:
+        """The fingerprint of the rules the SLA clocks were computed under; None: not yet."""
+        found: str | None = self._read(("sla_clocks_rules",), recorded_fingerprint, None)
+        return found
+
+    def incident_counts(self, period: Period, source: str | None) -> tuple[list[Row], list[Row]]:
+        """Per month the incidents (received, resolved, reopened, reassigned) of one source, and
+        their root causes: what an import is reconciled with."""
+        none: tuple[list[Row], list[Row]] = ([], [])
+        counts: tuple[list[Row], list[Row]] = self._read(
+            ("incident_summaries",),
+            lambda c: (monthly_counts(c, period, source), root_cause_counts(c, period, source)), none,
+        )
+        return counts
 
     def stale_rules(self) -> str | None:
         """`STALE_RULES` when the SLA clocks were computed under other rules than these."""

@@ -113,11 +113,21 @@ def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
     )
 
 
-def read_side(settings: Settings) -> ReadSide:
+def read_side(settings: Settings, outage: OutagePolicy | None = None) -> ReadSide:
     """The reports over the configured store, opened read-only: an SQLite file in ``mode=ro``,
     PostgreSQL in sessions whose every transaction is READ ONLY; no table is created. A store
     that is not made yet (no file, no events table) is an empty one in memory: the empty
-    answers, and nothing made where the store will be."""
+    answers, and nothing made where the store will be. With ``outage``, a database that does
+    not answer yet is waited for.
+
+    Raises:
+        StoreUnreachable: the database does not answer (when ``outage`` gives up: GaveUp).
+    """
+    if outage is not None:
+        return ride_out(
+            lambda: read_side(settings), outage, doing="opening_the_event_store",
+            transient=lambda err: isinstance(err, StoreUnreachable) or is_transient(err),
+        )  # fmt: skip
     location = settings.event_store
     env = event_store_env(location, make_directory=False)
     env["CREATE_TABLE"] = "n"

@@ -621,8 +621,7 @@ def import_servicenow(
         target = f"wrote {{n}} events to {output or 'stdout'}"
         servicenow_import.print_summary(summary, target, out if output else err)
     if reconcile:
-        runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-        rows, title = reconciliation.reconcile(runner, file, options, settings.zone)
+        rows, title = reconciliation.reconcile(assembly.read_side(settings), file, options)
         render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 

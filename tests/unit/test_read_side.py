@@ -159,6 +159,7 @@ READ_COMMANDS: dict[str, tuple[list[str], str]] = {
     "incident show": (["incident", "show", INCIDENT], f"Incident {INCIDENT}"),
     "dlq list": (["dlq", "list", "--format", "json"], '"reason": "not_json"'),
     "dlq show": (["dlq", "show", "1"], "not_json"),
+    "config check": (["config", "check"], "SLA read model: computed under these rules"),
 }  # fmt: skip
 API_READS: dict[str, str] = {
     "/readyz": '"status":"ready"',
