@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, datetime, timezone
 from enum import Enum
@@ -32,7 +31,7 @@ from producers.jsonl import read_events
 from producers.servicenow import DEFAULT_SOURCE
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from projections.errors import ProjectionError
-from domain.sla_rules import CLOCKS, SlaRules
+from domain.sla_rules import CLOCKS
 from projections.month import parse_month
 from projections.queries import Period
 from projections.read_side import ReadSide

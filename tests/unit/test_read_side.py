@@ -157,6 +157,7 @@ READ_COMMANDS: dict[str, tuple[list[str], str]] = {
     "month list": (["month", "list", "--format", "json"], '"month": "2025-03"'),
     "repeat contacts": (["report", "repeat-contacts", "--from", "2025-01", "--format", "json"], "["),
     "incident show": (["incident", "show", INCIDENT], f"Incident {INCIDENT}"),
+    "incident explain": (["incident", "explain", INCIDENT], "policy version"),
     "dlq list": (["dlq", "list", "--format", "json"], '"reason": "not_json"'),
     "dlq show": (["dlq", "show", "1"], "not_json"),
     "config check": (["config", "check"], "SLA read model: computed under these rules"),
@@ -172,7 +173,7 @@ API_READS: dict[str, str] = {
     "/api/v1/projections": '"projection": "sla_clocks"',
 }
 # Not there without a store: the incident, the dead letter.
-_NOT_FOUND = {"incident show", "dlq show"}
+_NOT_FOUND = {"incident show", "incident explain", "dlq show"}
 
 
 @pytest.fixture(scope="module")
