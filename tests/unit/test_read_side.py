@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
@@ -208,10 +210,16 @@ def close_with_late_news(settings: Settings) -> None:
 
 
 def cli(settings: Settings, *args: str) -> Result:
-    """A `ticketstream` command, in this process, over the store of ``settings``."""
+    """A `ticketstream` command, in this process, over the store of ``settings`` (the logging
+    it configures, bound to the runner's captured stderr, is put back as it was)."""
     env = {"TICKETSTREAM_EVENT_STORE": settings.event_store, "TICKETSTREAM_STATE_DIR": str(settings.state_dir),
            "KAFKA_BOOTSTRAP_SERVERS": None, "COLUMNS": "200"}  # fmt: skip
-    return CliRunner().invoke(cli_app, list(args), env=env)
+    logs, handlers = structlog.get_config(), logging.getLogger().handlers[:]
+    try:
+        return CliRunner().invoke(cli_app, list(args), env=env)
+    finally:
+        structlog.configure(**logs)
+        logging.getLogger().handlers[:] = handlers
 
 
 def api_reads(settings: Settings) -> dict[str, tuple[int, str]]:
