@@ -16,7 +16,7 @@ from tests.unit.test_ingest import T0, Feed, open_app, wire
 
 
 @pytest.fixture
-def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
+def side(tmp_path: Path):  # type: ignore[no-untyped-def]
     app = open_app(tmp_path / "e.db")
     feed = Feed()
     events = [
@@ -35,12 +35,12 @@ def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
     app.close()
 
 
-def _quality(runner, hours_after: float):  # type: ignore[no-untyped-def]
-    return reports.quality_report(runner, "2025-03", "2025-03", None, T0 + timedelta(hours=hours_after)).rows
+def _quality(side, hours_after: float):  # type: ignore[no-untyped-def]
+    return reports.quality_report(side, "2025-03", "2025-03", None, T0 + timedelta(hours=hours_after)).rows
 
 
-def test_the_counter_metrics_of_a_month(runner) -> None:  # type: ignore[no-untyped-def]
-    [row] = _quality(runner, 1000)
+def test_the_counter_metrics_of_a_month(side) -> None:  # type: ignore[no-untyped-def]
+    [row] = _quality(side, 1000)
 
     assert (row["incidents"], row["resolved"]) == (5, 4)
     assert (row["rated_good"], row["rated_bad"], row["rated_neutral"]) == (1, 1, 0)
@@ -51,13 +51,13 @@ def test_the_counter_metrics_of_a_month(runner) -> None:  # type: ignore[no-unty
     assert row["escalation_rate"] == 1 / 5
 
 
-def test_as_of_a_moment_only_the_facts_by_then_count(runner) -> None:  # type: ignore[no-untyped-def]
-    [early] = _quality(runner, 4.5)  # INC-1 and INC-3 resolved; INC-2 and INC-4 not yet
+def test_as_of_a_moment_only_the_facts_by_then_count(side) -> None:  # type: ignore[no-untyped-def]
+    [early] = _quality(side, 4.5)  # INC-1 and INC-3 resolved; INC-2 and INC-4 not yet
 
     assert (early["incidents"], early["resolved"]) == (5, 2)
     assert early["first_contact_resolution"] == 1.0 and early["reopen_rate"] == 0.0
     assert early["response_rate"] == 1 / 2
-    [later] = _quality(runner, 50)  # INC-3 not reopened yet
+    [later] = _quality(side, 50)  # INC-3 not reopened yet
     assert later["reopen_rate"] == 1 / 4 and later["first_contact_resolution"] == 2 / 4
 
 
