@@ -16,16 +16,21 @@ from zoneinfo import ZoneInfo
 
 from domain.sla_rules import SlaRules
 from projections import queries, sla_report
-from projections.editions import departments_of
+from projections import editions
+from projections.editions import Edition, departments_of
 from projections.explanation import explanation
 from projections.incident_quality import TABLE as QUALITY_TABLE
+from projections.incident_queries import monthly_counts, root_cause_counts
 from projections.incident_quality import quality_report
 from projections.lag import time_behind
 from projections.queries import Period, Row
 from projections.read_model import Cursor
+from projections.repeat_contacts import TABLE as CONTACTS_TABLE
+from projections.repeat_contacts import repeat_contact_rows
 from projections.report import Report, report
 from projections.sla_clocks import STALE_RULES, recorded_fingerprint
-from projections.sla_queries import PolicyChoice
+from projections.errors import QueryError
+from projections.sla_queries import ClockFilter, PolicyChoice
 from projections.sla_report import SlaQuestion
 from projections.store_reader import StoreReader
 
@@ -72,6 +77,60 @@ class ReadSide:
                  f" {self.quick_reopen_hours:g} h)" + (f" — {department}" if department else ""))  # fmt: skip
         return report(title, rows)
 
+    def repeat_contacts(self, period: Period, department: str | None, within_days: int) -> Report:
+        """`report repeat-contacts`: per month and department, customers coming back within N days."""
+        rows: list[Row] = self._read(
+            (CONTACTS_TABLE,), lambda c: repeat_contact_rows(c, period, department, within_days), []
+        )
+        title = f"Repeat contacts (within {within_days:g} days)" + (f" — {department}" if department else "")
+        return report(title, rows)
+
+    def editions_of(self, name: str, period: Period, department: str | None) -> list[Edition]:
+        """The published editions of one report for the period's months (`month close`)."""
+        found: list[Edition] = self._read(
+            (editions.TABLE,), lambda c: editions.editions_of(c, name, period.first, period.last, department), []
+        )
+        return found
+
+    def restated(self, name: str, period: Period, department: str | None, now: datetime) -> list[Row]:
+        """Today's rows of a report that has editions (the SLA ones as of ``now``, each
+        clock under its own policy version)."""
+        if name in editions.MONTHLY:
+            return self.monthly(name, period, department).rows
+        question = SlaQuestion(ClockFilter(period, department, None), now, "started")
+        return (self.sla(question) if name == "sla" else self.root_causes(question)).rows
+
+    def edition(
+        self, name: str, period: Period, department: str | None, which: editions.EditionName, now: datetime
+    ) -> tuple[list[Row], list[str]]:
+        """`report ... --edition`: the rows of the edition asked for (``diff``: each figure
+        changed since publication, with the late events that changed it) and the period's
+        months that have none.
+
+        Raises:
+            QueryError: an edition of a whole-period report over more than one month.
+        """
+        if which == "restated":
+            return self.restated(name, period, department, now), []
+        if name in editions.WHOLE_MONTH and period.first != period.last:
+            raise QueryError(f"editions of {name} are of one month: give --from and --to the same month")
+        found = self.editions_of(name, period, department)
+        missing = editions.unpublished(period, [e.month for e in found])
+        if which == "published":
+            return [row for e in found for row in e.rows], missing
+        today = self.restated(name, period, department, now)
+        why = editions.late_events(self.reader.app, found, self.zone)
+        rows: list[Row] = []
+        for edition in found:
+            mine = today if name in editions.WHOLE_MONTH else [r for r in today if r.get("month") == edition.month]
+            rows += [{**r, "why": why[edition.month]} for r in editions.differences(name, edition, mine)]
+        return rows, missing
+
+    def published_months(self) -> dict[str, str]:
+        """Every closed month with the moment it was published."""
+        found: dict[str, str] = self._read((editions.TABLE,), editions.closed_months, {})
+        return found
+
     def sla(self, question: SlaQuestion, status: str | None = None, *, listing: bool = False) -> Report:
         """`report sla`: the summary per department and clock, or (``listing``) the clocks."""
         return self._sla(lambda c: sla_report.sla_rows(c, self.rules, question, status, listing))
@@ -104,6 +163,21 @@ class ReadSide:
                 "rules": (stale or "current") if name == "sla_clocks" else "-",
             })  # fmt: skip
         return report("Projections", rows)
+
+    def recorded_fingerprint(self) -> str | None:
+        """The fingerprint of the rules the SLA clocks were computed under; None: not yet."""
+        found: str | None = self._read(("sla_clocks_rules",), recorded_fingerprint, None)
+        return found
+
+    def incident_counts(self, period: Period, source: str | None) -> tuple[list[Row], list[Row]]:
+        """Per month the incidents (received, resolved, reopened, reassigned) of one source, and
+        their root causes: what an import is reconciled with."""
+        none: tuple[list[Row], list[Row]] = ([], [])
+        counts: tuple[list[Row], list[Row]] = self._read(
+            ("incident_summaries",),
+            lambda c: (monthly_counts(c, period, source), root_cause_counts(c, period, source)), none,
+        )
+        return counts
 
     def stale_rules(self) -> str | None:
         """`STALE_RULES` when the SLA clocks were computed under other rules than these."""

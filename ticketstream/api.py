@@ -23,17 +23,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from rich.console import Console
 
+from consumers.ingest_recorder import IngestTables
 from domain.application import Incidents
 from domain.incident import Incident, in_timeline_order
 from domain.sla_rules import CLOCKS
 from projections.repeat_contacts import DEFAULT_WITHIN_DAYS, MAX_WITHIN_DAYS
 from projections.errors import ProjectionError, QueryError
 from projections.queries import Period
-from projections.runner import ProjectionRunner
+from projections.read_side import ReadSide
 from projections.sla_queries import ClockFilter
 from ticketstream import assembly, dashboard, reports, sla_explain, sla_reports
 from ticketstream.choices import LangName, PolicyName, RootCauseDimension
 from ticketstream.errors import TicketstreamError
+from ticketstream.event_store import store_exists
 from ticketstream.report_output import to_csv
 from ticketstream.safe_text import json_text
 from ticketstream.settings import Settings
@@ -111,8 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
         as_of: AsOf = None, lang: LangName = LangName.en,
     ) -> HTMLResponse:  # fmt: skip
         """The monthly report as a page, with a month picker and a department filter."""
-        board = dashboard.gather(state.side, state.rules, month, department or None, state.moment(as_of), settings.zone,
-                                 settings.quick_reopen_hours)
+        board = dashboard.gather(state.side, month, department or None, state.moment(as_of))
         page = dashboard.render_page(board, lang.value, picker=True)
         return HTMLResponse(page, headers={"Content-Security-PolicyName": dashboard.CSP})
 
@@ -126,7 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
     def readyz() -> JSONResponse:
         """The store answers and every read model is within TICKETSTREAM_READY_MAX_LAG."""
         try:
-            lag = max((s.lag for s in state.runner().status()), default=0)
+            lag = max((int(r["lag"]) for r in state.side.projection_status(datetime.now(timezone.utc)).rows), default=0)
         except Exception:  # noqa: BLE001 - any failure to read the store means not ready
             return JSONResponse({"status": "store unreachable"}, status_code=503)
         ready = lag <= settings.ready_max_lag
@@ -165,8 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report quality`: CSAT, reopens, first-contact resolution, escalations per month and department."""
-        rows = reports.quality_rows(state.side, from_, to, department, state.moment(as_of), settings.zone,
-                                    settings.quick_reopen_hours)  # fmt: skip
+        rows = reports.quality_report(state.side, from_, to, department, state.moment(as_of)).rows
         return _rows(rows, format, csv_raw)
 
     @app.get("/api/v1/reports/repeat-contacts", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
@@ -176,8 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
         within_days: Annotated[int, Query(ge=1, le=MAX_WITHIN_DAYS)] = DEFAULT_WITHIN_DAYS, format: Format = Format.json, csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
         """`report repeat-contacts`: customers (by pseudonymous key) coming back within N days."""
-        rows = reports.repeat_contacts(state.runner(), from_, to, department, within_days,
-                                       datetime.now(timezone.utc), settings.zone)  # fmt: skip
+        rows = reports.repeat_contacts(state.side, from_, to, department, within_days, datetime.now(timezone.utc)).rows
         return _rows(rows, format, csv_raw)
 
     @app.get("/api/v1/reports/at-risk", tags=["reports"], dependencies=[Depends(guard)], responses=_ROWS)
@@ -193,7 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/v1/incidents/{incident_id}", responses=_JSON, tags=["incidents"], dependencies=[Depends(guard)])
     def incident(incident_id: Annotated[str, _IncidentId]) -> Response:
         """The incident's facts in timeline order, without customer data or free text."""
-        return _json(_timeline(state.incidents, incident_id))
+        return _json(_timeline(state.side.reader.app, incident_id))
 
     @app.get("/api/v1/incidents/{incident_id}/explain", responses=_JSON, tags=["incidents"], dependencies=[Depends(guard)])
     def explain(incident_id: Annotated[str, _IncidentId], as_of: AsOf = None, policy: PolicyName = PolicyName.started) -> Response:
@@ -214,13 +213,13 @@ def create_app(settings: Settings) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> Response:  # fmt: skip
         """Dead letters (open ones unless all=true): reason, detail and coordinates, no payload."""
-        letters = assembly.ingest_recorder(state.incidents).dead_letters(reason=reason, open_only=not everything, limit=limit)
+        letters = state.tables().dead_letters(reason=reason, open_only=not everything, limit=limit)
         return _json(reports.dead_letter_rows(letters))
 
     @app.get("/api/v1/dead-letters/summary", responses=_JSON, tags=["operations"], dependencies=[Depends(guard)])
     def dead_letter_summary() -> Response:
         """Open dead letters counted by reason."""
-        return _json(assembly.ingest_recorder(state.incidents).open_dead_letter_counts())
+        return _json(state.tables().open_dead_letter_counts())
 
     return app
 
@@ -236,9 +235,7 @@ def _monthly(app: FastAPI, state: _State, guard: Callable[..., None], report: st
         to: Month = None, department: Department = None, format: Format = Format.json,
         csv_raw: Flag = False,
     ) -> Response:  # fmt: skip
-        rows = reports.report_rows(
-            state.side, report, from_, to, department, datetime.now(timezone.utc), state.settings.zone
-        )
+        rows = reports.report_rows(state.side, report, from_, to, department, datetime.now(timezone.utc))
         return _rows(rows, format, csv_raw)
 
 
@@ -260,13 +257,14 @@ def _sla(app: FastAPI, state: _State, guard: Callable[..., None], path: str, lis
 
 
 class _State:
-    """What every request reads: the store, opened once, and the SLA rules."""
+    """What every request reads: the store, opened read-only once (again when it was not made
+    yet at the start and has been made since), and the SLA rules."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.incidents: Incidents = assembly.open_incidents(settings)
-        self.side = assembly.read_side(settings)  # every report, read-only
-        self.rules = self.side.rules
+        self._absent = not store_exists(settings.event_store)
+        self._side = assembly.read_side(settings)  # every report, read-only
+        self.rules = self._side.rules
         self.registry = CollectorRegistry()
         self.latency = Histogram("ticketstream_http_request_seconds", "Request latency", ["route"], registry=self.registry)
         self.stored = Gauge("ticketstream_events_stored", "Events in the event store (head notification id)", registry=self.registry)
@@ -276,8 +274,16 @@ class _State:
         self.risky = Gauge("ticketstream_clocks_open", "Open SLA clocks at risk or running breached",
                            ["clock", "department", "status"], registry=self.registry)  # fmt: skip
 
-    def runner(self) -> ProjectionRunner:
-        return assembly.projection_runner(self.settings, self.incidents)
+    @property
+    def side(self) -> ReadSide:
+        """The read side of the store (an empty one while the store is not made)."""
+        if self._absent and store_exists(self.settings.event_store):
+            self._side, self._absent = assembly.read_side(self.settings), False
+        return self._side
+
+    def tables(self) -> IngestTables:
+        """The ingest loop's tables (dead letters), read-only."""
+        return assembly.read_only_tables(self.side)
 
     def moment(self, as_of: str | None) -> datetime:
         return sla_reports.parse_instant(as_of, self.settings.zone, datetime.now(timezone.utc))
@@ -292,14 +298,13 @@ class _State:
         return sla_reports.SlaQuestion(which, moment, policy.value)
 
     def refresh_gauges(self) -> None:
-        runner = self.runner()
-        statuses = runner.status()
-        self.stored.set(max((s.head for s in statuses), default=0))
+        statuses = self.side.projection_status(datetime.now(timezone.utc)).rows
+        self.stored.set(max((int(s["head"]) for s in statuses), default=0))
         for s in statuses:
-            self.position.labels(s.name).set(s.position)
-            self.lag.labels(s.name).set(s.lag)
+            self.position.labels(str(s["projection"])).set(int(s["position"]))
+            self.lag.labels(str(s["projection"])).set(int(s["lag"]))
         self.letters.clear()
-        for reason, count in assembly.ingest_recorder(self.incidents).open_dead_letter_counts().items():
+        for reason, count in self.tables().open_dead_letter_counts().items():
             self.letters.labels(reason).set(count)
         self.risky.clear()
         question = sla_reports.SlaQuestion(ClockFilter(Period("0000-01", "9999-12"), None, None),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
-from pathlib import Path
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import IntegrityError
 
@@ -39,7 +37,9 @@ from ticketstream.config_file import load_sla_rules
 from ticketstream.embedded_broker import BrokerStateFile, EmbeddedBroker
 from ticketstream.customer_secret import customer_secret
 from ticketstream.errors import NoBroker, StoreUnreachable, TicketstreamError
-from ticketstream.event_store import ensure_schema, event_store_env, is_postgres
+from ticketstream.event_store import (
+    READ_ONLY_POSTGRES, ensure_schema, event_store_env, is_postgres, sqlite_path, store_exists,
+)  # fmt: skip
 from ticketstream.settings import Settings
 from ticketstream.topics import ensure_topics
 
@@ -113,18 +113,30 @@ def projection_runner(settings: Settings, app: Incidents) -> ProjectionRunner:
     )
 
 
-def read_side(settings: Settings) -> ReadSide:
-    """The reports over the configured store, opened read-only: an SQLite file in ``mode=ro``
-    (a file that does not exist yet is an empty store, and is not made), PostgreSQL without
-    creating a table; every report transaction is rolled back."""
-    env = event_store_env(settings.event_store)
+def read_side(settings: Settings, outage: OutagePolicy | None = None) -> ReadSide:
+    """The reports over the configured store, opened read-only: an SQLite file in ``mode=ro``,
+    PostgreSQL in sessions whose every transaction is READ ONLY; no table is created. A store
+    that is not made yet (no file, no events table) is an empty one in memory: the empty
+    answers, and nothing made where the store will be. With ``outage``, a database that does
+    not answer yet is waited for.
+
+    Raises:
+        StoreUnreachable: the database does not answer (when ``outage`` gives up: GaveUp).
+    """
+    if outage is not None:
+        return ride_out(
+            lambda: read_side(settings), outage, doing="opening_the_event_store",
+            transient=lambda err: isinstance(err, StoreUnreachable) or is_transient(err),
+        )  # fmt: skip
+    location = settings.event_store
+    env = event_store_env(location, make_directory=False)
     env["CREATE_TABLE"] = "n"
-    if not is_postgres(settings.event_store):
-        path = Path(env["SQLITE_DBNAME"]).resolve()
-        if path.exists():
-            env["SQLITE_DBNAME"] = f"file:{quote(str(path))}?mode=ro"
-        else:  # nothing stored, nothing projected: the empty answers, nothing written
-            env.update(SQLITE_DBNAME=":memory:", CREATE_TABLE="y")
+    if not store_exists(location):
+        env = {**event_store_env(":memory:", make_directory=False), "CREATE_TABLE": "y"}
+    elif is_postgres(location):
+        env["PERSISTENCE_MODULE"] = READ_ONLY_POSTGRES
+    else:
+        env["SQLITE_DBNAME"] = f"file:{quote(str(sqlite_path(location).resolve()))}?mode=ro"
     return read_side_over(Incidents(env=env), settings)
 
 
@@ -138,21 +150,10 @@ def read_side_over(app: Incidents, settings: Settings) -> ReadSide:
     )  # fmt: skip
 
 
-def read_side_of(
-    source: ReadSide | ProjectionRunner, zone: ZoneInfo, rules: SlaRules | None = None,
-    quick_reopen_hours: float | None = None,
-) -> ReadSide:  # fmt: skip
-    """The reports over a store a projection runner keeps (or ``source`` itself, a read side),
-    under these rules (default: the runner's SLA read model's, else the built-in ones)."""
-    if isinstance(source, ReadSide):
-        return source if quick_reopen_hours is None else replace(source, quick_reopen_hours=quick_reopen_hours)
-    sla = source.read_models.get(SlaClocks.name)
-    fingerprint = sla.fingerprint if isinstance(sla, SlaClocks) else None
-    chosen = rules or (sla.rules if isinstance(sla, SlaClocks) else load_sla_rules(None))
-    return ReadSide(
-        DatastoreReader(source.app), zone, chosen, 72.0 if quick_reopen_hours is None else quick_reopen_hours,
-        tuple(source.read_models), fingerprint,
-    )  # fmt: skip
+def read_only_tables(side: ReadSide) -> IngestTables:
+    """The ingest loop's tables (dead letters, offsets) of the read side's store, read through
+    its read-only connection (keep ``side``: its application closes the store when dropped)."""
+    return ingest_recorder(side.reader.app)
 
 
 def broker_state(settings: Settings) -> BrokerStateFile:

@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, datetime, timezone
 from enum import Enum
@@ -31,7 +30,7 @@ from producers.jsonl import read_events
 from producers.servicenow import DEFAULT_SOURCE
 from producers.simulator import SimulationSpec, simulate, write_jsonl
 from projections.errors import ProjectionError
-from domain.sla_rules import CLOCKS, SlaRules
+from domain.sla_rules import CLOCKS
 from projections.month import parse_month
 from projections.queries import Period
 from projections.read_side import ReadSide
@@ -367,7 +366,8 @@ class _MonthClosing:
         now = datetime.now(timezone.utc)
         due = editions.month_to_close(self.runner, now, self.settings.zone, self.settings.month_close_after_days)
         if due is not None:
-            count = editions.close_month(self.runner, assembly.sla_rules(self.settings), due, now, self.settings.zone)
+            side = assembly.read_side_over(self.runner.app, self.settings)
+            count = editions.close_month(self.runner, side, due, now)
             say(err, f"closed {due}: {count} report editions published (month closed automatically)")
 
 
@@ -376,29 +376,19 @@ def _print_report(
     fmt: OutputFormat, csv_raw: bool, edition: EditionChoice,
 ) -> None:  # fmt: skip
     settings = _settings()
+    side = assembly.read_side(settings)
     now = datetime.now(timezone.utc)
     if edition == EditionChoice.restated:
-        reports.print_report(
-            assembly.read_side(settings), name, from_month, to_month, department, fmt.value, now, settings.zone, out,
-            csv_raw=csv_raw,
-        )  # fmt: skip
+        reports.print_report(side, name, from_month, to_month, department, fmt.value, now, out, csv_raw=csv_raw)
         return
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    period = Period.of(from_month, to_month, now, settings.zone)
-    restated = lambda: reports.report_rows(  # noqa: E731
-        runner, name, period.first, period.last, department, now, settings.zone
-    )
-    _print_edition(runner, name, period, department, edition, restated, fmt, csv_raw, settings)
+    _print_edition(side, name, Period.of(from_month, to_month, now, settings.zone), department, edition, fmt, csv_raw)
 
 
 def _print_edition(
-    runner: ProjectionRunner, name: str, period: Period, department: str | None,
-    edition: EditionChoice, restated: Callable[[], list[dict[str, object]]], fmt: OutputFormat,
-    csv_raw: bool, settings: Settings,
+    side: ReadSide, name: str, period: Period, department: str | None, edition: EditionChoice,
+    fmt: OutputFormat, csv_raw: bool,
 ) -> None:  # fmt: skip
-    rows, missing = editions.edition_rows(
-        runner, name, period, department, edition.value, restated, settings.zone
-    )
+    rows, missing = side.edition(name, period, department, edition.value, datetime.now(timezone.utc))
     if missing:
         typer.echo(shown(f"ticketstream: note: not published: {', '.join(missing)}"), err=True)
     title = f"{name}, {edition.value} edition" + (f" — {department}" if department else "")
@@ -484,15 +474,14 @@ def report_sla(
     csv_raw: CsvRaw = False, edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """SLA per department and clock: started, met, breached, compliance, working minutes."""
-    side, rules, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
+    side, question = _sla_question(from_month, to_month, department, clock, as_of, policy)
     if edition != EditionChoice.restated:
         if listing or status or clock or as_of or policy != PolicyName.started:
             _fail("--edition shows the month's summary as published: without --list, --status, --clock, --as-of or --policy")
-        restated = lambda: sla_reports.sla_rows(side, rules, question, None, False)[0]  # noqa: E731
-        _print_edition(_runner(), "sla", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
+        _print_edition(side, "sla", question.which.period, department, edition, fmt, csv_raw)
         return
-    rows, title = sla_reports.sla_rows(side, rules, question, status, listing)
-    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+    answer = side.sla(question, status, listing=listing)
+    render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
 
 
 @report_app.command("root-causes")
@@ -505,15 +494,14 @@ def report_root_causes(
     csv_raw: CsvRaw = False, edition: EditionOption = EditionChoice.restated,
 ) -> None:  # fmt: skip
     """Reasons for long service: breached resolutions by root cause, with a Pareto."""
-    side, rules, question = _sla_question(from_month, to_month, department, None, as_of, policy)
+    side, question = _sla_question(from_month, to_month, department, None, as_of, policy)
     if edition != EditionChoice.restated:
         if monthly or as_of or by != RootCauseDimension.root_cause or policy != PolicyName.started:
             _fail("--edition shows the month's root causes as published: without --monthly, --by, --as-of or --policy")
-        restated = lambda: sla_reports.root_cause_rows(side, rules, question, "root_cause", False)[0]  # noqa: E731
-        _print_edition(_runner(), "root-causes", question.which.period, department, edition, restated, fmt, csv_raw, _settings())
+        _print_edition(side, "root-causes", question.which.period, department, edition, fmt, csv_raw)
         return
-    rows, title = sla_reports.root_cause_rows(side, rules, question, by.value, monthly)
-    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+    answer = side.root_causes(question, by.value, monthly)
+    render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
 
 
 @report_app.command("quality")
@@ -524,8 +512,7 @@ def report_quality(
     """Counter-metrics per month and department: CSAT, reopens, first-contact resolution, escalations."""
     settings = _settings()
     moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
-    answer = reports.quality_report(assembly.read_side(settings), from_month, to_month, department, moment,
-                                    settings.zone, settings.quick_reopen_hours)  # fmt: skip
+    answer = reports.quality_report(assembly.read_side(settings), from_month, to_month, department, moment)
     render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
 
 
@@ -536,12 +523,9 @@ def report_repeat_contacts(
     fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Repeat contacts per month and department: customers coming back within N days, and about what."""
-    settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    rows = reports.repeat_contacts(runner, from_month, to_month, department, within_days,
-                                   datetime.now(timezone.utc), settings.zone)  # fmt: skip
-    title = f"Repeat contacts (within {within_days:g} days)" + (f" — {department}" if department else "")
-    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+    side = assembly.read_side(_settings())
+    answer = reports.repeat_contacts(side, from_month, to_month, department, within_days, datetime.now(timezone.utc))
+    render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
 
 
 @report_app.command("html")
@@ -555,8 +539,7 @@ def report_html(
     settings = _settings()
     moment = sla_reports.parse_instant(as_of, settings.zone, datetime.now(timezone.utc))
     chosen = parse_month(month) if month else None
-    board = dashboard.gather(assembly.read_side(settings), assembly.sla_rules(settings), chosen, department, moment, settings.zone,
-                             settings.quick_reopen_hours)
+    board = dashboard.gather(assembly.read_side(settings), chosen, department, moment)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(dashboard.render_page(board, lang.value, picker=False), encoding="utf-8")
     say(out, f"wrote {output} ({board.month}{', ' + department if department else ''})")
@@ -569,15 +552,15 @@ def report_at_risk(
     csv_raw: CsvRaw = False,
 ) -> None:  # fmt: skip
     """Open clocks at risk or already breached, with the time left and when they are due."""
-    side, rules, question = _sla_question(None, None, department, clock, as_of, policy)
-    rows, title = sla_reports.at_risk_rows(side, rules, question)
-    render(rows, fmt.value, title, out, csv_raw=csv_raw)
+    side, question = _sla_question(None, None, department, clock, as_of, policy)
+    answer = side.at_risk(question)
+    render(answer.rows, fmt.value, answer.title, out, csv_raw=csv_raw)
 
 
 def _sla_question(
     from_month: str | None, to_month: str | None, department: str | None,
     clock: ClockName | None, as_of: str | None, policy: PolicyName,
-) -> tuple[ReadSide, SlaRules, sla_reports.SlaQuestion]:  # fmt: skip
+) -> tuple[ReadSide, sla_reports.SlaQuestion]:  # fmt: skip
     settings = _settings()
     side = assembly.read_side(settings)
     now = datetime.now(timezone.utc)
@@ -588,12 +571,7 @@ def _sla_question(
     stale = side.stale_rules()
     if stale is not None:
         typer.echo(shown(f"ticketstream: warning: the SLA read model was {stale}"), err=True)
-    return side, side.rules, question
-
-
-def _runner() -> ProjectionRunner:
-    settings = _settings()
-    return assembly.projection_runner(settings, assembly.open_incidents(settings))
+    return side, question
 
 
 @month_app.command("close")
@@ -602,16 +580,15 @@ def month_close(month: Annotated[str, typer.Argument(help="YYYY-MM, a month that
     settings = _settings()
     runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
     now = datetime.now(timezone.utc)
-    count = editions.close_month(runner, assembly.sla_rules(settings), month, now, settings.zone)
+    count = editions.close_month(runner, assembly.read_side_over(runner.app, settings), month, now)
     say(out, f"closed {month}: {count} report editions published {now.isoformat(timespec='seconds')}")
 
 
 @month_app.command("list")
 def month_list(fmt: Format = OutputFormat.table, csv_raw: CsvRaw = False) -> None:
     """The closed months and when each was published."""
-    settings = _settings()
-    runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-    rows = [{"month": m, "published_at": at} for m, at in editions.published_months(runner).items()]
+    side = assembly.read_side(_settings())
+    rows = [{"month": m, "published_at": at} for m, at in side.published_months().items()]
     render(rows, fmt.value, "Published months", out, csv_raw=csv_raw)
 
 
@@ -643,8 +620,7 @@ def import_servicenow(
         target = f"wrote {{n}} events to {output or 'stdout'}"
         servicenow_import.print_summary(summary, target, out if output else err)
     if reconcile:
-        runner = assembly.projection_runner(settings, assembly.open_incidents(settings))
-        rows, title = reconciliation.reconcile(runner, file, options, settings.zone)
+        rows, title = reconciliation.reconcile(assembly.read_side(settings), file, options)
         render(rows, fmt.value, title, out, csv_raw=csv_raw)
 
 
@@ -672,7 +648,7 @@ def incident_explain(
 def incident_show(incident_id: Annotated[str, typer.Argument()]) -> None:
     """The incident's timeline from the event store."""
     settings = _settings()
-    reports.print_incident(assembly.open_incidents(settings), incident_id, out)
+    reports.print_incident(assembly.read_side(settings).reader.app, incident_id, out)
 
 
 @projections_app.command("status")
@@ -689,18 +665,16 @@ def status(fmt: Format = OutputFormat.table) -> None:
     if fmt == OutputFormat.csv:
         _fail("status has three sections: use --format table or json")
     settings = _settings()
-    incidents = assembly.open_incidents(settings)
+    side = assembly.read_side(settings)
+    tables = assembly.read_only_tables(side)
     try:
         with assembly.kafka_bootstrap(settings) as servers:
             lags: list[PartitionLag] | str = partition_lags(
-                servers, settings.topics.incident_topics, assembly.ingest_recorder(incidents).stored_offsets()
+                servers, settings.topics.incident_topics, tables.stored_offsets()
             )
     except (NoBroker, BrokerUnavailable) as err:
         lags = f"not asked: {err}"
-    screen = reports.status_screen(
-        assembly.projection_runner(settings, incidents), assembly.ingest_recorder(incidents), lags,
-        datetime.now(timezone.utc),
-    )  # fmt: skip
+    screen = reports.status_screen(side, tables, lags, datetime.now(timezone.utc))
     reports.print_status(screen, fmt.value, out)
 
 
@@ -749,9 +723,8 @@ def dlq_list(
     csv_raw: CsvRaw = False,
 ) -> None:
     """Dead letters with their reasons and coordinates (open ones unless --all)."""
-    settings = _settings()
-    incidents = assembly.open_incidents(settings)
-    letters = assembly.ingest_recorder(incidents).dead_letters(
+    side = assembly.read_side(_settings())  # kept: its application closes the store when dropped
+    letters = assembly.read_only_tables(side).dead_letters(
         reason=reason, open_only=not everything, limit=100_000
     )
     reports.print_dead_letters(letters, fmt.value, out, csv_raw=csv_raw)
@@ -783,9 +756,8 @@ def dlq_retry(
 @dlq_app.command("show")
 def dlq_show(letter_id: Annotated[int, typer.Argument()]) -> None:
     """One dead letter, its original bytes shown safely."""
-    settings = _settings()
-    incidents = assembly.open_incidents(settings)
-    stored = assembly.ingest_recorder(incidents).dead_letter(letter_id)
+    side = assembly.read_side(_settings())  # kept: its application closes the store when dropped
+    stored = assembly.read_only_tables(side).dead_letter(letter_id)
     if stored is None:
         raise TicketstreamError(f"no dead letter with id {letter_id}")
     reports.print_dead_letter(stored, out)

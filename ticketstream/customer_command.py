@@ -53,7 +53,8 @@ def customer_export(
     """Write what the store holds about the customer (subject access request) as JSON."""
     settings = _settings()
     console = _console()
-    app = assembly.open_incidents(settings)
+    side = assembly.read_side(settings)  # read-only; kept: its application closes the store when dropped
+    app = side.reader.app
     customer = keys_of(app, customer_secret(settings), phone, email, key, settings.customer_phone_region)
     with progress(console, "reading the store", None) as advance:
         count = export(app, customer, output, advance)

@@ -13,20 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, select_autoescape
 
-from domain.sla_rules import SlaRules
 from projections.month import month_of, shift_month
 from projections.queries import Period, Row
 from projections.read_side import ReadSide
 from projections.report import Report
-from projections.runner import ProjectionRunner
 from projections.sla_queries import ClockFilter
 from projections.sla_report import SlaQuestion
 from ticketstream import reports
-from ticketstream.assembly import read_side_of
 
 Lang = Literal["en", "ru"]
 # No script, no remote anything: styles inline, images only as data.
@@ -89,19 +85,16 @@ class Dashboard:
     quality: list[Row]
 
 
-def gather(
-    source: ReadSide | ProjectionRunner, rules: SlaRules, month: str | None, department: str | None,
-    as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float = 72.0,
-) -> Dashboard:  # fmt: skip
+def gather(side: ReadSide, month: str | None, department: str | None, as_of: datetime) -> Dashboard:
     """The page's figures for ``month`` (default: the latest month with incidents up to T)."""
-    side = read_side_of(source, zone, rules, quick_reopen_hours)
-    everything = reports.report_rows(side, "dynamics", None, month_of(as_of, zone), None, as_of, zone)
+    zone = side.zone
+    everything = reports.report_rows(side, "dynamics", None, month_of(as_of, zone), None, as_of)
     months = [str(r["month"]) for r in everything if r["incidents"]]
     chosen: str = month or (months[-1] if months else month_of(as_of, zone))
     departments = side.departments(chosen)
 
     def rows(name: str, first: str | None, last: str) -> list[Row]:
-        return reports.report_rows(side, name, first, last, department, as_of, zone)
+        return reports.report_rows(side, name, first, last, department, as_of)
 
     dynamics = rows("dynamics", None, chosen)
     channels = rows("channels", chosen, chosen)
@@ -123,7 +116,7 @@ def gather(
         root_causes=causes, headline=(breached, resolved, breached / resolved if resolved else 0.0),
         thanks=thanks, sla=[r for r in sla if r["department"] != "(all)" or department is None],
         at_risk=at_risk[:AT_RISK_SHOWN],
-        quality=reports.quality_rows(side, chosen, chosen, department, as_of, zone, quick_reopen_hours),
+        quality=reports.quality_report(side, chosen, chosen, department, as_of).rows,
     )  # fmt: skip
 
 

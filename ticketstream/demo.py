@@ -60,20 +60,18 @@ def run_demo(settings: Settings, spec: SimulationSpec, console: Console) -> None
     say(console, reports.consume_summary(totals, waiting))
     runner = assembly.projection_runner(settings, app)
     say(console, f"projected {runner.catch_up()} notifications into the read models")
+    app.close()
+    side = assembly.read_side(settings)  # the reports, read-only
     now = datetime.now(timezone.utc)
     for name in ("channels", "dynamics", "thanks"):
-        reports.print_report(runner, name, None, None, None, "table", now, settings.zone, console)
-    rules = assembly.sla_rules(settings)
+        reports.print_report(side, name, None, None, None, "table", now, console)
     question = sla_reports.SlaQuestion(
         ClockFilter(Period.of(None, None, now, settings.zone)), now
     )
-    for rows, title in (
-        sla_reports.sla_rows(runner, rules, question, None, listing=False),
-        sla_reports.root_cause_rows(runner, rules, question, "root_cause", monthly=False),
-    ):
-        render(rows, "table", title, console)
+    for answer in (side.sla(question), side.root_causes(question)):
+        render(answer.rows, "table", answer.title, console)
     page = settings.state_dir / "report.html"
-    board = dashboard.gather(runner, rules, None, None, now, settings.zone, settings.quick_reopen_hours)
+    board = dashboard.gather(side, None, None, now)
     page.write_text(dashboard.render_page(board, "en", picker=False), encoding="utf-8")
     say(console, f"the monthly report of {board.month} as a page: {page}")
     say(console, f"demo finished in {time.perf_counter() - started:.1f} s; event store: {database}")

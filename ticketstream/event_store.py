@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
+from eventsourcing.postgres import PostgresFactory
 from psycopg import sql
 
 from ticketstream.errors import ConfigError, StoreUnreachable
@@ -22,8 +23,15 @@ def is_postgres(location: str) -> bool:
     return location.startswith(_PREFIXES)
 
 
-def event_store_env(location: str) -> dict[str, str]:
-    """The eventsourcing environment for ``location`` (a file path, sqlite:///path or postgresql://).
+# The library's PostgreSQL factory, its sessions refusing writes (the read side's).
+READ_ONLY_POSTGRES = "ticketstream.event_store:ReadOnlyPostgresFactory"
+# The table of stored events: it exists once anything has opened the store for writing.
+EVENTS_TABLE = "incidents_events"
+
+
+def event_store_env(location: str, *, make_directory: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for ``location`` (a file path, sqlite:///path or
+    postgresql://); an SQLite file's directory is made unless not ``make_directory``.
 
     Raises:
         ConfigError: for a PostgreSQL URL without a database name.
@@ -31,7 +39,8 @@ def event_store_env(location: str) -> dict[str, str]:
     if is_postgres(location):
         return _postgres_env(location)
     path = Path(location.removeprefix("sqlite:///"))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_directory:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),
@@ -40,6 +49,47 @@ def event_store_env(location: str) -> dict[str, str]:
         "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
         "MAPPER_TOPIC": MAPPER_TOPIC,
     }
+
+
+def sqlite_path(location: str) -> Path:
+    """The file an SQLite event store setting names."""
+    return Path(location.removeprefix("sqlite:///"))
+
+
+class ReadOnlyPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory whose every session has
+    ``default_transaction_read_only`` on: whatever the recorder runs, the server refuses to
+    write (set before the pool makes its first connection)."""
+
+    def __init__(self, env: object) -> None:
+        super().__init__(env)  # type: ignore[arg-type]
+        kwargs = self.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)
+        kwargs["options"] = "-c default_transaction_read_only=on"
+
+
+def store_exists(location: str) -> bool:
+    """Whether the event store has been made (its file, or its events table in the schema),
+    asked without making anything.
+
+    Raises:
+        StoreUnreachable: when the database server does not answer.
+        ConfigError: when the database refuses us.
+    """
+    if not is_postgres(location):
+        return sqlite_path(location).is_file()
+    env = _postgres_env(location)
+    try:
+        with psycopg.connect(_conninfo(env), connect_timeout=10, options="-c default_transaction_read_only=on") as conn:
+            found = conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (env["POSTGRES_SCHEMA"], EVENTS_TABLE),
+            ).fetchone()
+    except psycopg.OperationalError as err:
+        raise StoreUnreachable(f"cannot reach the PostgreSQL event store: {err}".strip()) from None
+    except psycopg.Error as err:
+        raise ConfigError(f"cannot use the PostgreSQL event store: {err}".strip()) from None
+    return found is not None
 
 
 def same_location(one: str, other: str) -> bool:

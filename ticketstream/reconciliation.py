@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from producers.servicenow import ImportOptions
 from producers.servicenow_tally import ExportTally, MonthTally, tally_export
-from projections.incident_queries import monthly_counts, root_cause_counts
 from projections.queries import Period, Row
-from projections.runner import ProjectionRunner
+from projections.read_side import ReadSide
 
 MEASURES = ("incidents", "resolved", "reopened", "reassignments")
 # How many root causes of each month are compared (the CSV's most frequent, then the store's).
@@ -17,18 +16,15 @@ TOP_ROOT_CAUSES = 5
 _EVERY_MONTH = Period("0000-01", "9999-12")
 
 
-def reconcile(
-    runner: ProjectionRunner, file: Path, options: ImportOptions, report_zone: ZoneInfo
-) -> tuple[list[Row], str]:
-    """The reconciliation rows of ``file`` against the read models, and their title."""
+def reconcile(side: ReadSide, file: Path, options: ImportOptions) -> tuple[list[Row], str]:
+    """The reconciliation rows of ``file`` against the read models (read-only), and their title."""
     with file.open(encoding="utf-8", errors="replace", newline="") as lines:
-        tally = tally_export(lines, options.zone, report_zone)
-    with runner.transaction(commit=False) as c:
-        counts = monthly_counts(c, _EVERY_MONTH, options.source)
-        causes = root_cause_counts(c, _EVERY_MONTH, options.source)
+        tally = tally_export(lines, options.zone, side.zone)
+    counts, causes = side.incident_counts(_EVERY_MONTH, options.source)
     rows = reconciliation_rows(tally, counts, causes)
     title = f"{file.name} (csv) beside the read models (source {options.source})"
-    lag = next((s.lag for s in runner.status() if s.name == "incident_summaries"), 0)
+    status = side.projection_status(datetime.now(timezone.utc)).rows
+    lag = next((int(s["lag"]) for s in status if s["projection"] == "incident_summaries"), 0)
     if lag:
         title += f" — incident_summaries is {lag} events behind: run `ticketstream project --once`"
     return rows, title

@@ -77,9 +77,9 @@ def verify_store(settings: Settings, span: ReplayRange, embedded: bool, console:
     """Compare the range of the log with the configured store (a dry run: nothing is written)."""
     outage = assembly.outage_policy(settings)
     with assembly.kafka_bootstrap(settings, outage, embedded=embedded) as servers:
-        app = assembly.open_incidents(settings, outage)
-        settled = assembly.ingest_recorder(app).settled_coordinates()
-        held = stored_facts(app, settings.zone)
+        side = assembly.read_side(settings, outage)  # a dry run: read-only
+        settled = assembly.read_only_tables(side).settled_coordinates()
+        held = stored_facts(side.reader.app, settings.zone)
         source = assembly.replay_source(settings, servers, span, lambda: {})
         try:
             with progress(console, "verifying", source.expected) as advance:

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -20,83 +19,55 @@ from domain.incident import Incident, in_timeline_order
 from projections import queries
 from projections.read_side import ReadSide
 from projections.report import Report
-from projections.runner import ProjectionRunner
-from projections.repeat_contacts import repeat_contact_rows
-from ticketstream.assembly import read_side_of
 from ticketstream.customer_data import data_key_ids, opened
 from ticketstream.errors import TicketstreamError
 from ticketstream.report_output import Format, channel_pivot, render
 from ticketstream.safe_text import json_text
 from ticketstream.safe_text import say, text, titled_table
 
-Source = ReadSide | ProjectionRunner
-
 
 def report_rows(
-    source: Source,
-    name: str,
-    first: str | None,
-    last: str | None,
-    department: str | None,
-    now: datetime,
-    zone: ZoneInfo,
-) -> list[dict[str, object]]:
+    side: ReadSide, name: str, first: str | None, last: str | None, department: str | None, now: datetime,
+) -> list[dict[str, object]]:  # fmt: skip
     """The rows of one report over a period (the period's end defaults to the month of now)."""
-    return monthly_report(source, name, first, last, department, now, zone).rows
+    return monthly_report(side, name, first, last, department, now).rows
 
 
 def monthly_report(
-    source: Source, name: str, first: str | None, last: str | None, department: str | None,
-    now: datetime, zone: ZoneInfo,
+    side: ReadSide, name: str, first: str | None, last: str | None, department: str | None, now: datetime,
 ) -> Report:  # fmt: skip
     """`report channels|dynamics|thanks` from the read side."""
-    period = queries.Period.of(first, last, now, zone)
-    return read_side_of(source, zone).monthly(name, period, department)
-
-
-def quality_rows(
-    source: Source, first: str | None, last: str | None, department: str | None,
-    as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float,
-) -> list[dict[str, object]]:  # fmt: skip
-    """`report quality`: the counter-metrics per month and department, as of a moment."""
-    return quality_report(source, first, last, department, as_of, zone, quick_reopen_hours).rows
+    return side.monthly(name, queries.Period.of(first, last, now, side.zone), department)
 
 
 def quality_report(
-    source: Source, first: str | None, last: str | None, department: str | None,
-    as_of: datetime, zone: ZoneInfo, quick_reopen_hours: float,
+    side: ReadSide, first: str | None, last: str | None, department: str | None, as_of: datetime,
 ) -> Report:  # fmt: skip
     """`report quality` from the read side, titled."""
-    period = queries.Period.of(first, last, as_of, zone)
-    side = read_side_of(source, zone, quick_reopen_hours=quick_reopen_hours)
-    return side.quality(period, department, as_of)
+    return side.quality(queries.Period.of(first, last, as_of, side.zone), department, as_of)
 
 
 def repeat_contacts(
-    runner: ProjectionRunner, first: str | None, last: str | None, department: str | None,
-    within_days: int, now: datetime, zone: ZoneInfo,
-) -> list[dict[str, object]]:  # fmt: skip
+    side: ReadSide, first: str | None, last: str | None, department: str | None, within_days: int, now: datetime,
+) -> Report:  # fmt: skip
     """`report repeat-contacts`: per month and department, customers coming back within N days."""
-    period = queries.Period.of(first, last, now, zone)
-    with runner.transaction(commit=False) as c:
-        return repeat_contact_rows(c, period, department, within_days)
+    return side.repeat_contacts(queries.Period.of(first, last, now, side.zone), department, within_days)
 
 
 def print_report(
-    source: Source,
+    side: ReadSide,
     name: str,
     first: str | None,
     last: str | None,
     department: str | None,
     fmt: Format,
     now: datetime,
-    zone: ZoneInfo,
     console: Console,
     *,
     csv_raw: bool = False,
 ) -> None:
     """Print one report in the chosen format (CSV neutralised unless ``csv_raw``)."""
-    answer = monthly_report(source, name, first, last, department, now, zone)
+    answer = monthly_report(side, name, first, last, department, now)
     if name == "channels" and fmt == "table" and answer.rows:
         console.print(channel_pivot(answer.rows, answer.title))
     else:
@@ -155,16 +126,11 @@ def print_incident(app: Incidents, incident_id: str, console: Console) -> None:
     console.print(table)
 
 
-def projection_rows(source: Source, now: datetime) -> list[dict[str, object]]:
-    """Each read model's position, lag in notifications and in time, and its rules."""
-    return read_side_of(source, ZoneInfo("UTC")).projection_status(now).rows
-
-
 def print_projection_status(
-    source: Source, fmt: Format, console: Console, now: datetime, *, csv_raw: bool = False
+    side: ReadSide, fmt: Format, console: Console, now: datetime, *, csv_raw: bool = False
 ) -> None:
     """Each read model's position and lag behind the event store, and its rules."""
-    rows = projection_rows(source, now)
+    rows = side.projection_status(now).rows
     render([_readable(r) for r in rows] if fmt == "table" else rows, fmt, "Projections", console, csv_raw=csv_raw)
 
 
@@ -200,14 +166,15 @@ class StatusScreen:
 
 
 def status_screen(
-    runner: ProjectionRunner, recorder: IngestTables, lags: list[PartitionLag] | str, now: datetime
+    side: ReadSide, recorder: IngestTables, lags: list[PartitionLag] | str, now: datetime
 ) -> StatusScreen:
-    """Gather the ops screen; ``lags`` is a sentence when Kafka could not be asked."""
+    """Gather the ops screen (``recorder``: the read side's store's ingest tables, read-only);
+    ``lags`` is a sentence when Kafka could not be asked."""
     partitions: list[dict[str, object]] | str = lags if isinstance(lags, str) else [
         {"partition": p.partition, "kafka_end_offset": p.end, "stored_position": p.applied, "lag": p.lag}
         for p in lags
     ]  # fmt: skip
-    return StatusScreen(partitions, projection_rows(runner, now), recorder.open_dead_letter_counts())
+    return StatusScreen(partitions, side.projection_status(now).rows, recorder.open_dead_letter_counts())
 
 
 def print_status(screen: StatusScreen, fmt: Format, console: Console) -> None:

@@ -9,8 +9,7 @@ from rich.console import Console
 
 from domain.calendar import BusinessCalendar
 from domain.sla_rules import SELECTORS, SlaRules
-from projections.runner import ProjectionRunner
-from projections.sla_clocks import SlaClocks, recorded_fingerprint
+from projections.sla_clocks import STALE_RULES, SlaClocks
 from ticketstream import assembly
 from ticketstream.errors import StoreUnreachable
 from ticketstream.event_store import is_postgres
@@ -49,17 +48,14 @@ def read_model_line(settings: Settings, rules: SlaRules) -> str:
     if not is_postgres(location) and not Path(location.removeprefix("sqlite:///")).exists():
         return f"SLA read model: none yet (no event store at {location})"
     try:
-        app = assembly.open_incidents(settings)
-        model = SlaClocks(rules, app.histories, settings.zone)
-        runner = ProjectionRunner(app, [model])
-        with runner.transaction(commit=False) as c:
-            recorded = recorded_fingerprint(c)
-            stale = model.stale_note(c)
+        side = assembly.read_side(settings)  # read-only
+        recorded = side.recorded_fingerprint()
     except (StoreUnreachable, OperationalError, InterfaceError):
         return "SLA read model: not compared (the event store is out of reach)"
     if recorded is None:
         return "SLA read model: not filled yet"
-    return f"SLA read model: {stale or 'computed under these rules'}"
+    fingerprint = SlaClocks(rules, side.reader.app.histories, settings.zone).fingerprint
+    return f"SLA read model: {'computed under these rules' if recorded == fingerprint else STALE_RULES}"
 
 
 def _holidays(calendar: BusinessCalendar) -> str:

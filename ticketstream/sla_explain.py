@@ -6,25 +6,22 @@ from datetime import datetime
 
 from rich.console import Console
 
-from domain.application import Incidents
-from domain.sla_rules import SlaRules
-from projections.explanation import explanation
 from projections.queries import Row
+from projections.read_side import ReadSide
 from projections.report import Report
 from projections.sla_queries import PolicyChoice
 from ticketstream.safe_text import say, text, titled_table
 
 
 def print_explanation(
-    app: Incidents, rules: SlaRules, incident_id: str, as_of: datetime, policy: PolicyChoice,
-    console: Console,
-) -> None:  # fmt: skip
+    side: ReadSide, incident_id: str, as_of: datetime, policy: PolicyChoice, console: Console
+) -> None:
     """Each clock's calendar, its counted, paused and closed stretches, and its status.
 
     Raises:
         QueryError: when the event store has no such incident.
     """
-    print_report(explanation(app, rules, incident_id, as_of, policy), console)
+    print_report(side.explain(incident_id, as_of, policy), console)
 
 
 def print_report(explained: Report, console: Console) -> None:

@@ -32,7 +32,9 @@ from tests.integration.conftest import POSTGRES_URL
 from tests.unit.test_ingest import messages_of
 from tests.unit.test_sla_fingerprint import stricter
 from ticketstream.event_store import drop_schema, ensure_schema, event_store_env
-from ticketstream.sla_reports import SlaQuestion, sla_rows
+from projections.read_side import ReadSide
+from projections.store_reader import DatastoreReader
+from ticketstream.sla_reports import SlaQuestion
 from tests.integration.read_model_rows import read_model_rows
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -74,8 +76,7 @@ def events_of(incidents_per_month: int, seed: int = 7) -> list[dict[str, Any]]:
 
 def ask(runner: ProjectionRunner, rules: SlaRules) -> object:
     """What `report sla` answers (its summary rows)."""
-    rows, _ = sla_rows(runner, rules, QUESTION, None, listing=False)
-    return rows
+    return ReadSide(DatastoreReader(runner.app), UTC_ZONE, rules).sla(QUESTION).rows
 
 
 def _read_in_a_loop(location: str, ready: Any, stop: Any, answers: Any) -> None:

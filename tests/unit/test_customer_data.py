@@ -9,7 +9,6 @@ import sqlite3
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +21,6 @@ from ticketstream import assembly, customer_data, reports
 from ticketstream.settings import load_settings
 
 SECRET = b"unit-test secret, thirty-two b.."
-UTC = ZoneInfo("UTC")
 ANNA = {"name": "Анна Łukasiewicz-O'Neil", "phone": "+7 (903) 111-22-33", "email": "Anna.L@Example.com"}
 BORIS = {"name": "Boris 李", "phone": "+7 903 999 88 77"}
 
@@ -57,10 +55,11 @@ def _ingest(path: Path, events: list[dict[str, object]], batch_sizes: list[int] 
 
 def _repeats(path: Path, within_days: int = 7) -> list[dict[str, object]]:
     app = open_app(path)
-    runner = assembly.projection_runner(load_settings(event_store=str(path)), app)
-    runner.catch_up()
-    rows = reports.repeat_contacts(runner, "2025-03", "2025-04", None, within_days, datetime.now(timezone.utc), UTC)
+    store = load_settings(event_store=str(path))
+    assembly.projection_runner(store, app).catch_up()
     app.close()
+    side = assembly.read_side(store)
+    rows = reports.repeat_contacts(side, "2025-03", "2025-04", None, within_days, datetime.now(timezone.utc)).rows
     return rows
 
 

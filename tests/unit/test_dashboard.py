@@ -3,28 +3,28 @@ page carries no script, and both languages label it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from markupsafe import escape
 
 from consumers.ingest import Ingest
+from projections.read_side import ReadSide
 from ticketstream import assembly, dashboard, reports
 from ticketstream.settings import load_settings
 from tests.hostile import hostile_strings
 from tests.unit.test_ingest import messages_of, open_app, wire
 
 HOSTILE = "<script>document.title='pwned'</script>"
-UTC_ZONE = ZoneInfo("UTC")
 LATER = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
+def side(tmp_path: Path) -> Iterator[ReadSide]:
     settings = load_settings(event_store=str(tmp_path / "e.db"))
     app = open_app(tmp_path / "e.db")
     Ingest(app).process(messages_of([
@@ -32,26 +32,23 @@ def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
         wire("received", "INC-2", hours=2, channel="<img src=x onerror=alert(1)>"),
         wire("thanked", "INC-2", hours=5),
     ]))  # fmt: skip
-    runner = assembly.projection_runner(settings, app)
-    runner.catch_up()
-    yield runner
+    assembly.projection_runner(settings, app).catch_up()
+    yield assembly.read_side(settings)
     app.close()
 
 
-def test_the_page_shows_the_reports_figures_for_the_month(runner) -> None:  # type: ignore[no-untyped-def]
-    board = dashboard.gather(runner, assembly.sla_rules(load_settings()), None, None, LATER, UTC_ZONE)
+def test_the_page_shows_the_reports_figures_for_the_month(side: ReadSide) -> None:
+    board = dashboard.gather(side, None, None, LATER)
 
     assert board.month == "2025-03"
-    assert board.dynamics == reports.report_rows(runner, "dynamics", None, "2025-03", None, LATER, UTC_ZONE)
+    assert board.dynamics == reports.report_rows(side, "dynamics", None, "2025-03", None, LATER)
     assert board.summary["incidents"] == 2 and board.summary["thanks"] == 1
     assert board.headline == (1, 1, 1.0)  # INC-1 took 300 hours: its resolution breached
     assert {r["clock"] for r in board.sla} >= {"handover", "resolution"}
 
 
-def test_every_text_from_the_store_is_escaped_and_the_page_has_no_script(runner) -> None:  # type: ignore[no-untyped-def]
-    page = dashboard.render_page(
-        dashboard.gather(runner, assembly.sla_rules(load_settings()), "2025-03", None, LATER, UTC_ZONE), "en", picker=True
-    )
+def test_every_text_from_the_store_is_escaped_and_the_page_has_no_script(side: ReadSide) -> None:
+    page = dashboard.render_page(dashboard.gather(side, "2025-03", None, LATER), "en", picker=True)
 
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in page
@@ -60,10 +57,8 @@ def test_every_text_from_the_store_is_escaped_and_the_page_has_no_script(runner)
         assert f'<section id="{section}">' in page
 
 
-def test_russian_labels(runner) -> None:  # type: ignore[no-untyped-def]
-    page = dashboard.render_page(
-        dashboard.gather(runner, assembly.sla_rules(load_settings()), "2025-03", None, LATER, UTC_ZONE), "ru", picker=False
-    )
+def test_russian_labels(side: ReadSide) -> None:
+    page = dashboard.render_page(dashboard.gather(side, "2025-03", None, LATER), "ru", picker=False)
 
     assert "Причины длительного обслуживания" in page and "1 из 1 обращений (100.0 %)" in page
     assert '<form' not in page  # a written file has no picker: it opens offline

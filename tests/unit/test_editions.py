@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from consumers.ingest import Ingest
+from projections.errors import QueryError
 from projections.queries import Period
 from ticketstream import assembly, editions
 from ticketstream.errors import TicketstreamError
@@ -33,29 +34,32 @@ def _march(tmp_path: Path):  # type: ignore[no-untyped-def]
     return settings, app, feed, runner
 
 
-def _rows(runner, report, which, department=None):  # type: ignore[no-untyped-def]
-    restated = lambda: editions.rows_now(runner, assembly.sla_rules(load_settings()), report, "2025-03",  # noqa: E731
-                                         department, datetime.now(UTC), UTC_ZONE)  # fmt: skip
-    return editions.edition_rows(runner, report, Period("2025-03", "2025-03"), department, which, restated, UTC_ZONE)[0]
+def _rows(settings, report, which, department=None):  # type: ignore[no-untyped-def]
+    side = assembly.read_side(settings)  # read-only, as `report --edition` reads
+    return side.edition(report, Period("2025-03", "2025-03"), department, which, datetime.now(UTC))[0]
+
+
+def _close(settings, runner, month):  # type: ignore[no-untyped-def]
+    return editions.close_month(runner, assembly.read_side_over(runner.app, settings), month, APRIL_5)
 
 
 def test_a_closed_month_keeps_its_published_figures_while_late_events_restate_it(tmp_path: Path) -> None:
     settings, app, feed, runner = _march(tmp_path)
-    stored = editions.close_month(runner, assembly.sla_rules(settings), "2025-03", APRIL_5, UTC_ZONE)
+    stored = _close(settings, runner, "2025-03")
     assert stored == 5 * 2  # five reports, for all departments and for retail_store
-    published = _rows(runner, "dynamics", "published")
+    published = _rows(settings, "dynamics", "published")
     assert published == [{"month": "2025-03", "incidents": 2}]
 
     Ingest(app).process([feed(wire("received", "INC-3", hours=5)), feed(wire("received", "INC-4", hours=6))])
     runner.catch_up()
 
-    assert _rows(runner, "dynamics", "published") == published
-    assert _rows(runner, "dynamics", "restated") == [{"month": "2025-03", "incidents": 4}]
-    diff = _rows(runner, "dynamics", "diff")
+    assert _rows(settings, "dynamics", "published") == published
+    assert _rows(settings, "dynamics", "restated") == [{"month": "2025-03", "incidents": 4}]
+    diff = _rows(settings, "dynamics", "diff")
     today = date.today().isoformat()
     assert [(d["measure"], d["published"], d["restated"]) for d in diff] == [("incidents", 2, 4)]
     assert diff[0]["why"] == f"+2 received events that arrived {today}"
-    channels = _rows(runner, "channels", "diff", department="retail_store")
+    channels = _rows(settings, "channels", "diff", department="retail_store")
     assert {(d["channel"], d["measure"], d["published"], d["restated"]) for d in channels} >= {
         ("email", "contacts", 1, 3),
     }
@@ -64,13 +68,12 @@ def test_a_closed_month_keeps_its_published_figures_while_late_events_restate_it
 
 def test_an_edition_is_never_replaced_and_only_a_past_month_is_closed(tmp_path: Path) -> None:
     settings, app, _, runner = _march(tmp_path)
-    rules = assembly.sla_rules(settings)
     with pytest.raises(TicketstreamError, match="is not over yet"):
-        editions.close_month(runner, rules, "2025-04", APRIL_5, UTC_ZONE)
-    editions.close_month(runner, rules, "2025-03", APRIL_5, UTC_ZONE)
+        _close(settings, runner, "2025-04")
+    _close(settings, runner, "2025-03")
     with pytest.raises(TicketstreamError, match="was published 2025-04-05T12:00:00"):
-        editions.close_month(runner, rules, "2025-03", APRIL_5, UTC_ZONE)
-    assert editions.published_months(runner) == {"2025-03": APRIL_5.isoformat()}
+        _close(settings, runner, "2025-03")
+    assert assembly.read_side(settings).published_months() == {"2025-03": APRIL_5.isoformat()}
     app.close()
 
 
@@ -85,13 +88,13 @@ def test_the_month_that_just_ended_is_closed_after_its_days_of_grace(tmp_path: P
 
 def test_editions_of_a_whole_period_report_are_of_one_month(tmp_path: Path) -> None:
     settings, app, _, runner = _march(tmp_path)
-    editions.close_month(runner, assembly.sla_rules(settings), "2025-03", APRIL_5, UTC_ZONE)
+    _close(settings, runner, "2025-03")
 
-    with pytest.raises(TicketstreamError, match="of one month"):
-        editions.edition_rows(runner, "sla", Period("2025-02", "2025-03"), None, "published", list, UTC_ZONE)
-    sla = _rows(runner, "sla", "published")
+    with pytest.raises(QueryError, match="of one month"):
+        assembly.read_side(settings).edition("sla", Period("2025-02", "2025-03"), None, "published", APRIL_5)
+    sla = _rows(settings, "sla", "published")
     assert sla and {r["clock"] for r in sla} >= {"resolution"}
-    assert _rows(runner, "sla", "diff") == []  # nothing arrived since
+    assert _rows(settings, "sla", "diff") == []  # nothing arrived since
     app.close()
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +32,8 @@ from domain.fact import Fact
 from domain.sla_rules import default_rules
 from producers.errors import InvalidRow
 from producers.servicenow import ImportSummary
+from projections.read_side import ReadSide
+from projections.store_reader import DatastoreReader
 from tests.hostile import hostile_strings, live_code_labels
 from tests.unit.test_ingest import Event, messages_of, open_app, store, wire
 from ticketstream import reports, servicenow_import, sla_config_report, sla_explain
@@ -266,7 +269,8 @@ def test_incident_explain_prints_hostile_groups_and_classifications_as_inert_tex
     with incidents() as app:
         _hostile_incident(app, text, label)
 
-        sla_explain.print_explanation(app, default_rules(), "INC-1", LATER, "started", plain)
+        side = ReadSide(DatastoreReader(app), ZoneInfo("UTC"), default_rules())
+        sla_explain.print_explanation(side, "INC-1", LATER, "started", plain)
 
     assert_inert(out.getvalue())
     assert_literal(label, out.getvalue())

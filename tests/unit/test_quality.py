@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,11 +13,10 @@ from ticketstream import assembly, reports
 from ticketstream.settings import load_settings
 from tests.unit.test_ingest import T0, Feed, open_app, wire
 
-UTC_ZONE = ZoneInfo("UTC")
 
 
 @pytest.fixture
-def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
+def side(tmp_path: Path):  # type: ignore[no-untyped-def]
     app = open_app(tmp_path / "e.db")
     feed = Feed()
     events = [
@@ -31,18 +29,18 @@ def runner(tmp_path: Path):  # type: ignore[no-untyped-def]
         wire("received", "INC-5"),
     ]  # fmt: skip
     Ingest(app).process([feed(e) for e in reversed(events)])  # arrival order does not matter
-    runner = assembly.projection_runner(load_settings(event_store=str(tmp_path / "e.db")), app)
-    runner.catch_up()
-    yield runner
+    settings = load_settings(event_store=str(tmp_path / "e.db"))
+    assembly.projection_runner(settings, app).catch_up()
+    yield assembly.read_side(settings)
     app.close()
 
 
-def _quality(runner, hours_after: float):  # type: ignore[no-untyped-def]
-    return reports.quality_rows(runner, "2025-03", "2025-03", None, T0 + timedelta(hours=hours_after), UTC_ZONE, 72)
+def _quality(side, hours_after: float):  # type: ignore[no-untyped-def]
+    return reports.quality_report(side, "2025-03", "2025-03", None, T0 + timedelta(hours=hours_after)).rows
 
 
-def test_the_counter_metrics_of_a_month(runner) -> None:  # type: ignore[no-untyped-def]
-    [row] = _quality(runner, 1000)
+def test_the_counter_metrics_of_a_month(side) -> None:  # type: ignore[no-untyped-def]
+    [row] = _quality(side, 1000)
 
     assert (row["incidents"], row["resolved"]) == (5, 4)
     assert (row["rated_good"], row["rated_bad"], row["rated_neutral"]) == (1, 1, 0)
@@ -53,13 +51,13 @@ def test_the_counter_metrics_of_a_month(runner) -> None:  # type: ignore[no-unty
     assert row["escalation_rate"] == 1 / 5
 
 
-def test_as_of_a_moment_only_the_facts_by_then_count(runner) -> None:  # type: ignore[no-untyped-def]
-    [early] = _quality(runner, 4.5)  # INC-1 and INC-3 resolved; INC-2 and INC-4 not yet
+def test_as_of_a_moment_only_the_facts_by_then_count(side) -> None:  # type: ignore[no-untyped-def]
+    [early] = _quality(side, 4.5)  # INC-1 and INC-3 resolved; INC-2 and INC-4 not yet
 
     assert (early["incidents"], early["resolved"]) == (5, 2)
     assert early["first_contact_resolution"] == 1.0 and early["reopen_rate"] == 0.0
     assert early["response_rate"] == 1 / 2
-    [later] = _quality(runner, 50)  # INC-3 not reopened yet
+    [later] = _quality(side, 50)  # INC-3 not reopened yet
     assert later["reopen_rate"] == 1 / 4 and later["first_contact_resolution"] == 2 / 4
 
 
@@ -70,10 +68,10 @@ def test_the_routing_at_the_receipt_is_not_a_reassignment(tmp_path: Path) -> Non
         wire("received", "INC-9"), wire("reassigned", "INC-9", department="tech_support"),
         wire("resolved", "INC-9", hours=3),
     )])  # fmt: skip
-    runner = assembly.projection_runner(load_settings(event_store=str(tmp_path / "e.db")), app)
-    runner.catch_up()
+    settings = load_settings(event_store=str(tmp_path / "e.db"))
+    assembly.projection_runner(settings, app).catch_up()
 
-    [row] = _quality(runner, 100)
+    [row] = _quality(assembly.read_side(settings), 100)
 
     assert row["first_contact_resolution"] == 1.0
     app.close()

@@ -18,8 +18,9 @@ from domain.sla_fingerprint import rules_fingerprint
 from domain.sla_rules import AtRiskRule, PolicyRule, PolicyVersion, SlaRules, default_rules
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import STALE_RULES, SlaClocks, recorded_fingerprint
+from projections.read_side import ReadSide
+from projections.store_reader import DatastoreReader
 from tests.unit.test_ingest import messages_of, open_app, wire
-from ticketstream.sla_reports import stale_rules
 
 RULES = default_rules()
 UTC_ZONE = ZoneInfo("UTC")
@@ -55,6 +56,14 @@ def filled(path: Path) -> Incidents:
     Ingest(app).process(messages_of([wire("received"), wire("resolved", hours=30)]))
     runner_of(app).catch_up()
     return app
+
+
+def stale_rules(runner: ProjectionRunner) -> str | None:
+    """What the read side says of the SLA read model under the runner's rules and zone."""
+    sla = runner.read_models[SlaClocks.name]
+    assert isinstance(sla, SlaClocks)
+    side = ReadSide(DatastoreReader(runner.app), sla.zone, sla.rules, sla_fingerprint=sla.fingerprint)
+    return side.stale_rules()
 
 
 def fingerprint_in(runner: ProjectionRunner) -> str | None:

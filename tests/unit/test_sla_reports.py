@@ -21,9 +21,11 @@ from domain.sla_rules import PolicyRule, PolicyVersion, SlaRules, default_rules
 from producers.simulator import SimulationSpec, simulate
 from projections import root_causes, sla_queries
 from projections.queries import Period
+from projections.read_side import ReadSide
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import COLUMNS, SlaClocks
 from projections.sla_queries import ClockFilter, EvaluatedClock
+from projections.store_reader import DatastoreReader
 from tests.lifecycle_traffic import with_real_lifecycles
 from tests.sla_oracle import MOSCOW, clocks_of
 from tests.unit.test_ingest import T0, Event, messages_of, open_app, wire
@@ -53,6 +55,11 @@ def projected(path: Path, events: Sequence[Event], batch_size: int = 10_000) -> 
 
 def sla_runner(app: Incidents, batch_size: int = 10_000, rules: SlaRules = RULES) -> ProjectionRunner:
     return ProjectionRunner(app, [SlaClocks(rules, app.histories, MOSCOW)], batch_size=batch_size)
+
+
+def side_of(runner: ProjectionRunner, rules: SlaRules = RULES) -> ReadSide:
+    """The reports over the runner's store, in its zone, under these rules."""
+    return ReadSide(DatastoreReader(runner.app), MOSCOW, rules)
 
 
 def clocks_as_of(
@@ -254,9 +261,8 @@ def test_at_risk_lists_open_clocks_near_or_past_their_deadline_with_when_they_ar
     # Thursday 14:00 local: 900 of 1080 minutes used, 180 left ≤ 20 % of 1080.
     as_of = T0 + timedelta(hours=74)
 
-    rows, title = sla_reports.at_risk_rows(
-        runner, RULES, sla_reports.SlaQuestion(ClockFilter(EVERY_MONTH), as_of)
-    )
+    answer = side_of(runner).at_risk(sla_reports.SlaQuestion(ClockFilter(EVERY_MONTH), as_of))
+    rows, title = answer.rows, answer.title
 
     assert [(r["clock"], r["cycle"], r["status"], r["minutes_left"]) for r in rows] == [
         ("resolution", 2, "at_risk", 180.0)
@@ -270,9 +276,7 @@ def test_a_closed_calendar_says_when_it_opens(tmp_path: Path) -> None:
     runner = _story(tmp_path, wire("received", "INC-2", hours=22, priority="critical"))
     as_of = T0 + timedelta(hours=44)  # Wednesday 8:00 local, Customer Service closed
 
-    rows, _ = sla_reports.at_risk_rows(
-        runner, RULES, sla_reports.SlaQuestion(ClockFilter(EVERY_MONTH), as_of)
-    )
+    rows = side_of(runner).at_risk(sla_reports.SlaQuestion(ClockFilter(EVERY_MONTH), as_of)).rows
 
     assert [(r["incident_id"], r["clock"], r["minutes_left"], r["minutes_overdue"]) for r in rows] == [
         ("INC-1", "escalation_response", 0.0, 1020.0),  # tech support, 24/7 since Monday 15:00
@@ -288,7 +292,7 @@ def test_explain_traces_every_clock_and_attributes_a_breach_to_who_held_the_ball
     runner = _story(tmp_path)
     console = Console(file=io.StringIO(), width=200)
 
-    sla_explain.print_explanation(runner.app, _with_policy_2(900), "INC-1", LATER, "current", console)
+    sla_explain.print_explanation(side_of(runner, _with_policy_2(900)), "INC-1", LATER, "current", console)
 
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "handover (cycle 1)" in text and "resolution (cycle 2)" in text

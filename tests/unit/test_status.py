@@ -18,7 +18,8 @@ def test_a_read_model_behind_says_by_how_much_event_time_and_wall_time(tmp_path:
     Ingest(app).process(messages_of([wire("received", "INC-1"), wire("resolved", "INC-1", hours=30)]))
     later = datetime.now(UTC) + timedelta(minutes=5)
 
-    behind = {r["projection"]: r for r in reports.projection_rows(runner, later)}
+    side = assembly.read_side(settings)
+    behind = {r["projection"]: r for r in side.projection_status(later).rows}
 
     assert behind["channel_mix"]["lag"] == 2
     sla = behind["sla_clocks"]
@@ -26,7 +27,7 @@ def test_a_read_model_behind_says_by_how_much_event_time_and_wall_time(tmp_path:
     assert sla["event_time_behind_seconds"] == 30 * 3600  # received to resolved
     assert 300 <= float(str(sla["wall_time_behind_seconds"])) < 360  # stored just now, asked 5 min later
     runner.catch_up()
-    caught_up = {r["projection"]: r for r in reports.projection_rows(runner, later)}
+    caught_up = {r["projection"]: r for r in side.projection_status(later).rows}
     assert all(
         (r["lag"], r["event_time_behind_seconds"], r["wall_time_behind_seconds"]) == (0, 0.0, 0.0)
         for r in caught_up.values()
@@ -42,10 +43,8 @@ def test_the_status_screen_counts_open_dead_letters_by_reason(tmp_path: Path) ->
            for i, value in enumerate([b"{", b"[]", b"{"]) for m in messages[:1]]  # fmt: skip
     Ingest(app).process([*messages, *bad])
 
-    screen = reports.status_screen(
-        assembly.projection_runner(settings, app), assembly.ingest_recorder(app),
-        "not asked: no broker", datetime.now(UTC),
-    )  # fmt: skip
+    side = assembly.read_side(settings)
+    screen = reports.status_screen(side, assembly.read_only_tables(side), "not asked: no broker", datetime.now(UTC))
 
     assert screen.open_dead_letters == {"not_an_object": 1, "not_json": 2}
     assert screen.partitions == "not asked: no broker"
