@@ -10,7 +10,8 @@ Run by hand (`make bench`, or `.venv/bin/python bench/ingest.py --events 200000`
 
 ``--at-scale 1000000:250000`` repeats everything at that size (events:incidents) and prints
 each rate and peak RSS against the first size's; ``--store postgresql://…`` also runs (b) on
-that PostgreSQL (a schema of its own, dropped after). Every rate is events per second and every
+that PostgreSQL (a schema of its own, dropped after); ``--stages b`` measures only (a) and (b)
+(e.g. to compare peak memory at two sizes quickly). Every rate is events per second and every
 ratio is against (a) of the same size, measured in the same run. The last line printed is
 `ratio b/a = X.XXX` of the first size.
 """
@@ -71,41 +72,57 @@ def main() -> None:
                         help="also run (b) on this PostgreSQL database")  # fmt: skip
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stages", default="bcde",
+                        help="which of (b) (c) (d) (e) to measure besides (a), e.g. b; "
+                             "(d) needs (b)'s store")  # fmt: skip
     args = parser.parse_args()
+    if not set(args.stages) <= set("bcde") or ("d" in args.stages and "b" not in args.stages):
+        parser.error("--stages: letters of bcde, and d only with b")
     configure_logging("WARNING", "json")
     sizes = [(args.events, args.incidents)]
     if args.at_scale:
         events, incidents = (int(n) for n in args.at_scale.split(":"))
         sizes.append((events, incidents))
-    results = [_measure(e, i, args.partitions, args.seed, args.store) for e, i in sizes]
+    results = [_measure(e, i, args.partitions, args.seed, args.store, args.stages) for e, i in sizes]
     for size in results:
         print(f"{size.label}:")
         rates = size.rates
         print(f"  (a) kafka-python, no processing: {rates['a']:,.0f} events/s")
-        print(f"  (b) consume --once + project --once: {rates['b']:,.0f} events/s")
+        for stage, what in _STAGES.items():
+            if stage in rates:
+                print(f"  ({stage}) {what}: {rates[stage]:,.0f} events/s")
         if "b_postgresql" in rates:
             print(f"  (b) on PostgreSQL: {rates['b_postgresql']:,.0f} events/s, "
                   f"ratio b/a on PostgreSQL = {size.ratio('b_postgresql'):.3f}")  # fmt: skip
-        print(f"  (c) consume --once beside a running project: {rates['c']:,.0f} events/s")
-        print(f"  (d) projections rebuild --all: {rates['d']:,.0f} events/s")
-        print(f"  (e) replay --from-beginning --into a fresh store: {rates['e']:,.0f} events/s")
         print("  peak RSS: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in size.peak_mib.items()))
     base = results[0]
+    measured = [k for k in _STAGES if k in base.rates]
     for size in results[1:]:
         print(f"at {size.events:,} against {base.events:,} events: " + ", ".join(
-            f"({k}) rate x{size.rates[k] / base.rates[k]:.2f}" for k in ("b", "c", "d", "e")
+            f"({k}) rate x{size.rates[k] / base.rates[k]:.2f}" for k in measured
         ) + ", " + ", ".join(
             f"{k} peak RSS x{size.peak_mib[k] / base.peak_mib[k]:.2f}" for k in base.peak_mib
         ))  # fmt: skip
-        print(f"ratio c/a at {size.events:,} = {size.ratio('c'):.3f}, ratio d/a = "
-              f"{size.ratio('d'):.3f}, ratio b/a = {size.ratio('b'):.3f}")  # fmt: skip
-    print(f"ratio c/a = {base.ratio('c'):.3f} (the deployed topology: two processes)")
-    print(f"ratio d/a = {base.ratio('d'):.3f} (projections rebuild --all)")
-    print(f"ratio e/a = {base.ratio('e'):.3f} (replay --into)")
-    print(f"ratio b/a = {base.ratio('b'):.3f}")
+        print(f"ratios at {size.events:,}: " + ", ".join(f"{k}/a = {size.ratio(k):.3f}" for k in measured))
+    for stage, what in _RATIOS.items():
+        if stage in base.rates:
+            print(f"ratio {stage}/a = {base.ratio(stage):.3f} ({what})")
+    if "b" in base.rates:
+        print(f"ratio b/a = {base.ratio('b'):.3f}")
 
 
-def _measure(events: int, incidents: int, partitions: int, seed: int, store: str | None) -> Size:
+_STAGES = {
+    "b": "consume --once + project --once",
+    "c": "consume --once beside a running project",
+    "d": "projections rebuild --all",
+    "e": "replay --from-beginning --into a fresh store",
+}
+_RATIOS = {"c": "the deployed topology: two processes", "d": "projections rebuild --all", "e": "replay --into"}
+
+
+def _measure(
+    events: int, incidents: int, partitions: int, seed: int, store: str | None, stages: str
+) -> Size:
     started = time.perf_counter()
     lines = _dataset(events, incidents, seed)
     print(f"data set: {len(lines):,} events, generated in {time.perf_counter() - started:.1f} s")
@@ -122,13 +139,17 @@ def _measure(events: int, incidents: int, partitions: int, seed: int, store: str
             _publish(settings, servers, lines)
             rates["a"] = _raw_consumption(servers, settings.topics.incident_topics, len(lines))
             print(f"    (a) {rates['a']:,.0f} events/s")
-            rates["b"], peaks["consume"], peaks["project"] = _end_to_end(settings, servers, len(lines))
-            rates["d"], peaks["rebuild"] = _rebuild(settings, len(lines))
-            rates["e"], peaks["replay"] = _replay(settings, servers, str(Path(tmp) / "replayed.db"), len(lines))
-            live = settings.model_copy(update={
-                "event_store": str(Path(tmp) / "live.db"), "consumer_group": f"{settings.consumer_group}-live",
-            })  # fmt: skip
-            rates["c"] = _side_by_side(live, servers, len(lines))
+            if "b" in stages:
+                rates["b"], peaks["consume"], peaks["project"] = _end_to_end(settings, servers, len(lines))
+            if "d" in stages:
+                rates["d"], peaks["rebuild"] = _rebuild(settings, len(lines))
+            if "e" in stages:
+                rates["e"], peaks["replay"] = _replay(settings, servers, str(Path(tmp) / "replayed.db"), len(lines))
+            if "c" in stages:
+                live = settings.model_copy(update={
+                    "event_store": str(Path(tmp) / "live.db"), "consumer_group": f"{settings.consumer_group}-live",
+                })  # fmt: skip
+                rates["c"] = _side_by_side(live, servers, len(lines))
             if store:
                 url = f"{store}{'&' if '?' in store else '?'}schema=bench_{uuid.uuid4().hex[:8]}"
                 on_postgresql = settings.model_copy(update={
