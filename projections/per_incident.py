@@ -3,6 +3,7 @@ replacing of their rows."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from operator import is_
 from zoneinfo import ZoneInfo
@@ -88,21 +89,30 @@ def delete_rows_of(c: Cursor, table: str, incident_ids: Sequence[str]) -> None:
         c.execute(f"DELETE FROM {table} WHERE incident_id IN ({','.join('?' * len(chunk))})", chunk)
 
 
-class HistoryMemo:
-    """Each incident's history loaded once per projection batch, for every read model asking.
+# How many events of recently touched incidents the runner keeps between batches (~1.5 KB
+# each): an incident's next facts mostly come within a few batches, and then its history need
+# not be read and decoded again.
+RECENT_EVENTS = 30_000
 
-    The runner calls ``forget`` when a batch begins, so what is known never outlives a batch
-    (nor grows with the store).
+
+class HistoryMemo:
+    """Each incident's history loaded once per projection batch, for every read model asking,
+    and the whole histories of the incidents touched last kept for the batches after.
+
+    The runner calls ``forget`` when a batch begins, so what was loaded never outlives a batch;
+    what is kept across batches is bounded by ``recent_events`` (not by the store's size).
     """
 
-    def __init__(self, load_histories: HistoryLoader) -> None:
+    def __init__(self, load_histories: HistoryLoader, recent_events: int = RECENT_EVENTS) -> None:
         self.load_histories = load_histories
+        self.recent_events = recent_events
         self._known: dict[str, Sequence[Incident.Event]] = {}
         self._asked: set[str] = set()
         self._touched: tuple[Sequence[Incident.Event], Touched] | None = None
-        # The whole histories the previous batch touched: what this batch's incidents begun
-        # in it need, instead of reading them again (memory: two batches at most).
-        self._previous: dict[str, list[Incident.Event]] = {}
+        # The whole histories of the incidents touched last, least recently touched first:
+        # what a batch's incidents begun earlier need, instead of reading them again.
+        self._recent: OrderedDict[str, list[Incident.Event]] = OrderedDict()
+        self._recent_count = 0
 
     def __call__(self, incident_ids: Sequence[str]) -> Mapping[str, Sequence[Incident.Event]]:
         missing = [i for i in incident_ids if i not in self._asked]
@@ -116,17 +126,24 @@ class HistoryMemo:
         last = self._touched
         if last is not None and len(last[0]) == len(events) and all(map(is_, last[0], events)):
             return last[1]
-        found = Touched(events, self, self._previous)
+        found = Touched(events, self, self._recent)
         self._touched = (events, found)
         return found
 
     def forget(self) -> None:
-        """Drop what was loaded (a new batch begins), but the whole histories of the incidents
-        the batch touched: the next batch's events continue some of them (checked by version)."""
+        """Drop what was loaded (a new batch begins), but keep the whole histories of the
+        incidents the batch touched among the recent ones: later batches' events continue some
+        of them (checked by version)."""
         self._known.clear()
         self._asked.clear()
         if self._touched is not None:
-            self._previous = self._touched[1].whole()
+            recent = self._recent
+            for incident_id, history in self._touched[1].whole().items():
+                before = recent.pop(incident_id, None)
+                self._recent_count += len(history) - (0 if before is None else len(before))
+                recent[incident_id] = history
+            while self._recent_count > self.recent_events and recent:
+                self._recent_count -= len(recent.popitem(last=False)[1])
         self._touched = None
 
 
