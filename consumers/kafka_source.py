@@ -48,6 +48,9 @@ class SourceOptions:
     max_skew_ms: int = 10 * 60 * 1000
     # Past this many held-back records, release regardless of skew (bounds memory).
     max_buffered_records: int = 200_000
+    # A partition holding this many records is not fetched from until half of them are
+    # released: a topic far ahead in record time then waits in Kafka, not in memory.
+    max_partition_records: int = 5_000
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -150,6 +153,7 @@ class KafkaSource:
         self._seek_unseeked()
         if self._buffered:
             timeout_ms = 10  # records are waiting here: mostly take what is already fetched
+        _unstick_resumed_fetches(self.consumer)
         try:
             fetched = self.consumer.poll(
                 timeout_ms=timeout_ms, max_records=self.options.max_poll_records
@@ -170,10 +174,24 @@ class KafkaSource:
             self._buffer.setdefault(tp, deque()).extend(records)
             self._fetched_times[tp] = records[-1].timestamp
             self._buffered += len(records)
-        return [
-            Message(Coordinates(r.topic, r.partition, r.offset), r.key, r.value)
-            for r in self._release()
-        ]
+        released = self._release()
+        self._throttle()
+        return [Message(Coordinates(r.topic, r.partition, r.offset), r.key, r.value) for r in released]
+
+    def _throttle(self) -> None:
+        """Pause fetching partitions holding ``max_partition_records`` here; resume them once
+        they hold half as many (so a partition is never paused with little to release).
+
+        The consumer's own paused set is the truth: a partition re-seeked or reassigned while
+        paused (its buffer dropped) is resumed here too.
+        """
+        most = self.options.max_partition_records
+        paused = self.consumer.paused()
+        full = {tp for tp, q in self._buffer.items() if len(q) >= most} & self.consumer.assignment()
+        if pause := full - paused:
+            self.consumer.pause(*pause)
+        if refill := {tp for tp in paused if len(self._buffer.get(tp, ())) <= most // 2}:
+            self.consumer.resume(*refill)
 
     def _admit(self, tp: TopicPartition, records: list[ConsumerRecord]) -> list[ConsumerRecord]:
         """The fetched records of a partition that are ours to release (all of them here)."""
@@ -327,6 +345,23 @@ class KafkaSource:
     def close(self) -> None:
         """Leave the group and close connections."""
         self.consumer.close()
+
+
+def _unstick_resumed_fetches(consumer: KafkaConsumer) -> None:
+    """Let kafka-python hand over the records it parked for a paused partition once resumed.
+
+    kafka-python 3.0.12 restores parked records only when its in-line record set is None, but
+    leaves a drained (falsy) one in place after a poll, and never fetches a partition that has
+    parked records: a partition paused with a fetch in flight (`KafkaSource._throttle`) was
+    then never read again and the consumer stalled. A drained record set holds nothing, so
+    clearing it is what the library means to do (``if not self._next_partition_records``).
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not getattr(fetcher, "_paused_partition_records", None):
+        return
+    current = getattr(fetcher, "_next_partition_records", None)
+    if current is not None and not current:
+        fetcher._next_partition_records = None
 
 
 def log_ends(bootstrap_servers: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:

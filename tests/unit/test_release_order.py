@@ -53,6 +53,17 @@ class StandInConsumer:
     def partitions_for_topic(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.ends if tp.topic == topic}
 
+    paused_now: set[TopicPartition] = field(default_factory=set)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.paused_now.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.paused_now.difference_update(partitions)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self.paused_now)
+
 
 def source_over(consumer: Any, max_skew_ms: int = 10 * MINUTE) -> KafkaSource:
     source = KafkaSource.__new__(KafkaSource)  # no broker: the consumer is the stand-in
@@ -249,3 +260,67 @@ def test_records_are_released_in_the_order_of_one_record_at_a_time_from_the_olde
     expected = heap_merge({tp: list(q) for tp, q in source._buffer.items()}, limit, room)
 
     assert coordinates(source._release()) == coordinates(expected)
+
+
+# --- fetching held back while a partition's records wait here -----------------------------------
+
+
+def _flood(topic: str, count: int, start_minute: int = 0) -> list[Record]:
+    return [Record(topic, 0, n, (start_minute + n) * MINUTE) for n in range(count)]
+
+
+def test_a_partition_holding_its_share_is_not_fetched_from_until_half_of_it_is_released() -> None:
+    ahead = _flood("t.lifecycle", 8, start_minute=10_000)  # far ahead in record time
+    behind = TopicPartition("t.received", 0)
+    consumer = all_read(ahead, {behind: 100})
+    consumer.positions[behind] = 10  # fetched up to minute 0, more of it in Kafka
+    source = source_over(consumer)
+    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=8)
+    source._fetched_times[behind] = 0
+    fetched(source, ahead)
+    lifecycle = TopicPartition("t.lifecycle", 0)
+
+    assert source._release() == []  # held back by the lagging partition
+    source._throttle()
+    assert consumer.paused_now == {lifecycle}  # waits in Kafka now, not in memory
+    assert behind not in consumer.paused_now  # the one everything waits for keeps fetching
+
+    fetched(source, _flood("t.received", 1, start_minute=10_005))  # it caught up
+    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=8, max_poll_records=3)
+    assert [r.offset for r in source._release()] == [0, 1, 2]
+    source._throttle()
+    assert consumer.paused_now == {lifecycle}  # 5 of 8 still here
+    assert [r.topic for r in source._release()] == ["t.lifecycle", "t.lifecycle", "t.received"]
+    source._throttle()
+    assert consumer.paused_now == set()  # 3 left, half the share: fetched from again
+
+
+def test_a_partition_is_never_paused_with_nothing_to_release() -> None:
+    records = _flood("t.received", 6)
+    consumer = all_read(records)
+    source = source_over(consumer)
+    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=6)
+    fetched(source, records)
+    source._throttle()
+    assert consumer.paused_now == {TopicPartition("t.received", 0)}
+
+    assert len(source._release()) == 6
+    source._throttle()
+    assert consumer.paused_now == set()
+
+
+def test_a_partition_whose_buffer_was_dropped_while_paused_is_fetched_from_again() -> None:
+    """A re-seek after an outage drops what is held for a partition: if it stayed paused it
+    would be lagging with nothing to release and nothing fetched, holding everything back."""
+    records = _flood("t.resolved", 4)
+    consumer = all_read(records)
+    source = source_over(consumer)
+    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=4)
+    fetched(source, records)
+    source._throttle()
+    assert consumer.paused_now == {TopicPartition("t.resolved", 0)}
+
+    source.forget([TopicPartition("t.resolved", 0)])
+    source._throttle()
+
+    assert consumer.paused_now == set()
