@@ -67,6 +67,11 @@ def customer_encrypt_existing() -> None:
     console = _console()
     app = assembly.open_incidents(settings)
     with progress(console, "sealing stored personal data", None) as advance:
-        count = encrypt_existing(app, customer_secret(settings), settings.customer_phone_region, advance)
-    say(console, f"sealed the personal data of {count} stored events; run `ticketstream projections"
-                 " rebuild` so the repeat-contacts report knows their customers")
+        done = encrypt_existing(app, customer_secret(settings), settings.customer_phone_region, advance)
+    if done.nothing:
+        say(console, "nothing to seal: every stored event, dead letter and parked event with personal"
+                     " data is sealed already")  # fmt: skip
+        return
+    say(console, f"sealed the personal data of {done.events} stored events, {done.dead_letters} dead"
+                 f" letters and {done.parked} parked events; run `ticketstream projections rebuild"
+                 " --all` so the repeat-contacts report knows their customers")  # fmt: skip

@@ -185,8 +185,8 @@ def test_plaintext_stored_before_encryption_reads_and_is_sealed_by_encrypt_exist
     assert (old.customer_key, old.customer_name) == (None, "Legacy Plainname")  # upcast, readable
     assert b"Legacy Plainname" in path.read_bytes() + (tmp_path / "e.db-wal").read_bytes()
 
-    assert customer_data.encrypt_existing(app, SECRET, "RU") == 1
-    assert customer_data.encrypt_existing(app, SECRET, "RU") == 0  # done once
+    assert customer_data.encrypt_existing(app, SECRET, "RU") == customer_data.Encrypted(1, 0, 0)
+    assert customer_data.encrypt_existing(app, SECRET, "RU").nothing  # done once
     [sealed] = [e for e in app.history("A-1") if isinstance(e, Incident.Received)]
     keys = assembly.ingest_recorder(app).data_keys(customer_data.data_key_ids(sealed))
     assert [sealed.customer_key] == customer_data.keys_of(app, SECRET, "8 903 111 22 33", None, None, "RU")
