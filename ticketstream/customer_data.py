@@ -4,6 +4,8 @@ of stored events, sealing personal data stored before encryption existed."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from consumers.ingest_recorder import IngestTables
 from consumers.personal_data import (
+    ERASED,
     PERSONAL_FIELDS,
     incident_key_id,
     message_key_index,
@@ -89,6 +92,11 @@ def data_key_ids(event: Incident.Event) -> set[str]:
     ids = {token_key_id(getattr(event, name, None)) for name in PERSONAL_FIELDS}
     ids.discard(None)
     return ids  # type: ignore[return-value]
+
+
+def opened_fields(event: Incident.Received, keys: dict[str, bytes]) -> dict[str, str | None]:
+    """A receipt's personal fields as the customer gave them (or ``[erased]``)."""
+    return {name: open_text(getattr(event, name), name, keys) for name in PERSONAL_FIELDS}
 
 
 def opened(event: Incident.Event, keys: dict[str, bytes]) -> dict[str, Any]:
@@ -227,3 +235,61 @@ def _recorder(app: Incidents) -> IngestTables:
     recorder = app.recorder
     assert isinstance(recorder, IngestTables)
     return recorder
+
+
+@dataclass(frozen=True)
+class Rotated:
+    """What ``rotate_secret`` re-indexed."""
+
+    customers: int  # customer keys still readable, now found under the new secret
+    incidents: int  # keys of customers known by name only, by their incident
+    messages: int  # dead letters and parked events of customers known only there
+    fingerprint: str
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """A name of the secret that tells secrets apart and reveals nothing of it."""
+    return hmac.new(secret, b"ticketstream customer key secret fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def rotate_secret(
+    app: Incidents, new_secret: bytes, region: str | None = None,
+    advance: Callable[[int], None] = lambda n: None,
+) -> Rotated:  # fmt: skip
+    """Index every customer whose personal data is still readable under ``new_secret``: the
+    keyed hash of their phone (else e-mail) under it names the customer key they already
+    have, so new contacts link to the old ones and erase/export by phone or e-mail find them.
+    Nothing stored is rewritten: events keep their customer keys and the data keys keep their
+    names. Erased customers cannot be read, so get no index: their key links to nothing new.
+    The aliases of any earlier rotation are replaced, in one transaction."""
+    recorder = _recorder(app)
+    receipts = [e for _, e in app.events_since(0) if isinstance(e, Incident.Received) and data_key_ids(e)]
+    keys = recorder.data_keys({k for e in receipts for k in data_key_ids(e)})
+    customers: dict[str, str] = {}
+    incidents: dict[str, str] = {}
+    for event in receipts:  # in the order stored: a customer's newest receipt decides
+        advance(1)
+        opened = opened_fields(event, keys)
+        if ERASED in opened.values():  # erased (or sealed under a key erased since)
+            continue
+        if event.customer_key is not None:
+            index = customer_key(new_secret, opened["customer_phone"], opened["customer_email"], region)
+            if index is not None:
+                customers[index] = event.customer_key
+        else:
+            incidents[incident_key_id(new_secret, event.originator_id)] = min(data_key_ids(event))
+    messages: dict[str, str] = {}
+    payloads = [(p, payload_key_id(p)) for _, _, p in recorder.stored_payloads()]
+    sealed = {k for _, k in payloads if k is not None}
+    keys.update(recorder.data_keys(sealed - keys.keys()))
+    for payload, key_id in payloads:
+        advance(1)
+        opened = None if key_id is None else open_payload(payload, keys)
+        index = None if opened is None else message_key_index(new_secret, opened, region)
+        if index is not None and index not in customers and index not in incidents:
+            messages[index] = str(key_id)
+    fingerprint = secret_fingerprint(new_secret)
+    recorder.replace_aliases({**messages, **incidents, **customers}, fingerprint)
+    log.info("customer_secret_rotated", fingerprint=fingerprint, customers=len(customers),
+             incidents=len(incidents), messages=len(messages))  # fmt: skip
+    return Rotated(len(customers), len(incidents), len(messages), fingerprint)
