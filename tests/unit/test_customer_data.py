@@ -298,3 +298,47 @@ def _receipts(path: Path) -> list[Incident.Received]:
     found = [e for _, e in app.events_since(0) if isinstance(e, Incident.Received)]
     app.close()
     return found
+
+
+def test_rotate_secret_replaces_the_secret_file_and_a_configured_secret_needs_the_new_one_given(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path, var = tmp_path / "e.db", tmp_path / "var"
+    var.mkdir()
+    (var / "customer_key.secret").write_text(SECRET.decode() + "\n")
+    _ingest(path, _events())
+    env = {**os.environ, "TICKETSTREAM_EVENT_STORE": str(path), "TICKETSTREAM_STATE_DIR": str(var),
+           "TICKETSTREAM_CUSTOMER_PHONE_REGION": "RU"}  # fmt: skip
+    env.pop("TICKETSTREAM_CUSTOMER_KEY_SECRET", None)
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ticketstream", "customer", "rotate-secret", *args],
+                              env={**env, **extra}, cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    def anna(secret: bytes) -> list[str]:
+        app = open_app(path)
+        try:
+            return customer_data.keys_of(app, secret, "+7 903 111 22 33", None, None, "RU")
+        finally:
+            app.close()
+
+    [key] = anna(SECRET)
+    for _ in range(2):  # rotated twice: the second time from the first rotation's aliases
+        rotated = run()
+        secret = (var / "customer_key.secret").read_bytes().strip()
+        assert rotated.returncode == 0 and f"fingerprint {customer_data.secret_fingerprint(secret)}" in rotated.stdout
+        assert "indexed 3 customers, 1 name-only customers" in rotated.stdout  # Anna twice (phone, e-mail), Boris
+        assert secret != SECRET and (var / "customer_key.secret").stat().st_mode & 0o777 == 0o600
+        assert not (var / "customer_key.secret.new").exists() and anna(secret) == [key]
+    configured = {"TICKETSTREAM_CUSTOMER_KEY_SECRET": secret.decode()}
+    refused = run(**configured)
+    assert refused.returncode != 0 and "--new-secret-file" in refused.stderr and refused.stderr.strip().count("\n") == 0
+    (tmp_path / "same").write_bytes(secret)
+    assert "nothing to rotate" in run("--new-secret-file", str(tmp_path / "same"), **configured).stderr
+    (tmp_path / "next").write_text("a configured secret of the operator's own\n")
+    given = run("--new-secret-file", str(tmp_path / "next"), **configured)
+    assert given.returncode == 0 and "set it to the new secret" in given.stdout
+    assert (var / "customer_key.secret").read_bytes().strip() == secret  # not ours to change
+    assert anna(b"a configured secret of the operator's own") == [key]
