@@ -284,8 +284,8 @@ def rotate_secret(
     keys.update(recorder.data_keys(sealed - keys.keys()))
     for payload, key_id in payloads:
         advance(1)
-        opened = None if key_id is None else open_payload(payload, keys)
-        index = None if opened is None else message_key_index(new_secret, opened, region)
+        message = None if key_id is None else open_payload(payload, keys)
+        index = None if message is None else message_key_index(new_secret, message, region)
         if index is not None and index not in customers and index not in incidents:
             messages[index] = str(key_id)
     fingerprint = secret_fingerprint(new_secret)
