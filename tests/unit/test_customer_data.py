@@ -342,3 +342,28 @@ def test_rotate_secret_replaces_the_secret_file_and_a_configured_secret_needs_th
     assert given.returncode == 0 and "set it to the new secret" in given.stdout
     assert (var / "customer_key.secret").read_bytes().strip() == secret  # not ours to change
     assert anna(b"a configured secret of the operator's own") == [key]
+
+
+def test_a_batch_looks_its_data_keys_up_once_however_many_messages_it_refuses(tmp_path: Path) -> None:
+    app = open_app(tmp_path / "b.db")
+    ingest = Ingest(app, IngestOptions(customer_secret=SECRET, customer_phone_region="RU"))
+    recorder = assembly.ingest_recorder(app)
+    asked: list[tuple[str, int]] = []
+    for name in ("data_keys", "customer_aliases"):
+        method = getattr(recorder, name)
+        setattr(recorder, name, lambda ids, m=method, n=name: asked.append((n, len(ids))) or m(ids))
+    feed = Feed()
+    refused = [{**wire("received", f"R-{i}", i, customer={"name": f"P{i}", "phone": f"+7 903 000-00-0{i}"}), "channel": ""}
+               for i in range(4)]  # fmt: skip
+    again = wire("received", "A-1", 1, customer=ANNA)  # the domain refuses it: A-1 has its receipt
+    batch = [*_events()[:3], *refused, again, wire("received", "Z-9", 1)]
+    result = ingest.process([feed(e) for e in batch])
+    assert result.reasons == {"schema_violation": 4, "already_received": 1}
+    # Four refused customers and Anna (A-1, A-2 and the refused A-1 again, by phone), no one
+    # for Z-9: the store is asked once for the batch's aliases, once for its data keys.
+    assert asked == [("customer_aliases", 5), ("data_keys", 5)]
+    letters = recorder.dead_letters()
+    app.close()
+    sealed = [s.letter.stored_value for s in letters]
+    assert len(sealed) == 5 and all(v is not None and v.startswith(b"\x00ts-sealed1\x00") for v in sealed)
+    assert [s.letter.message.value for s in letters] == [json.dumps(e).encode() for e in (*refused, again)]
