@@ -13,7 +13,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.ingest_recorder import StoredDeadLetter
-from consumers.personal_data import AliasLookup, BatchVault, KeyLookup, seal_payload
+from consumers.personal_data import AliasLookup, BatchVault, KeyLookup, check_secret, seal_payload
 from consumers.records import DeadLetter, IngestBatch, LetterUpdate, Message, ParkedEvent
 from consumers.translation import to_fact
 from contracts.codec import DEFAULT_MAX_MESSAGE_BYTES, decode
@@ -44,6 +44,7 @@ class IngestStore(Protocol):
     def stream_times(self) -> dict[str, datetime]: ...
     def data_keys(self, key_ids: Collection[str]) -> dict[str, bytes]: ...
     def customer_aliases(self, indexes: Collection[str]) -> dict[str, str]: ...
+    def secret_rotations(self) -> list[tuple[str, str, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class Ingest:
     """Applies batches of Kafka messages to the Incidents application, exactly once."""
 
     def __init__(self, app: Incidents, options: IngestOptions | None = None) -> None:
+        """Raises:
+            SecretMismatch: when the store was rotated to another customer key secret.
+        """
         self.app = app
         self.options = options or IngestOptions()
         self.store: IngestStore = app.recorder  # type: ignore[assignment]
@@ -84,6 +88,8 @@ class Ingest:
         self.parked: dict[str, dict[str, ParkedEvent]] = {}
         self.stream_times: dict[str, datetime] = {}
         self.secret = self.options.customer_secret or os.urandom(32)
+        if self.options.customer_secret is not None:
+            check_secret(self.secret, self.store.secret_rotations())
         self.vault = self._new_vault()
         self.reload()
 

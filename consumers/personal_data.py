@@ -22,6 +22,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from consumers.errors import SecretMismatch
 from domain.customer_key import customer_key
 from domain.fact import Fact
 
@@ -36,6 +37,25 @@ KeyLookup = Callable[[Collection[str]], dict[str, bytes]]
 # Looks up which customer key each of these key indexes (keyed hashes under the secret in
 # force) stands for, in a store whose secret was rotated (absent: the index is the key).
 AliasLookup = Callable[[Collection[str]], dict[str, str]]
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """A name of the customer key secret that tells secrets apart and reveals nothing of it."""
+    return hmac.new(secret, b"ticketstream customer key secret fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def check_secret(secret: bytes, rotations: list[tuple[str, str, int]]) -> None:
+    """Refuse a secret other than the one the store was last rotated to (``rotations``: the
+    store's, oldest first): its keys would make every returning customer a new one.
+
+    Raises:
+        SecretMismatch: when the store was rotated to another secret.
+    """
+    if rotations and rotations[-1][1] != secret_fingerprint(secret):
+        raise SecretMismatch(
+            f"the customer key secret (fingerprint {secret_fingerprint(secret)}) is not the one this store"
+            f" was rotated to on {rotations[-1][0][:19]} (fingerprint {rotations[-1][1]}): configure that one"
+        )
 
 
 def new_data_key() -> bytes:

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 
 from ticketstream import assembly
-from ticketstream.customer_data import encrypt_existing, erase, export, keys_of, rotate_secret, secret_fingerprint
+from consumers.personal_data import secret_fingerprint
+from ticketstream.customer_data import encrypt_existing, erase, export, keys_of, rotate_secret
 from ticketstream.customer_secret import customer_secret, install_secret, pending_secret
 from ticketstream.errors import TicketstreamError
 from ticketstream.progress import progress

@@ -4,8 +4,6 @@ of stored events, sealing personal data stored before encryption existed."""
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from consumers.ingest_recorder import IngestTables
 from consumers.personal_data import (
     ERASED,
     PERSONAL_FIELDS,
+    check_secret,
     incident_key_id,
     message_key_index,
     new_data_key,
@@ -27,6 +26,7 @@ from consumers.personal_data import (
     payload_key_id,
     seal_payload,
     seal_text,
+    secret_fingerprint,
     token_key_id,
 )
 from domain.application import Incidents
@@ -56,6 +56,7 @@ def keys_of(
         return [key]
     if phone is None and email is None:
         raise TicketstreamError("name the customer by --phone, --email or --key")
+    check_secret(secret, _recorder(app).secret_rotations())
     found: list[str] = []
     if phone is not None:
         by_phone = customer_key(secret, phone, None, region)
@@ -245,11 +246,6 @@ class Rotated:
     incidents: int  # keys of customers known by name only, by their incident
     messages: int  # dead letters and parked events of customers known only there
     fingerprint: str
-
-
-def secret_fingerprint(secret: bytes) -> str:
-    """A name of the secret that tells secrets apart and reveals nothing of it."""
-    return hmac.new(secret, b"ticketstream customer key secret fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def rotate_secret(

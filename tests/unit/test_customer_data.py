@@ -12,9 +12,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consumers.errors import SecretMismatch
 from consumers.ingest import Ingest, IngestOptions
 from consumers.personal_data import ERASED
 from domain.incident import Incident
@@ -259,6 +261,13 @@ def test_a_rotated_secret_keeps_every_readable_customer_s_key_and_the_old_one_is
     assert _table(path, "SELECT originator_id, originator_version, state FROM stored_events") == events_before
     assert _repeats(path) == before  # nothing stored changed: every read model the same
 
+    # The old secret is refused from now on: its keys would make every customer a new one.
+    app = open_app(path)
+    with pytest.raises(SecretMismatch, match="not the one this store was rotated to"):
+        Ingest(app, IngestOptions(customer_secret=SECRET))
+    with pytest.raises(SecretMismatch):
+        customer_data.keys_of(app, SECRET, ANNA["phone"], None, None, "RU")
+    app.close()
     # From now on only the new secret is known.
     old_keys = {e.originator_id: e.customer_key for e in _receipts(path)}
     anna_again = wire("received", "A-4", 24 * 21, customer={"name": "Anna", "phone": "8(903)111-22-33"}, category="refund")
