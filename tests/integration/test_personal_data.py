@@ -248,3 +248,45 @@ def test_encrypt_existing_seals_old_plaintext_dead_letters_so_erase_covers_them(
     exported = tmp_path / "zoe.json"
     cli("customer", "export", "--phone", PHONE, "-o", str(exported))
     assert [d["message"] for d in json.loads(exported.read_text())["dead_letters"]] == ["[erased]", "[erased]"]
+
+
+def test_a_secret_rotation_through_the_pipeline_keeps_customers_and_erase_finds_them(
+    any_store_cli: Cli, tmp_path: Path
+) -> None:
+    cli = any_store_cli
+    cli.env["TICKETSTREAM_CUSTOMER_PHONE_REGION"] = "RU"
+    refused = {**_received("ZOE-9", 2, PHONE, "delivery"), "channel": ""}
+    _send_raw(cli, [("received", b"ZOE-1", json.dumps(_received("ZOE-1", 3, PHONE, "delivery")).encode()),
+                    ("received", b"ZOE-9", json.dumps(refused).encode())])  # fmt: skip
+    cli("consume", "--once")
+    cli("project", "--once")
+    before = _reports(cli)
+    secret = tmp_path / "var" / "customer_key.secret"
+    old_secret = secret.read_text()
+
+    rotated = cli("customer", "rotate-secret")
+    assert "indexed 1 customers" in rotated.stdout and secret.read_text() != old_secret
+    cli("project", "--once")
+    assert _reports(cli) == before  # nothing stored changed
+    # Three days later she calls again, her phone spelled nationally: keyed under the new secret only.
+    _send_raw(cli, [("received", b"ZOE-2", json.dumps(_received("ZOE-2", 6, "8 (912) 555-01-02", "refund")).encode())])
+    cli("consume", "--once")
+    cli("project", "--once")
+    repeats = json.loads(cli("report", "repeat-contacts", "--from", "2025-03", "--to", "2025-03", "--format", "json").stdout)
+    assert sum(r["repeat_contacts"] for r in repeats) == 1  # ZOE-2 links to ZOE-1, across the rotation
+    exported = tmp_path / "zoe.json"
+    cli("customer", "export", "--phone", PHONE, "-o", str(exported))
+    held = json.loads(exported.read_text())
+    assert sorted(i["incident_id"] for i in held["incidents"]) == ["ZOE-1", "ZOE-2"] and len(held["dead_letters"]) == 1
+
+    erased = cli("customer", "erase", "--phone", "+79125550102")
+    assert "deleted its data key" in erased.stdout
+    stored = _store_bytes(cli, tmp_path)
+    for needle in NEEDLES:
+        assert needle.encode() not in stored, needle
+    assert "customer_name=[erased]" in cli("incident", "show", "ZOE-2").stdout
+    assert "[erased]" in cli("dlq", "show", str(held["dead_letters"][0]["id"])).stdout
+    # The old secret is refused from now on, in one line.
+    cli.env["TICKETSTREAM_CUSTOMER_KEY_SECRET"] = old_secret.strip()
+    wrong = cli("customer", "erase", "--phone", PHONE, check=False)
+    assert wrong.returncode != 0 and "rotated to" in wrong.stderr and "Traceback" not in wrong.stderr
