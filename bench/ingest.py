@@ -8,6 +8,10 @@ Run by hand (`make bench`, or `.venv/bin/python bench/ingest.py --events 200000`
 - (d) `projections rebuild --all` over the store (b) filled, in a fresh process;
 - (e) `replay --from-beginning --into` a fresh store (a group-less reader, same ingest).
 
+``--customers-cost`` instead measures only (a) and (b), twice in one run: on the data set as
+simulated (a share of receipts naming a customer: keyed, sealed, data keys made) and on the
+same data set with every ``customer`` removed, and prints both b/a ratios and their quotient.
+
 ``--at-scale 1000000:250000`` repeats everything at that size (events:incidents) and prints
 each rate and peak RSS against the first size's; ``--store postgresql://…`` also runs (b) on
 that PostgreSQL (a schema of its own, dropped after); ``--stages b`` measures only (a) and (b)
@@ -75,10 +79,15 @@ def main() -> None:
     parser.add_argument("--stages", default="bcde",
                         help="which of (b) (c) (d) (e) to measure besides (a), e.g. b; "
                              "(d) needs (b)'s store")  # fmt: skip
+    parser.add_argument("--customers-cost", action="store_true",
+                        help="(a) and (b) with customers and without, in one run")  # fmt: skip
     args = parser.parse_args()
     if not set(args.stages) <= set("bcde") or ("d" in args.stages and "b" not in args.stages):
         parser.error("--stages: letters of bcde, and d only with b")
     configure_logging("WARNING", "json")
+    if args.customers_cost:
+        _customers_cost(args.events, args.incidents, args.partitions, args.seed)
+        return
     sizes = [(args.events, args.incidents)]
     if args.at_scale:
         events, incidents = (int(n) for n in args.at_scale.split(":"))
@@ -120,11 +129,29 @@ _STAGES = {
 _RATIOS = {"c": "the deployed topology: two processes", "d": "projections rebuild --all", "e": "replay --into"}
 
 
-def _measure(
-    events: int, incidents: int, partitions: int, seed: int, store: str | None, stages: str
-) -> Size:
-    started = time.perf_counter()
+def _customers_cost(events: int, incidents: int, partitions: int, seed: int) -> None:
+    """(a) and (b) on the data set as simulated and with its customers removed, in one run."""
     lines = _dataset(events, incidents, seed)
+    stripped = [json.dumps({k: v for k, v in json.loads(line).items() if k != "customer"},
+                           separators=(",", ":")).encode() for line in lines]  # fmt: skip
+    named = sum(b'"customer":' in line for line in lines)
+    print(f"data set: {len(lines):,} events, {named:,} of them naming a customer")
+    ratios = {}
+    for label, data in (("with customers", lines), ("without customers", stripped)):
+        print(f"{label}:")
+        size = _measure(events, incidents, partitions, seed, None, "b", data)
+        ratios[label] = size.ratio("b")
+        print(f"  ratio b/a {label} = {ratios[label]:.3f}")
+    with_, without = ratios["with customers"], ratios["without customers"]
+    print(f"ratio b/a with customers = {with_:.3f}, without = {without:.3f}, with/without = {with_ / without:.3f}")
+
+
+def _measure(
+    events: int, incidents: int, partitions: int, seed: int, store: str | None,
+    stages: str = "bcde", data: list[bytes] | None = None,
+) -> Size:  # fmt: skip
+    started = time.perf_counter()
+    lines = data if data is not None else _dataset(events, incidents, seed)
     print(f"data set: {len(lines):,} events, generated in {time.perf_counter() - started:.1f} s")
     rates: dict[str, float] = {}
     peaks: dict[str, float] = {}

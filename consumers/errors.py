@@ -13,3 +13,7 @@ class BrokerUnavailable(ConsumerError):
 
 class GaveUp(ConsumerError):
     """The broker or the database stayed out of reach for longer than the give-up time."""
+
+
+class SecretMismatch(ConsumerError):
+    """The customer key secret is not the one the store was last rotated to."""

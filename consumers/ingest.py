@@ -9,24 +9,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import orjson
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from consumers.ingest_recorder import StoredDeadLetter
-from consumers.personal_data import BatchVault, KeyLookup, incident_key_id, seal_payload
+from consumers.personal_data import AliasLookup, BatchVault, KeyLookup, check_secret, seal_payload
 from consumers.records import DeadLetter, IngestBatch, LetterUpdate, Message, ParkedEvent
 from consumers.translation import to_fact
 from contracts.codec import DEFAULT_MAX_MESSAGE_BYTES, decode
 from contracts.errors import ContractError
 from domain.application import Incidents
-from domain.customer_key import customer_key
 from domain.errors import DomainError
 from domain.fact import Fact
 
 log = structlog.get_logger(__name__)
 
 MAX_SAVE_ATTEMPTS = 3
+
+# A dead letter whose customer was erased: its sealed bytes can never be opened again.
+ERASED_REASON = "payload_erased"
+ERASED_DETAIL = "its customer's personal data was erased: the message can never be read or applied again"
 
 # Asked (at most once per batch, and only when a parked event is old enough to expire) whether
 # every partition of the incident topics has been read to its end: then nothing a parked event
@@ -41,6 +43,8 @@ class IngestStore(Protocol):
     def parked_events(self) -> list[ParkedEvent]: ...
     def stream_times(self) -> dict[str, datetime]: ...
     def data_keys(self, key_ids: Collection[str]) -> dict[str, bytes]: ...
+    def customer_aliases(self, indexes: Collection[str]) -> dict[str, str]: ...
+    def secret_rotations(self) -> list[tuple[str, str, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class Ingest:
     """Applies batches of Kafka messages to the Incidents application, exactly once."""
 
     def __init__(self, app: Incidents, options: IngestOptions | None = None) -> None:
+        """Raises:
+            SecretMismatch: when the store was rotated to another customer key secret.
+        """
         self.app = app
         self.options = options or IngestOptions()
         self.store: IngestStore = app.recorder  # type: ignore[assignment]
@@ -81,6 +88,8 @@ class Ingest:
         self.parked: dict[str, dict[str, ParkedEvent]] = {}
         self.stream_times: dict[str, datetime] = {}
         self.secret = self.options.customer_secret or os.urandom(32)
+        if self.options.customer_secret is not None:
+            check_secret(self.secret, self.store.secret_rotations())
         self.vault = self._new_vault()
         self.reload()
 
@@ -136,11 +145,14 @@ class Ingest:
         batch = IngestBatch(offsets=_last_offsets(fresh))
         self.vault = self._new_vault()
         decoded: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
-        self._decode(fresh, batch, decoded)
+        refused = self._decode(fresh, batch, decoded)
         touched = {f.incident_id for f in decoded} | self._expiring_incidents(batch, read_to_end)
         # Waiting events arrived first: they claim their event ids before the new messages.
         origin = {**self._parked_facts(touched), **decoded}
-        self.vault.seal()
+        self.vault.seal()  # the batch's data keys, refused messages' too: one lookup
+        for message, err, number in refused:
+            stored = None if number is None else self.vault.sealed_letter(number)
+            batch.dead_letters.append(DeadLetter(message, err.reason, err.detail, stored_value=stored))
         decision = self.app.decide(origin)
         self._judge(origin, dict(decision.rejected), batch)
         # Counted before expiry: an event parked and expired in one batch was parked too;
@@ -169,6 +181,9 @@ class Ingest:
         self.vault = self._new_vault()
         origin: dict[Fact, StoredDeadLetter] = {}
         for stored in letters:
+            if stored.letter.stored_value is not None and not stored.letter.message.value:
+                batch.letter_updates.append(LetterUpdate(stored.id, False, ERASED_REASON, ERASED_DETAIL))
+                continue
             try:
                 fact = self._fact_of(stored.letter.message)
             except ContractError as err:
@@ -217,39 +232,13 @@ class Ingest:
 
     def _new_vault(self) -> BatchVault:
         lookup: KeyLookup = self.store.data_keys
-        return BatchVault(self.secret, lookup, self.options.customer_phone_region)
+        aliases: AliasLookup = self.store.customer_aliases
+        return BatchVault(self.secret, lookup, self.options.customer_phone_region, aliases)
 
-    def _fact_key_id(self, fact: Fact) -> str | None:
-        """The data key id a refused fact's message is sealed under; None: no personal data."""
-        if fact.kind != "received" or not any(
-            isinstance(fact.details.get(n), str) for n in ("customer_name", "customer_phone", "customer_email")
-        ):
-            return None
-        key = fact.details.get("customer_key")
-        return key if isinstance(key, str) else incident_key_id(self.secret, fact.incident_id)
-
-    def _raw_key_id(self, message: Message) -> str | None:
-        """The data key id of a message the contract refused, read from its JSON as far as it
-        goes; None when it names no customer (or is no JSON object at all)."""
-        try:
-            body = orjson.loads(message.value)
-        except orjson.JSONDecodeError:
-            return None
-        customer = body.get("customer") if isinstance(body, dict) else None
-        if not customer:
-            return None
-        if isinstance(customer, dict):
-            phone, email = customer.get("phone"), customer.get("email")
-            key = customer_key(self.secret, phone if isinstance(phone, str) else None,
-                               email if isinstance(email, str) else None,
-                               self.options.customer_phone_region)  # fmt: skip
-            if key is not None:
-                return key
-        incident_id = body.get("incident_id")
-        return incident_key_id(self.secret, incident_id if isinstance(incident_id, str) else repr(body.get("event_id")))
-
-    def _sealed(self, message: Message, key_id: str | None) -> bytes | None:
-        """The message's bytes sealed under ``key_id``'s data key; None: stored as they are."""
+    def _sealed(self, message: Message, fact: Fact) -> bytes | None:
+        """The refused fact's message sealed under its data key; None: it has no personal
+        data, stored as it came."""
+        key_id = self.vault.key_id(fact)
         if key_id is None:
             return None
         return seal_payload(key_id, self.vault.data_key(key_id), message.value)
@@ -262,7 +251,10 @@ class Ingest:
         messages: Sequence[Message],
         batch: IngestBatch,
         origin: dict[Fact, tuple[Message, ParkedEvent | None]],
-    ) -> None:
+    ) -> list[tuple[Message, ContractError, int | None]]:
+        """Decode the messages into ``origin``; return those the contract refuses, each with
+        its number in the vault when it names a customer (sealed once the vault is)."""
+        refused: list[tuple[Message, ContractError, int | None]] = []
         times = batch.stream_times
         limit = self.options.max_message_bytes
         for message in messages:  # _fact_of, inlined: once per message
@@ -271,8 +263,7 @@ class Ingest:
             try:
                 event = decode(message.value, key=message.key, max_bytes=limit)
             except ContractError as err:
-                stored = self._sealed(message, self._raw_key_id(message))
-                batch.dead_letters.append(DeadLetter(message, err.reason, err.detail, stored_value=stored))
+                refused.append((message, err, self.vault.admit_letter(message.value)))
                 continue
             fact = to_fact(event, arrival=(name, c.offset))
             self.vault.admit(fact)
@@ -280,6 +271,7 @@ class Ingest:
             seen = times.get(name) or self.stream_times.get(name)
             if seen is None or fact.occurred_at > seen:
                 times[name] = fact.occurred_at
+        return refused
 
     def _parked_facts(
         self, incident_ids: set[str]
@@ -319,7 +311,7 @@ class Ingest:
         parked: ParkedEvent | None,
         batch: IngestBatch,
     ) -> None:
-        stored = parked.stored_value if parked is not None else self._sealed(message, self._fact_key_id(fact))
+        stored = parked.stored_value if parked is not None else self._sealed(message, fact)
         if error.fixable:
             if parked is None or parked.reason != error.code:
                 batch.parked.append(

@@ -82,6 +82,14 @@ class IngestTables:
             # The audit trail of erasures: which key, when; no personal data.
             f"CREATE TABLE IF NOT EXISTS customer_erasures (id {self.id_column},"
             " key_id TEXT NOT NULL, erased_at TEXT NOT NULL, had_key INTEGER NOT NULL)",
+            # After a rotation of the secret: the keyed hash under the secret in force of each
+            # customer still readable, and the customer key they have had since before.
+            "CREATE TABLE IF NOT EXISTS customer_aliases (key_index TEXT PRIMARY KEY,"
+            " key_id TEXT NOT NULL)",
+            # The audit trail of rotations: when, a fingerprint of the new secret, how many
+            # customers and stored messages were re-indexed.
+            f"CREATE TABLE IF NOT EXISTS customer_secret_rotations (id {self.id_column},"
+            " rotated_at TEXT NOT NULL, fingerprint TEXT NOT NULL, aliases INTEGER NOT NULL)",
         ]
 
     def tracking_table(self) -> str:
@@ -186,6 +194,48 @@ class IngestTables:
             found.update({r["key_id"]: bytes(r["data_key"]) for r in rows})
         return found
 
+    def customer_aliases(self, indexes: Collection[str]) -> dict[str, str]:
+        """The customer key each of these key indexes stands for, where a rotation of the
+        secret recorded one (one query per 500 indexes)."""
+        ids, found = list(indexes), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._select(
+                f"SELECT key_index, key_id FROM customer_aliases WHERE key_index IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update({r["key_index"]: r["key_id"] for r in rows})
+        return found
+
+    def replace_aliases(self, aliases: dict[str, str], fingerprint: str) -> None:
+        """Make these the only aliases (the index under the new secret → the customer key)
+        and record the rotation, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            self.enter(c)
+            c.execute("DELETE FROM customer_aliases")
+            c.executemany(
+                self.sql("INSERT INTO customer_aliases (key_index, key_id) VALUES (?,?)"),
+                [(i, k) for i, k in aliases.items() if i != k],
+            )
+            c.execute(
+                self.sql("INSERT INTO customer_secret_rotations (rotated_at, fingerprint, aliases) VALUES (?,?,?)"),
+                [datetime.now(timezone.utc).isoformat(), fingerprint, len(aliases)],
+            )
+
+    def secret_rotations(self) -> list[tuple[str, str, int]]:
+        """Every rotation of the secret: (when, the new secret's fingerprint, aliases)."""
+        rows = self._select("SELECT rotated_at, fingerprint, aliases FROM customer_secret_rotations ORDER BY id")
+        return [(r["rotated_at"], r["fingerprint"], int(r["aliases"])) for r in rows]
+
+    def stored_payloads(self) -> list[tuple[str, Any, bytes]]:
+        """Every stored dead letter's and parked event's bytes as stored: ("dead_letter", id,
+        payload) and ("parked", event_id, payload)."""
+        return [
+            *(("dead_letter", r["id"], bytes(r["payload"])) for r in self._select("SELECT id, payload FROM dead_letters ORDER BY id")),
+            *(("parked", r["event_id"], bytes(r["payload"]))
+              for r in self._select("SELECT event_id, payload FROM parked_events ORDER BY event_id")),
+        ]  # fmt: skip
+
     def erase_data_key(self, key_id: str) -> bool:
         """Delete a customer's data key and record the erasure; whether there was a key."""
         with self.datastore.transaction(commit=True) as c:
@@ -201,9 +251,13 @@ class IngestTables:
         self.after_erasing()
         return had
 
-    def rewrite_states(self, rows: Sequence[tuple[bytes, str, int]], data_keys: dict[str, bytes]) -> None:
-        """Replace stored events' state (``(state, originator_id, originator_version)``) and
-        add data keys, in one transaction, leaving no copy of the old bytes behind."""
+    def rewrite_states(
+        self, rows: Sequence[tuple[bytes, str, int]], data_keys: dict[str, bytes],
+        letters: Sequence[tuple[bytes, int]] = (), parked: Sequence[tuple[bytes, str]] = (),
+    ) -> None:  # fmt: skip
+        """Replace stored events' state (``(state, originator_id, originator_version)``),
+        dead letters' bytes (``(payload, id)``) and parked events' (``(payload, event_id)``),
+        and add data keys, in one transaction, leaving no copy of the old bytes behind."""
         with self.datastore.transaction(commit=True) as c:
             self.enter(c)
             self.before_erasing(c)
@@ -219,6 +273,8 @@ class IngestTables:
                 ),
                 rows,
             )
+            c.executemany(self.sql("UPDATE dead_letters SET payload=? WHERE id=?"), letters)
+            c.executemany(self.sql("UPDATE parked_events SET payload=? WHERE event_id=?"), parked)
         self.after_erasing()
 
     def before_erasing(self, c: Any) -> None:

@@ -54,6 +54,47 @@ def _customer(rng: Random) -> dict[str, str]:
     return {"name": f"{first} {surname}", "phone": phone, "email": email}
 
 
+class Customers:
+    """Who contacts Customer Service: some incidents name no customer, some customers come
+    back (within days, as repeat contacts do), some give a phone only or an e-mail only, and
+    a phone is written differently from one contact to the next.
+
+    Its own random stream (from the seed): the rest of the traffic is drawn as without it.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.rng = Random(f"customers:{seed}")
+        self.known: list[dict[str, str]] = []
+
+    def next(self, fresh: dict[str, str]) -> dict[str, str] | None:
+        """The customer of the next incident (``fresh``: a new person, if it is one)."""
+        rng = self.rng
+        if rng.random() >= mix.CUSTOMER_SHARE:
+            return None
+        if self.known and rng.random() < mix.RETURNING_CUSTOMER_SHARE:
+            person = rng.choice(self.known[-mix.RETURNING_CUSTOMER_POOL :])
+        else:
+            gives = pick(rng, mix.CUSTOMER_GIVES)
+            person = {k: v for k, v in fresh.items() if k in ("name", *gives.split("+"))}
+            self.known.append(person)
+        written = dict(person)
+        if "phone" in written:
+            written["phone"] = _spelled(rng, written["phone"])
+        if "email" in written and rng.random() < 0.2:
+            written["email"] = written["email"].capitalize()
+        return written
+
+
+def _spelled(rng: Random, phone: str) -> str:
+    """``+7 9XX XXX-XX-XX`` as people write it: with or without spaces, brackets, dashes, the
+    national ``8`` (read as +7 only where national numbers are read in Russia)."""
+    d = "".join(c for c in phone if c.isdigit())[1:]  # the ten digits after the country code
+    return rng.choice((
+        phone, f"+7{d}", f"+7 ({d[:3]}) {d[3:6]} {d[6:8]} {d[8:]}", f"8 {d[:3]} {d[3:6]}-{d[6:8]}-{d[8:]}",
+        f"8({d[:3]}){d[3:]}",
+    ))  # fmt: skip
+
+
 def praised(rng: Random, contact: Contact) -> str:
     template = rng.choice(mix.PRAISED[contact.department])
     first = rng.choice(mix.FEMALE_NAMES + mix.MALE_NAMES)
@@ -86,9 +127,11 @@ class IncidentStory:
     """
 
     def __init__(
-        self, rng: Random, clock: WorkingClock, contact: Contact, incident_id: str
-    ) -> None:
+        self, rng: Random, clock: WorkingClock, contact: Contact, incident_id: str,
+        customers: Customers | None = None,
+    ) -> None:  # fmt: skip
         self.rng, self.clock, self.contact, self.incident_id = rng, clock, contact, incident_id
+        self.customers = customers
         self.now = contact.reported_at
         self.stamped: list[Stamped] = []
         self.category, self.priority = "", "normal"
@@ -144,9 +187,13 @@ class IncidentStory:
             "received", contact.source,
             channel=contact.channel, department=contact.department, category=self.category,
             reported_at=iso(contact.reported_at, self.clock.zone), store=contact.store,
-            priority=self.priority, customer=_customer(rng),
+            priority=self.priority, customer=self._customer(),
             summary=rng.choice(mix.SUMMARIES[self.category]),
         )
+
+    def _customer(self) -> dict[str, str] | None:
+        fresh = _customer(self.rng)  # drawn either way: the rest of the story stays the same
+        return fresh if self.customers is None else self.customers.next(fresh)
 
     def handle(self, root_cause: str | None) -> None:
         """Work on the incident until its resolution: triage, pauses, an escalation."""
@@ -301,10 +348,12 @@ class IncidentStory:
 
 
 def incident_events(
-    rng: Random, clock: WorkingClock, contact: Contact, incident_id: str
-) -> list[Stamped]:
-    """Every event of one incident, from its receipt on, in the order they happened."""
-    story = IncidentStory(rng, clock, contact, incident_id)
+    rng: Random, clock: WorkingClock, contact: Contact, incident_id: str,
+    customers: Customers | None = None,
+) -> list[Stamped]:  # fmt: skip
+    """Every event of one incident, from its receipt on, in the order they happened (its
+    customer from ``customers``; None: a new person every time, giving everything)."""
+    story = IncidentStory(rng, clock, contact, incident_id, customers)
     story.receive()
     root_cause = _long_service_cause(rng, contact.department)
     story.handle(root_cause)

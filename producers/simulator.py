@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from producers.incident_story import (
     Contact,
+    Customers,
     Event,
     Stamped,
     incident_events,
@@ -87,8 +88,9 @@ def _volume(rng: Random, spec: SimulationSpec, index: int, month: date) -> int:
 
 
 def _month(
-    rng: Random, clock: WorkingClock, ids: _Numbering, days: list[date], volume: int
-) -> list[Stamped]:
+    rng: Random, clock: WorkingClock, ids: _Numbering, days: list[date], volume: int,
+    customers: Customers,
+) -> list[Stamped]:  # fmt: skip
     """Every event of the incidents and standalone thanks that begin in one month."""
     def contacts(count: int, departments: Mapping[str, float]) -> list[Contact]:
         drawn = [_contact(rng, clock, days, departments) for _ in range(count)]
@@ -97,7 +99,7 @@ def _month(
     year = days[0].year
     stamped: list[Stamped] = []
     for contact in contacts(volume, DEPARTMENTS):
-        stamped += incident_events(rng, clock, contact, ids.next("INC", year))
+        stamped += incident_events(rng, clock, contact, ids.next("INC", year), customers)
     thanks = round(volume * STANDALONE_THANKS_PER_INCIDENT * rng.uniform(0.7, 1.3))
     for contact in contacts(thanks, THANKING_DEPARTMENTS):
         stamped.append(standalone_thanks(rng, clock, contact, ids.next("THX", year)))
@@ -116,11 +118,12 @@ def simulate(spec: SimulationSpec) -> list[Event]:
     rng = Random(spec.seed)
     clock = WorkingClock(ZoneInfo(spec.timezone))
     ids = _Numbering()
+    customers = Customers(spec.seed)
     starts = _month_starts(spec.start, spec.months)
     stamped: list[Stamped] = []
     for index, (first, following) in enumerate(pairwise(starts)):
         days = [first + timedelta(days=n) for n in range((following - first).days)]
-        stamped += _month(rng, clock, ids, days, _volume(rng, spec, index, first))
+        stamped += _month(rng, clock, ids, days, _volume(rng, spec, index, first), customers)
     end = clock.instant(starts[-1], 0)
     # An incident's events are built forwards in time: the cut keeps a prefix of each.
     kept = sorted((s for s in stamped if s.at < end), key=lambda s: (s.at, s.incident_id, s.step))

@@ -175,3 +175,11 @@ SURVEY_SOURCE = "csat-survey"
 # Sources that keep a per-incident change counter (the event's ``sequence``): the Customer
 # Service desk and the document management system; mail, phone, web and the survey do not.
 SEQUENCED_SOURCES = frozenset({CS_SOURCE, "edms"})
+
+# Customers (producers.incident_story.Customers): the share of incidents naming one; the share
+# of those who came before (picked among the latest known customers, so they come back
+# within days or weeks); what a new customer gives besides the name.
+CUSTOMER_SHARE = 0.85
+RETURNING_CUSTOMER_SHARE = 0.25
+RETURNING_CUSTOMER_POOL = 40
+CUSTOMER_GIVES = {"phone+email": 0.7, "phone": 0.15, "email": 0.15}

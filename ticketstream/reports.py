@@ -242,6 +242,7 @@ def print_dead_letter(stored: StoredDeadLetter, console: Console) -> None:
         f"recorded_at: {stored.recorded_at}",
         f"bytes:       {len(letter.message.value)}"
         + ("" if letter.stored_value is None else " (stored sealed: it carries personal data)"),
-        ERASED if letter.stored_value is not None and not letter.message.value else repr(letter.message.value[:4096]),
+        f"{ERASED} its customer's personal data was erased: the message can never be read again"
+        if letter.stored_value is not None and not letter.message.value else repr(letter.message.value[:4096]),
     ):
         say(console, line)

@@ -6,7 +6,7 @@ import io
 import json
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
-from itertools import groupby
+from itertools import groupby, pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from contracts.codec import validate_object
 from contracts.routing import TopicMap
+from domain.customer_key import customer_key
 from domain.lifecycle import Entry, check_timeline
 from domain.timeline import arrange
 from producers.simulator import SimulationSpec, simulate, write_jsonl
@@ -272,6 +273,28 @@ def test_customers_contact_departments_inside_their_working_hours(year: list[Eve
         else:
             assert reported.weekday() < 5
             assert time(9) <= reported.time() < time(18)
+
+
+def test_customers_a_share_of_incidents_some_returning_some_by_phone_or_e_mail_only(year: list[Event]) -> None:
+    received = _of_type(year, "received")
+    customers = [e["customer"] for e in received if "customer" in e]
+    assert 0.8 <= len(customers) / len(received) <= 0.9
+    given = Counter(tuple(sorted(k for k in c if k != "name")) for c in customers)  # type: ignore[union-attr]
+    assert given.keys() == {("email", "phone"), ("phone",), ("email",)}
+    assert 0.1 <= given[("phone",)] / len(customers) <= 0.2 and 0.1 <= given[("email",)] / len(customers) <= 0.2
+    # One person, one key (phones read nationally in Russia, as the simulated zone is).
+    keyed = defaultdict(list)
+    for event in received:
+        c = event.get("customer")
+        if isinstance(c, dict):
+            keyed[customer_key(b"s", c.get("phone"), c.get("email"), "RU")].append(event)
+    returning = [contacts for contacts in keyed.values() if len(contacts) > 1]
+    assert 0.15 <= sum(len(c) - 1 for c in returning) / len(customers) <= 0.3
+    assert max(len(c) for c in returning) >= 3
+    variants = [{c["customer"].get("phone") for c in contacts} for contacts in returning]  # type: ignore[union-attr]
+    assert sum(len(v) > 1 for v in variants) >= len(variants) // 3  # one phone written differently
+    gaps = [_at(b["occurred_at"]) - _at(a["occurred_at"]) for contacts in returning for a, b in pairwise(contacts)]
+    assert sum(g <= timedelta(days=7) for g in gaps) >= len(gaps) // 5  # repeat contacts within a week
 
 
 def test_phone_calls_are_received_at_once_and_other_handovers_later(year: list[Event]) -> None:
