@@ -184,28 +184,14 @@ class IngestTables:
 
     def data_keys(self, key_ids: Collection[str]) -> dict[str, bytes]:
         """The data keys the store holds of these key ids (one query per 500 ids)."""
-        ids, found = list(key_ids), {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._select(
-                f"SELECT key_id, data_key FROM customer_keys WHERE key_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({r["key_id"]: bytes(r["data_key"]) for r in rows})
-        return found
+        rows = self._select_in("SELECT key_id, data_key FROM customer_keys WHERE key_id", key_ids)
+        return {r["key_id"]: bytes(r["data_key"]) for r in rows}
 
     def customer_aliases(self, indexes: Collection[str]) -> dict[str, str]:
         """The customer key each of these key indexes stands for, where a rotation of the
         secret recorded one (one query per 500 indexes)."""
-        ids, found = list(indexes), {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._select(
-                f"SELECT key_index, key_id FROM customer_aliases WHERE key_index IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({r["key_index"]: r["key_id"] for r in rows})
-        return found
+        rows = self._select_in("SELECT key_index, key_id FROM customer_aliases WHERE key_index", indexes)
+        return {r["key_index"]: r["key_id"] for r in rows}
 
     def replace_aliases(self, aliases: dict[str, str], fingerprint: str) -> None:
         """Make these the only aliases (the index under the new secret → the customer key)
@@ -359,6 +345,14 @@ class IngestTables:
 
     def enter(self, c: Any) -> None:
         """Prepare a new transaction's cursor (PostgreSQL: find our tables in the schema)."""
+
+    def _select_in(self, statement: str, values: Collection[str]) -> list[Any]:
+        """The rows of ``statement`` (ending in a column) ``IN`` the values, 500 a query."""
+        listed, rows = list(values), []
+        for start in range(0, len(listed), 500):
+            chunk = listed[start : start + 500]
+            rows.extend(self._select(f"{statement} IN ({','.join('?' * len(chunk))})", chunk))
+        return rows
 
     def _select(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:

@@ -295,14 +295,19 @@ def test_a_partition_holding_its_share_is_not_fetched_from_until_half_of_it_is_r
     assert consumer.paused_now == set()  # 3 left, half the share: fetched from again
 
 
-def test_a_partition_is_never_paused_with_nothing_to_release() -> None:
-    records = _flood("t.received", 6)
+def _paused_with(records: list[Record]) -> tuple[KafkaSource, StandInConsumer]:
+    """A source holding these records of one partition, its share: the partition paused."""
     consumer = all_read(records)
     source = source_over(consumer)
-    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=6)
+    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=len(records))
     fetched(source, records)
     source._throttle()
-    assert consumer.paused_now == {TopicPartition("t.received", 0)}
+    assert consumer.paused_now == {TopicPartition(records[0].topic, 0)}
+    return source, consumer
+
+
+def test_a_partition_is_never_paused_with_nothing_to_release() -> None:
+    source, consumer = _paused_with(_flood("t.received", 6))
 
     assert len(source._release()) == 6
     source._throttle()
@@ -312,13 +317,7 @@ def test_a_partition_is_never_paused_with_nothing_to_release() -> None:
 def test_a_partition_whose_buffer_was_dropped_while_paused_is_fetched_from_again() -> None:
     """A re-seek after an outage drops what is held for a partition: if it stayed paused it
     would be lagging with nothing to release and nothing fetched, holding everything back."""
-    records = _flood("t.resolved", 4)
-    consumer = all_read(records)
-    source = source_over(consumer)
-    source.options = SourceOptions("unused:9092", TOPICS, max_partition_records=4)
-    fetched(source, records)
-    source._throttle()
-    assert consumer.paused_now == {TopicPartition("t.resolved", 0)}
+    source, consumer = _paused_with(_flood("t.resolved", 4))
 
     source.forget([TopicPartition("t.resolved", 0)])
     source._throttle()
