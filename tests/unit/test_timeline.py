@@ -122,6 +122,17 @@ def test_without_a_later_need_the_preferred_valid_order_is_taken() -> None:
     assert ids(arrange([RECEIVED, *now])) == ["rcv", "p", "r", "o"]
 
 
+def test_facts_of_one_instant_that_nothing_else_orders_follow_the_preferred_order_of_kinds() -> None:
+    # Valid in any order, no sequence, no common stream, and event ids that sort the other way
+    # round: only the order of kinds (reclassified, reassigned, …, escalated) decides.
+    now = [entry("escalated", "a"), entry("reassigned", "b"), entry("reclassified", "c")]
+
+    for given_order in permutations(now):
+        ordered = arrange([RECEIVED, *given_order])
+
+        assert [e.kind for e in ordered] == ["received", "reclassified", "reassigned", "escalated"]
+
+
 @given(st.permutations(range(6)))
 def test_the_order_is_the_same_for_every_order_the_facts_are_given_in(order: list[int]) -> None:
     facts = [
