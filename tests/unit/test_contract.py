@@ -469,6 +469,28 @@ def test_an_object_over_the_message_limit_is_validated_for_what_it_says_not_refu
     assert caught.value.reason == "schema_violation" and "summary" in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("raw", "reason", "detail"),
+    [
+        (b"[]", "not_an_object", "the message must be one JSON object"),
+        (b"17", "not_an_object", "the message must be one JSON object"),
+        (b"{}", "missing_type", "the field 'type' is missing"),
+        (b'{"type": "incident.praised"}', "unknown_type",
+         "'type' must be one of incident.received, incident.escalated, incident.resolved,"
+         " incident.thanked, incident.reopened, incident.paused, incident.resumed, incident.rated,"
+         " incident.reassigned, incident.reclassified, incident.closed"),
+        (b'{"type": "incident.thanked"}', "schema_violation",
+         "event_id: Field required; schema_version: Field required; incident_id: Field required;"
+         " occurred_at: Field required; source: Field required (+1 more)"),
+    ],
+)  # fmt: skip
+def test_each_rejection_says_exactly_what_is_wrong(raw: bytes, reason: str, detail: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert (caught.value.reason, caught.value.detail) == (reason, detail)
+
+
 @pytest.mark.parametrize(("sequence", "accepted"), [(-1, False), (0, True), (2**63 - 1, True), (2**63, False)])
 def test_a_sequence_lies_in_0_through_the_largest_signed_64_bit_integer(sequence: int, accepted: bool) -> None:
     raw = to_json({**A_THANKS, "sequence": sequence})
