@@ -329,11 +329,9 @@ def run_named(mutant: Named, group: Group) -> Outcome:
     status = {0: "survived", 1: "killed"}.get(done.returncode, f"error {done.returncode}")
     if status.startswith("error"):
         sys.exit(f"named mutant {mutant.what}: pytest exit {done.returncode}\n{done.stdout[-2000:]}")
-    line = mutant.old.splitlines()[0].strip()
-    line_no = next(i for i, text in enumerate((ROOT / mutant.path).read_text().splitlines(), 1)
-                   if text.strip() == line)
+    line_no = text[: text.index(mutant.old)].count("\n") + 1
     return Outcome(f"named: {mutant.what}", status, f"{mutant.path}:{line_no}",
-                   f"- {line} / + {mutant.new.splitlines()[0].strip()}")
+                   f"- {mutant.old.splitlines()[0].strip()} / + {mutant.new.splitlines()[0].strip()}")
 
 
 def main() -> None:

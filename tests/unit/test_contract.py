@@ -203,7 +203,7 @@ def test_a_message_whose_key_differs_from_its_incident_id_is_rejected() -> None:
     with pytest.raises(ContractError) as caught:
         decode(raw, key=b"INC-2024-000124")
 
-    assert caught.value.reason == "key_mismatch"
+    assert (caught.value.reason, caught.value.detail) == ("key_mismatch", "message key differs from incident_id")
     _assert_no_personal_data(caught.value)
 
 
@@ -482,6 +482,14 @@ def test_an_object_over_the_message_limit_is_validated_for_what_it_says_not_refu
         (b'{"type": "incident.thanked"}', "schema_violation",
          "event_id: Field required; schema_version: Field required; incident_id: Field required;"
          " occurred_at: Field required; source: Field required (+1 more)"),
+        (b'{"type": "incident.thanked", "channel": "phone"}', "schema_violation",  # five: all said
+         "event_id: Field required; schema_version: Field required; incident_id: Field required;"
+         " occurred_at: Field required; source: Field required"),
+        (to_json({**A_RECEIPT, "customer": {"phone": "1" * 41}}), "schema_violation",
+         "customer.phone: String should have at most 40 characters"),
+        (to_json({k: v for k, v in A_THANKS.items() if k not in ("praised", "channel")}
+                 | {"type": "incident.reclassified"}), "schema_violation",
+         "(message): Value error, a reclassification names a priority, a category or a channel"),
     ],
 )  # fmt: skip
 def test_each_rejection_says_exactly_what_is_wrong(raw: bytes, reason: str, detail: str) -> None:
@@ -489,6 +497,7 @@ def test_each_rejection_says_exactly_what_is_wrong(raw: bytes, reason: str, deta
         decode(raw)
 
     assert (caught.value.reason, caught.value.detail) == (reason, detail)
+    assert str(caught.value) == f"{reason}: {detail}"
 
 
 @pytest.mark.parametrize(("sequence", "accepted"), [(-1, False), (0, True), (2**63 - 1, True), (2**63, False)])
