@@ -338,6 +338,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--group", action="append", choices=sorted(GROUPS),
                         help="only this group (repeatable; default: all)")
+    parser.add_argument("--files", nargs="+", metavar="GLOB",
+                        help="only these source files of the group (e.g. domain/fact.py): module by module")
     parser.add_argument("--retest", action="store_true",
                         help="after the run, try the last run's survivors again (new tests)")
     parser.add_argument("--named-only", action="store_true",
@@ -356,6 +358,8 @@ def main() -> None:
     started = time.monotonic()
     for name in chosen:
         group = GROUPS[name]
+        if args.files:
+            group = Group(tuple(args.files), group.tests)
         found, seconds = [], 0.0
         if args.report_only:
             found = outcomes(WORK / name)
