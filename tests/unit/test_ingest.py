@@ -451,6 +451,25 @@ def test_the_dead_letter_books_count_find_publish_and_account_for_what_was_not_s
     assert len(books.dead_letters(limit=2)) == 2
 
 
+@pytest.mark.parametrize(
+    "customer", [{"phone": "+7 912 345-67-89"}, {"name": "Ivan Petrov"}], ids=["keyed by phone", "by incident"]
+)
+def test_a_refused_message_naming_a_customer_is_kept_sealed_and_read_back_whole(
+    app: Incidents, feed: Feed, customer: dict[str, str]
+) -> None:
+    refused = feed(wire("received", channel="", customer=customer))  # an empty channel: refused
+
+    Ingest(app).process([refused])
+
+    [stored] = store(app).dead_letters()
+    assert (stored.letter.reason, stored.letter.message.value) == ("schema_violation", refused.value)
+    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute("SELECT payload FROM dead_letters")
+        [(payload,)] = c.fetchall()
+    assert bytes(payload) != refused.value
+    assert next(iter(customer.values())).encode() not in bytes(payload)
+
+
 # --- restart --------------------------------------------------------------------------------
 
 
