@@ -177,6 +177,8 @@ EQUIVALENT: dict[str, str] = {
 # code they would change is what every test imports (the list of event types, say).
 IMPORT_TIME: dict[str, str] = {
     "contracts.events.x__wire_type__mutmut_*": "builds EVENT_MODELS when contracts.events is imported",
+    "domain.lifecycle.x__changed_while_not_closed__mutmut_*":
+        "builds the reassigned/reclassified rules of the rule table when domain.lifecycle is imported",
 }
 
 _KILLED = {"killed", "timeout", "segfault"}
