@@ -167,6 +167,8 @@ EQUIVALENT: dict[str, str] = {
     "contracts.printable.x__escape__mutmut_[589]": _UNICODE_ESCAPE,
     "contracts.printable.x__escape__mutmut_7": _CODEC_NAMES,
     "contracts.printable.x__escape__mutmut_11": _CODEC_NAMES,
+    "domain.timeline.x_arrange__mutmut_7":
+        "the shortcut for timelines without a shared instant turned off: the search gives the same order",
     "consumers.ingest_recorder.xǁIngestTablesǁdata_keys__mutmut_8":
         "chunks start at every id instead of every 500th: more queries, the same keys found",
     "consumers.ingest_recorder.xǁIngestTablesǁdata_keys__mutmut_13":
@@ -304,14 +306,21 @@ def _changed(diff: str) -> tuple[list[str], list[str]]:
     return removed, added
 
 
-def _where(path: str, diff: str, source: dict[str, list[str]]) -> tuple[str, str]:
+def _function_of(name: str) -> str:
+    """The mutated function's name in mutmut's name of a mutant (module.xǁClassǁname__mutmut_N)."""
+    mangled = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
+    return mangled.split("ǁ")[-1] if "ǁ" in mangled else mangled.removeprefix("x_")
+
+
+def _where(path: str, name: str, diff: str, source: dict[str, list[str]]) -> tuple[str, str]:
     """file:line of a mutant's first changed line, and the change (- old / + new)."""
     removed, added = _changed(diff)
     lines = source.setdefault(path, (ROOT / path).read_text().splitlines())
     line_no = 0
     if removed:
-        wanted = removed[0].strip()
-        line_no = next((i for i, text in enumerate(lines, 1) if text.strip() == wanted), 0)
+        wanted, function = removed[0].strip(), _function_of(name)
+        start = next((i for i, text in enumerate(lines) if re.match(rf"\s*(async )?def {re.escape(function)}\(", text)), 0)
+        line_no = next((i for i, text in enumerate(lines[start:], start + 1) if text.strip() == wanted), 0)
     change = " / ".join([f"- {r.strip()}" for r in removed] + [f"+ {a.strip()}" for a in added])
     return f"{path}:{line_no}", change or "(no textual change)"
 
@@ -323,7 +332,7 @@ def outcomes(work: Path) -> list[Outcome]:
     source: dict[str, list[str]] = {}
     found = []
     for path, name, status, diff in json.loads(done.stdout):
-        where, change = _where(path, diff, source) if diff else (path, "")
+        where, change = _where(path, name, diff, source) if diff else (path, "")
         removed, added = _changed(diff)
         found.append(Outcome(name, status, where, change, tuple(removed), tuple(added)))
     return found
