@@ -254,3 +254,32 @@ def test_a_resumed_incident_is_open_again_as_it_was_before_the_pause() -> None:
     assert reduce(step, [RECEIVED, entry("resolved", "r", 1), entry("reopened", "o", 2),
                          entry("paused", "p", 3), entry("resumed", "u", 4)], BEGINNING) == resolved_before  # fmt: skip
     assert resolved_before.ever_resolved and not resolved_before.resolved
+
+
+def _standalone_thanks(event_id: str, minutes: float = 0) -> Entry:
+    return Entry(T0 + timedelta(minutes=minutes), "thanked", event_id, SN, None, None, None, True)
+
+
+@pytest.mark.parametrize(
+    ("timeline", "error", "message"),
+    [
+        ([RECEIVED, entry("resolved", "a", 1), entry("resolved", "b", 2)], errors.AlreadyResolved,
+         "resolved twice without reopening"),
+        ([RECEIVED, entry("reopened", "b", 1)], errors.NotResolved, "reopened while not resolved"),
+        ([RECEIVED, entry("received", "b", 1)], errors.AlreadyReceived, "the incident was already received"),
+        ([entry("resolved", "b")], errors.BeforeReceipt, "resolved happened before the incident was received"),
+        ([entry("thanked", "b")], errors.BeforeReceipt, "thanked happened before the incident was received"),
+        ([_standalone_thanks("t"), entry("resolved", "b", 1)], errors.StandaloneThanksIsClosed,
+         "resolved on a standalone thanks contact"),
+        ([RECEIVED, _standalone_thanks("b", 1)], errors.AlreadyReceived, "standalone thanks on an existing incident"),
+    ],
+    ids=["resolved twice", "reopened while open", "received twice", "before receipt", "thanks first",
+         "on a standalone thanks", "standalone thanks later"],
+)  # fmt: skip
+def test_the_rules_of_a_streams_beginning_are_named_with_the_fact_that_broke_them(
+    timeline: list[Entry], error: type[errors.DomainError], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        check_timeline(timeline)
+
+    assert (str(caught.value), caught.value.event_id) == (message, "b")
