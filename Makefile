@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean chromium
+.PHONY: install demo test bench mutation clean chromium
 
 install: $(VENV)/.installed
 
@@ -28,5 +28,10 @@ chromium:
 bench: install
 	$(BIN)/python bench/ingest.py
 
+# The unit suite's mutation score (bench/mutation.py; mutmut from the bench extra), ~1-2 h here.
+mutation: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/mutation.py
+
 clean:
-	rm -rf $(VENV) var/*.db build *.egg-info
+	rm -rf $(VENV) var/*.db build *.egg-info .mutation

@@ -18,6 +18,7 @@ from contracts.codec import decode, encode, message_key, validate_object
 from contracts.errors import ContractError
 from contracts.events import IncidentReceived
 from contracts.routing import TopicMap
+from contracts.printable import described, escaped, schema_pattern
 from contracts.schema import export_json_schemas
 from tests.unit.strategies import (
     CUSTOMER_NAME,
@@ -202,7 +203,7 @@ def test_a_message_whose_key_differs_from_its_incident_id_is_rejected() -> None:
     with pytest.raises(ContractError) as caught:
         decode(raw, key=b"INC-2024-000124")
 
-    assert caught.value.reason == "key_mismatch"
+    assert (caught.value.reason, caught.value.detail) == ("key_mismatch", "message key differs from incident_id")
     _assert_no_personal_data(caught.value)
 
 
@@ -373,6 +374,161 @@ def test_each_bounded_field_takes_its_longest_value_and_not_one_character_more(f
     with pytest.raises(ContractError) as caught:
         decode(to_json({**A_RECEIPT, field: "a" * (longest + 1)}))
     assert caught.value.reason == "schema_violation" and field in caught.value.detail
+
+
+# Every bounded text field of the contract, by where it sits in an event of its type, and its
+# longest value (issue 14: a test at each bound).
+BOUNDED = [
+    (A_RECEIPT, ("incident_id",), 64, "A"), (A_RECEIPT, ("store",), 64, "a"),
+    ({**A_THANKS, "type": "incident.escalated", "escalated_to": "x"}, ("escalated_to",), 64, "a"),
+    ({**A_THANKS, "type": "incident.escalated", "escalated_to": "x"}, ("reason",), 2000, "é"),
+    ({**A_THANKS, "type": "incident.resolved", "resolution": "x"}, ("resolution",), 64, "a"),
+    ({**A_THANKS, "type": "incident.resolved", "resolution": "x"}, ("root_cause",), 64, "a"),
+    ({**A_THANKS, "type": "incident.paused"}, ("reason",), 64, "a"),
+    ({**A_THANKS, "type": "incident.reopened"}, ("reason",), 2000, "a"),
+    ({**A_THANKS, "type": "incident.closed"}, ("reason",), 2000, "a"),
+    ({**A_THANKS, "type": "incident.rated", "rating": "bad"}, ("comment",), 2000, "a"),
+    ({**A_THANKS, "type": "incident.reassigned", "department": "x"}, ("assignee",), 200, "a"),
+    ({**A_THANKS, "type": "incident.reassigned", "department": "x"}, ("reason",), 2000, "a"),
+    ({**A_THANKS, "type": "incident.reclassified", "category": "x"}, ("category",), 64, "a"),
+    (A_THANKS, ("praised",), 200, "a"),
+    (A_RECEIPT, ("customer", "name"), 200, "a"), (A_RECEIPT, ("customer", "phone"), 40, "1"),
+    (A_RECEIPT, ("customer", "email"), 254, "a"),
+]  # fmt: skip
+
+
+def _with(base: Event, path: tuple[str, ...], value: object) -> Event:
+    event = {**_of_its_type(base)}
+    if len(path) == 1:
+        event[path[0]] = value
+    else:
+        event[path[0]] = {**event[path[0]], path[1]: value}
+    return event
+
+
+def _field_of(event: object, path: tuple[str, ...]) -> object:
+    for name in path:
+        event = getattr(event, name)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "longest", "letter"), BOUNDED,
+    ids=[f"{b['type'].split('.')[1]}.{'.'.join(p)}" for b, p, _, _ in BOUNDED],
+)  # fmt: skip
+def test_every_bounded_field_takes_its_longest_value_and_refuses_one_character_more(
+    base: Event, path: tuple[str, ...], longest: int, letter: str
+) -> None:
+    assert _field_of(decode(to_json(_with(base, path, letter * longest))), path) == letter * longest
+    with pytest.raises(ContractError) as caught:
+        decode(to_json(_with(base, path, letter * (longest + 1))))
+    assert caught.value.reason == "schema_violation" and path[-1] in caught.value.detail
+    assert letter * (longest + 1) not in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("character", "said"),
+    [
+        ("\x1b", "U+001B (a control character)"), ("\u202e", "U+202E (an invisible or bidi format character)"),
+        ("\ue000", "U+E000 (a private-use character)"), ("\u2028", "U+2028 (a line separator)"),
+        ("\u2029", "U+2029 (a paragraph separator)"), ("\U000e0041", "U+E0041 (an invisible or bidi format character)"),
+        ("\U0010fffe", "U+10FFFE (an unassigned code point)"), ("a", "U+0061 (a printable character)"),
+    ],
+)  # fmt: skip
+def test_an_unprintable_character_is_named_by_its_code_point_and_kind(character: str, said: str) -> None:
+    assert described(character) == said
+
+
+def test_an_identifier_with_an_escape_character_is_refused_naming_the_character_not_showing_it() -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(to_json({**A_RECEIPT, "channel": "in\x1b[2Jstore"}))
+
+    assert caught.value.detail == (
+        "channel: Value error, holds U+001B (a control character); identifiers take printable characters only"
+    )
+
+
+def test_unprintable_characters_are_written_as_their_python_escapes() -> None:
+    assert escaped("a\x1bb\nc\u202ed\U000e0041é") == "a\\x1bb\\nc\\u202ed\\U000e0041é"
+    assert escaped("plain é") == "plain é"
+
+
+def test_an_invented_field_is_named_with_its_unprintable_characters_escaped() -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(to_json({**A_THANKS, "bad\x1bname": 1}))
+
+    assert caught.value.detail.startswith("bad\\x1bname: ")
+
+
+def test_an_object_over_the_message_limit_is_validated_for_what_it_says_not_refused_for_its_size() -> None:
+    obj = {**A_RECEIPT, "summary": "x" * 70_000}  # a JSONL line has no message size limit
+
+    with pytest.raises(ContractError) as caught:
+        validate_object(obj)
+
+    assert caught.value.reason == "schema_violation" and "summary" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "detail"),
+    [
+        (b"[]", "not_an_object", "the message must be one JSON object"),
+        (b"17", "not_an_object", "the message must be one JSON object"),
+        (b"{}", "missing_type", "the field 'type' is missing"),
+        (b'{"type": "incident.praised"}', "unknown_type",
+         "'type' must be one of incident.received, incident.escalated, incident.resolved,"
+         " incident.thanked, incident.reopened, incident.paused, incident.resumed, incident.rated,"
+         " incident.reassigned, incident.reclassified, incident.closed"),
+        (b'{"type": "incident.thanked"}', "schema_violation",
+         "event_id: Field required; schema_version: Field required; incident_id: Field required;"
+         " occurred_at: Field required; source: Field required (+1 more)"),
+        (b'{"type": "incident.thanked", "channel": "phone"}', "schema_violation",  # five: all said
+         "event_id: Field required; schema_version: Field required; incident_id: Field required;"
+         " occurred_at: Field required; source: Field required"),
+        (to_json({**A_RECEIPT, "customer": {"phone": "1" * 41}}), "schema_violation",
+         "customer.phone: String should have at most 40 characters"),
+        (to_json({k: v for k, v in A_THANKS.items() if k not in ("praised", "channel")}
+                 | {"type": "incident.reclassified"}), "schema_violation",
+         "(message): Value error, a reclassification names a priority, a category or a channel"),
+    ],
+)  # fmt: skip
+def test_each_rejection_says_exactly_what_is_wrong(raw: bytes, reason: str, detail: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+
+    assert (caught.value.reason, caught.value.detail) == (reason, detail)
+    assert str(caught.value) == f"{reason}: {detail}"
+
+
+@pytest.mark.parametrize(("sequence", "accepted"), [(-1, False), (0, True), (2**63 - 1, True), (2**63, False)])
+def test_a_sequence_lies_in_0_through_the_largest_signed_64_bit_integer(sequence: int, accepted: bool) -> None:
+    raw = to_json({**A_THANKS, "sequence": sequence})
+
+    if accepted:
+        assert decode(raw).sequence == sequence
+        return
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+    assert caught.value.reason == "schema_violation" and "sequence" in caught.value.detail
+
+
+@pytest.mark.parametrize("field", ["reported_at", "completed_at"])
+@pytest.mark.parametrize(
+    ("instant", "accepted"),
+    [("1989-12-31T23:59:59+00:00", False), ("1990-01-01T00:00:00+00:00", True),
+     ("2099-12-31T23:59:59+00:00", True), ("2100-01-01T00:00:00+00:00", False)],
+)  # fmt: skip
+def test_every_instant_of_the_contract_lies_in_1990_through_2099(field: str, instant: str, accepted: bool) -> None:
+    base = A_RECEIPT if field == "reported_at" else {**A_THANKS, "type": "incident.resolved", "resolution": "x"}
+    raw = to_json({**_of_its_type(base), "occurred_at": "2024-08-14T09:40:00+03:00", field: instant})
+
+    if accepted:
+        assert getattr(decode(raw), field) == datetime.fromisoformat(instant)
+        return
+    with pytest.raises(ContractError) as caught:
+        decode(raw)
+    assert caught.value.reason == "schema_violation" and field in caught.value.detail
+    assert "1990..2099" in caught.value.detail
 
 
 @pytest.mark.parametrize("field", ["channel", "department", "category", "source"])
@@ -682,6 +838,28 @@ def test_the_export_writes_one_schema_file_per_event_type(tmp_path: Path) -> Non
 
     assert sorted(p.name for p in paths) == sorted(f"{t}.schema.json" for t in EVENT_TYPES)
     assert sorted(directory.iterdir()) == sorted(paths)
+
+
+def test_the_export_writes_into_a_directory_it_creates_sorted_and_indented_with_an_id(tmp_path: Path) -> None:
+    directory = tmp_path / "not" / "there"
+
+    paths = export_json_schemas(directory)
+
+    for path in paths:
+        text = path.read_text()
+        schema = json.loads(text)
+        event_type = path.name.removesuffix(".schema.json")
+        assert text == json.dumps(schema, indent=2, sort_keys=True) + "\n"  # stable diffs upstream
+        assert schema["$id"] == f"https://ticketstream.invalid/schemas/{event_type}.v1.json"
+
+
+def test_the_exported_identifiers_refuse_the_unprintable_characters(
+    schemas: dict[str, dict[str, Any]],
+) -> None:
+    received = schemas["incident.received"]["properties"]
+
+    assert received["channel"]["pattern"] == schema_pattern()
+    assert re.search(schema_pattern(), "in_store") and not re.search(schema_pattern(), "in\x1bstore")
 
 
 def test_the_export_can_be_run_again_over_its_own_output(tmp_path: Path) -> None:

@@ -61,3 +61,25 @@ def test_retrying_an_event_already_in_the_store_resolves_it_without_a_second_cop
     assert [u.resolved for u in updates] == [True]
     mine = [e for e in stored_events(app) if e[0] == "INC-4"]
     assert mine == [("INC-4", received["event_id"]), ("INC-4", resolved["event_id"])]
+
+
+def test_a_retry_of_several_letters_judges_each_and_says_why_one_still_fails(tmp_path: Path) -> None:
+    app = open_app(tmp_path / "e.db")
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(hours=1)))
+    feed = Feed()
+    resolved = wire("resolved", incident_id="INC-9", hours=1)
+    ingest.process([feed.raw(b"{not json", "incidents.received"), feed(wire("received")),
+                    feed(wire("received", hours=1)), feed(resolved),
+                    feed(wire("received", incident_id="INC-2", hours=5))], read_to_end=lambda: True)  # fmt: skip
+    letters = store(app).dead_letters(open_only=True)
+    ingest.process([feed(wire("received", incident_id="INC-9"))], read_to_end=lambda: True)
+
+    updates = ingest.retry(letters)
+
+    assert [o.letter.reason for o in letters] == ["not_json", "already_received", "orphan"]
+    assert [(u.letter_id, u.resolved, u.reason) for u in updates] == [
+        (letters[0].id, False, "not_json"), (letters[1].id, False, "already_received"),
+        (letters[2].id, True, "orphan"),
+    ]  # fmt: skip
+    assert updates[1].detail == letters[1].letter.detail == "the incident was already received"
+    assert ("INC-9", resolved["event_id"]) in stored_events(app)

@@ -129,3 +129,15 @@ def test_facts_later_than_the_timeline_are_judged_as_the_full_check_judges_them(
     batches: list[list[tuple[str, int]]],
 ) -> None:
     assert _recorded(batches, follow=True) == _recorded(batches, follow=False)
+
+
+def test_a_facts_digest_stays_what_stored_digests_were_computed_as() -> None:
+    # Digests are stored with every event id and compared with later deliveries: one fact must
+    # digest alike across versions (and without a sequence, as before sequences existed).
+    details = {"channel": "phone", "reported_at": T0 - timedelta(hours=1)}
+    plain = Fact("received", "INC-1", "e-1", T0, "store-014", details)
+    counted = Fact("received", "INC-1", "e-1", T0, "store-014", details, sequence=3)
+
+    assert plain.digest == "6eb3c02017544f49"
+    assert counted.digest == "1cd1e19879f00922"
+    assert Fact("received", "INC-1", "e-1", T0, "store-014", details, sequence=4).digest != counted.digest

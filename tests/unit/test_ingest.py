@@ -427,6 +427,49 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason_and_bytes_and_the_
     assert store(app).stored_offsets() == {"incidents.received:0": 1, "incidents.resolved:0": 0}
 
 
+def test_the_dead_letter_books_count_find_publish_and_account_for_what_was_not_stored(
+    app: Incidents, feed: Feed
+) -> None:
+    first_bad, second_bad = feed.raw(b"{not json", TOPICS.received), feed.raw(b"[]", TOPICS.received)
+    early = feed(wire("resolved", "INC-2", hours=1))  # parked: INC-2 has no receipt yet
+    again = feed(wire("received", hours=1))
+    Ingest(app).process([feed(wire("received")), first_bad, second_bad, early, again])
+    books = store(app)
+    letters = books.dead_letters()
+
+    assert books.open_dead_letter_counts() == {"already_received": 1, "not_an_object": 1, "not_json": 1}
+    assert [books.dead_letter(s.id) for s in letters] == letters
+    assert books.dead_letter(max(s.id for s in letters) + 1) is None
+    assert books.settled_coordinates() == {
+        (f"{m.coordinates.topic}:{m.coordinates.partition}", m.coordinates.offset)
+        for m in (first_bad, second_bad, early, again)
+    }  # fmt: skip
+    books.mark_published([letters[0].id, letters[2].id])
+    assert [s.id for s in books.dead_letters(unpublished_only=True)] == [letters[1].id]
+    assert [s.published for s in books.dead_letters()] == [True, False, True]
+    assert [s.letter.reason for s in books.dead_letters(reason="not_json")] == ["not_json"]
+    assert len(books.dead_letters(limit=2)) == 2
+
+
+@pytest.mark.parametrize(
+    "customer", [{"phone": "+7 912 345-67-89"}, {"name": "Ivan Petrov"}], ids=["keyed by phone", "by incident"]
+)
+def test_a_refused_message_naming_a_customer_is_kept_sealed_and_read_back_whole(
+    app: Incidents, feed: Feed, customer: dict[str, str]
+) -> None:
+    refused = feed(wire("received", channel="", customer=customer))  # an empty channel: refused
+
+    Ingest(app).process([refused])
+
+    [stored] = store(app).dead_letters()
+    assert (stored.letter.reason, stored.letter.message.value) == ("schema_violation", refused.value)
+    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute("SELECT payload FROM dead_letters")
+        [(payload,)] = c.fetchall()
+    assert bytes(payload) != refused.value
+    assert next(iter(customer.values())).encode() not in bytes(payload)
+
+
 # --- restart --------------------------------------------------------------------------------
 
 

@@ -318,6 +318,9 @@ def test_catching_up_again_reads_nothing_and_changes_nothing(runner: ProjectionR
 
 def test_rebuilding_a_read_model_gives_the_same_rows(runner: ProjectionRunner) -> None:
     before = reports(runner, whole())
+    with runner.transaction(commit=True) as c:  # wrong rows that only a recomputation fixes
+        for table in runner.read_models["channel_mix"].tables:
+            c.execute(f"DELETE FROM {table}")
 
     runner.rebuild("channel_mix")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from itertools import permutations
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain import errors
-from domain.lifecycle import Entry, check_timeline
+from domain.lifecycle import BEGINNING, Entry, check_timeline, step
 from domain.timeline import arrange
 
 T0 = datetime(2025, 3, 3, 11, 47, tzinfo=UTC)
@@ -122,6 +123,17 @@ def test_without_a_later_need_the_preferred_valid_order_is_taken() -> None:
     assert ids(arrange([RECEIVED, *now])) == ["rcv", "p", "r", "o"]
 
 
+def test_facts_of_one_instant_that_nothing_else_orders_follow_the_preferred_order_of_kinds() -> None:
+    # Valid in any order, no sequence, no common stream, and event ids that sort the other way
+    # round: only the order of kinds (reclassified, reassigned, …, escalated) decides.
+    now = [entry("escalated", "a"), entry("reassigned", "b"), entry("reclassified", "c")]
+
+    for given_order in permutations(now):
+        ordered = arrange([RECEIVED, *given_order])
+
+        assert [e.kind for e in ordered] == ["received", "reclassified", "reassigned", "escalated"]
+
+
 @given(st.permutations(range(6)))
 def test_the_order_is_the_same_for_every_order_the_facts_are_given_in(order: list[int]) -> None:
     facts = [
@@ -204,3 +216,70 @@ def test_a_closure_reported_with_a_reopen_and_a_resolution_in_one_minute_ends_cl
     ordered = arrange([RECEIVED, resolved_before, *row])
 
     assert [e.kind for e in ordered][2:] == ["reopened", "resolved", "closed"]
+
+
+# --- each rule names itself, and the fact that broke it ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kinds", "error", "message"),
+    [
+        (["resolved", "escalated"], errors.EscalatedAfterResolution, "escalated after resolution without reopening"),
+        (["resolved", "closed", "closed"], errors.AlreadyClosed, "closed twice without reopening"),
+        (["closed"], errors.ClosedWhileOpen, "closed before it was resolved"),
+        (["resolved", "paused"], errors.PausedWhileResolved, "paused after resolution"),
+        (["paused", "paused"], errors.AlreadyPaused, "paused while already paused"),
+        (["resumed"], errors.NotPaused, "resumed while not paused"),
+        (["paused", "resumed", "resumed"], errors.NotPaused, "resumed while not paused"),
+        (["rated"], errors.RatedBeforeResolution, "rated before any resolution"),
+    ],
+    ids=lambda v: "-".join(v) if isinstance(v, list) else "",
+)  # fmt: skip
+def test_a_broken_rule_is_named_with_the_fact_that_broke_it(
+    kinds: list[str], error: type[errors.DomainError], message: str
+) -> None:
+    timeline = [RECEIVED, *(entry(kind, f"e{n}", n + 1) for n, kind in enumerate(kinds))]
+
+    with pytest.raises(error) as caught:
+        check_timeline(timeline)
+
+    assert (str(caught.value), caught.value.event_id) == (message, timeline[-1].event_id)
+
+
+def test_a_resumed_incident_is_open_again_as_it_was_before_the_pause() -> None:
+    before = reduce(step, [RECEIVED], BEGINNING)
+    resolved_before = reduce(step, [RECEIVED, entry("resolved", "r", 1), entry("reopened", "o", 2)], BEGINNING)
+
+    assert reduce(step, [RECEIVED, entry("paused", "p", 1), entry("resumed", "u", 2)], BEGINNING) == before
+    assert reduce(step, [RECEIVED, entry("resolved", "r", 1), entry("reopened", "o", 2),
+                         entry("paused", "p", 3), entry("resumed", "u", 4)], BEGINNING) == resolved_before  # fmt: skip
+    assert resolved_before.ever_resolved and not resolved_before.resolved
+
+
+def _standalone_thanks(event_id: str, minutes: float = 0) -> Entry:
+    return Entry(T0 + timedelta(minutes=minutes), "thanked", event_id, SN, None, None, None, True)
+
+
+@pytest.mark.parametrize(
+    ("timeline", "error", "message"),
+    [
+        ([RECEIVED, entry("resolved", "a", 1), entry("resolved", "b", 2)], errors.AlreadyResolved,
+         "resolved twice without reopening"),
+        ([RECEIVED, entry("reopened", "b", 1)], errors.NotResolved, "reopened while not resolved"),
+        ([RECEIVED, entry("received", "b", 1)], errors.AlreadyReceived, "the incident was already received"),
+        ([entry("resolved", "b")], errors.BeforeReceipt, "resolved happened before the incident was received"),
+        ([entry("thanked", "b")], errors.BeforeReceipt, "thanked happened before the incident was received"),
+        ([_standalone_thanks("t"), entry("resolved", "b", 1)], errors.StandaloneThanksIsClosed,
+         "resolved on a standalone thanks contact"),
+        ([RECEIVED, _standalone_thanks("b", 1)], errors.AlreadyReceived, "standalone thanks on an existing incident"),
+    ],
+    ids=["resolved twice", "reopened while open", "received twice", "before receipt", "thanks first",
+         "on a standalone thanks", "standalone thanks later"],
+)  # fmt: skip
+def test_the_rules_of_a_streams_beginning_are_named_with_the_fact_that_broke_them(
+    timeline: list[Entry], error: type[errors.DomainError], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        check_timeline(timeline)
+
+    assert (str(caught.value), caught.value.event_id) == (message, "b")
