@@ -150,6 +150,17 @@ def store_state(event_store: str) -> StoreState:
         app.close()
 
 
+def ledger(event_store: str) -> list[tuple[int, str, int]]:
+    """The ingest ledger: (row id, member, events stored) of every stored batch."""
+    app = Incidents(env=event_store_env(event_store))
+    try:
+        recorder = app.recorder
+        assert isinstance(recorder, IngestTables)
+        return recorder.ledger()
+    finally:
+        app.close()
+
+
 def stored_offsets(event_store: str) -> dict[str, int]:
     app = Incidents(env=event_store_env(event_store))
     try:
