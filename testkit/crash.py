@@ -325,14 +325,15 @@ def crash_consume(
     """Kill `consume` ``kills`` times, each phase as often (in a shuffled order), at random
     points spread over the whole ingest: each kill that waits for batches waits for a random
     number of them, on average the remaining batches shared among the remaining such kills
-    and a last, unkilled run."""
+    and two more shares (left to the last, unkilled run: a phase's event may come only some
+    batches after the k-th)."""
     phases = [PHASES[i % len(PHASES)] for i in range(kills)]
     rng.shuffle(phases)
     lives = []
     for n, phase in enumerate(phases):
         done = applied(stored_offsets(env["TICKETSTREAM_EVENT_STORE"]))
         waiting = sum(p != "join" for p in phases[n:])
-        share = (total - done) / batch_size / (waiting + 1)
+        share = (total - done) / batch_size / (waiting + 2)
         after = rng.randint(1, max(1, round(2 * share) - 1))
         lives.append(kill_consume(env, cwd, phase, after, total))
     return lives
@@ -352,6 +353,18 @@ def kill_project(env: Mapping[str, str], cwd: Path, after_batches: int) -> Life:
     if life.trigger is not None:
         life.in_flight = life.after < int(str(life.trigger["to"]))
     return life
+
+
+def crash_project(
+    env: Mapping[str, str], cwd: Path, kills: int, notifications: int, batch_size: int, rng: random.Random,
+) -> list[Life]:
+    """Kill `project` ``kills`` times mid-batch, each after a random number of its batches,
+    on average the remaining batches shared among the remaining kills and a last run."""
+    lives = []
+    for n in range(kills):
+        share = (notifications - projected(env["TICKETSTREAM_EVENT_STORE"])) / batch_size / (kills - n + 1)
+        lives.append(kill_project(env, cwd, rng.randint(1, max(1, round(2 * share) - 1))))
+    return lives
 
 
 def projected(event_store: str) -> int:

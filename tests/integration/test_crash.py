@@ -12,13 +12,14 @@ import pytest
 
 from producers.simulator import SimulationSpec, simulate
 from tests.integration.conftest import Cli
-from testkit.crash import PHASES, applied, crash_consume, dlq_topic_letters, kill_project, messy_data, store_state
+from testkit.crash import PHASES, applied, crash_consume, crash_project, dlq_topic_letters, messy_data, store_state
 from testkit.hostile_messages import publish_raw
 from testkit.read_models import read_models
 
 KILLS = 20
 BATCH = 5  # messages per batch: many transactions to land in
 PROJECT_KILLS = 3
+PROJECT_BATCH = 50  # notifications per projection batch
 
 
 @pytest.mark.timeout(900)
@@ -29,7 +30,7 @@ def test_killing_consume_in_every_phase_and_project_mid_batch_gives_a_clean_runs
     cli("consume", "--once")  # creates the topics
     expected_letters = publish_raw(cli.bootstrap, lambda c: str(getattr(cli.topics, c)), data.messages)
     total = len(data.messages)
-    env = {**cli.env, "TICKETSTREAM_MAX_POLL_RECORDS": str(BATCH), "TICKETSTREAM_PROJECT_BATCH_SIZE": "50"}
+    env = {**cli.env, "TICKETSTREAM_MAX_POLL_RECORDS": str(BATCH), "TICKETSTREAM_PROJECT_BATCH_SIZE": str(PROJECT_BATCH)}
     clean_env = {**env, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "clean.db"),
                  "TICKETSTREAM_CONSUMER_GROUP": env["TICKETSTREAM_CONSUMER_GROUP"] + "-clean",
                  "TICKETSTREAM_TOPICS__DLQ": cli.topics.dlq + "-clean"}  # fmt: skip
@@ -39,7 +40,7 @@ def test_killing_consume_in_every_phase_and_project_mid_batch_gives_a_clean_runs
     Cli(env, cli.cwd, cli.topics, cli.bootstrap)("consume", "--once")
     Cli(clean_env, cli.cwd, cli.topics, cli.bootstrap)("consume", "--once")
     crashed, clean = store_state(env["TICKETSTREAM_EVENT_STORE"]), store_state(clean_env["TICKETSTREAM_EVENT_STORE"])
-    projects = [kill_project(env, cli.cwd, rng.randint(1, 12)) for _ in range(PROJECT_KILLS)]
+    projects = crash_project(env, cli.cwd, PROJECT_KILLS, len(crashed.facts), PROJECT_BATCH, rng)
     crashed_models, clean_models = read_models(env, cli.cwd), read_models(clean_env, cli.cwd)
     on_topic = dlq_topic_letters(cli.bootstrap, cli.topics.dlq)
 
