@@ -13,8 +13,8 @@ Phases of `consume` and the log events they are aimed at:
   applied at last and their batch is about to be stored;
 - ``dlq_publish``: ``dead_letters_publishing``, after the k-th batch: stored dead letters
   are being sent to the dead-letter topic and are not yet marked published.
-`project` is killed on ``projection_batch_started``: a batch of notifications is computed,
-not yet written.
+`project` is killed at a random moment after ``projection_batch_started`` (a batch of
+notifications is being computed, then written), within the time its batches take.
 """
 
 from __future__ import annotations
@@ -233,17 +233,18 @@ class Life:
 
 def kill_on(
     env: Mapping[str, str], cwd: Path, command: Sequence[str], aim: Callable[[list[LogLine]], bool],
-    life: Life, quiet_after: float = 20.0,
+    life: Life, quiet_after: float = 20.0, delay: Callable[[list[LogLine]], float] = lambda lines: 0.0,
 ) -> Life:
-    """Run ``ticketstream COMMAND`` with DEBUG logs; SIGKILL it as soon as ``aim(lines so far)``
-    is true (``life.hit``). If it logs nothing for ``quiet_after`` s (the phase never came),
-    it is killed anyway, unaimed."""
+    """Run ``ticketstream COMMAND`` with DEBUG logs; SIGKILL it ``delay(lines)`` seconds after
+    ``aim(lines so far)`` is true (``life.hit``; at once by default). If it logs nothing for
+    ``quiet_after`` s (the phase never came), it is killed anyway, unaimed."""
     process = subprocess.Popen(
         [sys.executable, "-m", "ticketstream", *command],
         env={**env, "TICKETSTREAM_LOG_LEVEL": "DEBUG", "TICKETSTREAM_LOG_FORMAT": "json"}, cwd=cwd,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     heard = [time.monotonic()]
+    killed = threading.Event()
 
     def read() -> None:
         assert process.stderr is not None
@@ -255,14 +256,16 @@ def kill_on(
             # land between a JSON line and its newline: the JSON object is what comes first.
             life.lines.append(_DECODER.raw_decode(line)[0])
             if not life.hit and aim(life.lines):
-                process.send_signal(signal.SIGKILL)
                 life.hit, life.trigger = True, life.lines[-1]
+                time.sleep(delay(life.lines))
+                process.send_signal(signal.SIGKILL)
+                killed.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    while process.poll() is None and not life.hit and time.monotonic() - heard[0] < quiet_after:
+    while process.poll() is None and not killed.is_set() and time.monotonic() - heard[0] < quiet_after:
         time.sleep(0.05)
-    if process.poll() is None:
+    if process.poll() is None and not life.hit:
         process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     reader.join(timeout=30)  # what it logged before it died
@@ -339,16 +342,25 @@ def crash_consume(
     return lives
 
 
-def kill_project(env: Mapping[str, str], cwd: Path, after_batches: int) -> Life:
-    """One `project` life killed when its ``after_batches``-th batch has started computing;
-    ``in_flight``: that batch was not stored (every read model's position is before its end)."""
+def kill_project(
+    env: Mapping[str, str], cwd: Path, after_batches: int, rng: random.Random, spread: bool = True,
+) -> Life:
+    """One `project` life killed in its ``after_batches``-th batch: at its start, or (``spread``)
+    at a random moment between its start and half the time its batches took so far (the write
+    comes at their end; the first batch of a life is killed at its start).
+    ``in_flight``: that batch was not stored (the read model furthest behind is before its end)."""
     store = env["TICKETSTREAM_EVENT_STORE"]
 
     def aim(lines: list[LogLine]) -> bool:
         return sum(e.get("event") == "projection_batch_started" for e in lines) == after_batches
 
+    def delay(lines: list[LogLine]) -> float:
+        starts = [_instant(str(e["timestamp"])) for e in lines if e.get("event") == "projection_batch_started"]
+        gaps = sorted((b - a).total_seconds() for a, b in zip(starts, starts[1:]))
+        return rng.uniform(0.0, 0.5 * gaps[len(gaps) // 2]) if gaps and spread else 0.0
+
     life = Life("project", before=projected(store))
-    kill_on(env, cwd, ["project"], aim, life)
+    kill_on(env, cwd, ["project"], aim, life, delay=delay)
     life.after = projected(store)
     if life.trigger is not None:
         life.in_flight = life.after < int(str(life.trigger["to"]))
@@ -359,11 +371,12 @@ def crash_project(
     env: Mapping[str, str], cwd: Path, kills: int, notifications: int, batch_size: int, rng: random.Random,
 ) -> list[Life]:
     """Kill `project` ``kills`` times mid-batch, each after a random number of its batches,
-    on average the remaining batches shared among the remaining kills and a last run."""
+    on average the remaining batches shared among the remaining kills and a last run; every
+    second kill at a random moment of its batch, the others at its start."""
     lives = []
     for n in range(kills):
         share = (notifications - projected(env["TICKETSTREAM_EVENT_STORE"])) / batch_size / (kills - n + 1)
-        lives.append(kill_project(env, cwd, rng.randint(1, max(1, round(2 * share) - 1))))
+        lives.append(kill_project(env, cwd, rng.randint(1, max(1, round(2 * share) - 1)), rng, spread=n % 2 == 1))
     return lives
 
 
