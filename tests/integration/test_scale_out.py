@@ -67,8 +67,9 @@ def test_two_members_sharing_partitions_with_one_killed_and_restarted_equal_a_cl
     wait_until(lambda: _stored_by(shared, _member(logs[1])) >= 100, 120, "the second member's stored batches")
     second.send_signal(signal.SIGKILL)
     second.wait(timeout=30)
-    at_kill = stored_count(shared)
-    before_kill = {row for row, _, _ in ledger(shared)}
+    at_kill_rows = ledger(shared)  # one snapshot: the rows and the events they stored
+    before_kill = {row for row, _, _ in at_kill_rows}
+    at_kill = sum(events for _, _, events in at_kill_rows)
     restarted = _start(cli, logs[2], "--once")
     assert first.wait(timeout=300) == 0, logs[0].read_text()[-2000:]
     assert restarted.wait(timeout=300) == 0, logs[2].read_text()[-2000:]
@@ -95,7 +96,8 @@ def test_two_members_sharing_partitions_with_one_killed_and_restarted_equal_a_cl
         if row not in before_kill:
             after[member] += events
     print(f"\nevents stored per member: {dict(shares)}; after the kill: {dict(after)}")
-    assert sum(shares.values()) == len(expected.events)
+    assert len({survivor, killed, again}) == 3
+    assert sum(shares.values()) == len(expected.events) == stored_count(shared)
     assert set(shares) == {survivor, killed, again} and min(shares.values()) > 0
     assert sum(after.values()) == len(expected.events) - at_kill > 0
     assert set(after) <= {survivor, again} and after[survivor] + after[again] > 0
