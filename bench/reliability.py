@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +40,10 @@ from testkit.faults import (  # noqa: E402
     S3Server, TcpForwarder, snapshot, stored_count, wait_until,
 )
 from testkit.arrival_orders import interleavings  # noqa: E402
+from testkit.crash import (  # noqa: E402
+    PHASES, crash_consume, crash_project, dlq_topic_letters, messy_data, store_state, topics_env,
+)
+from testkit.read_models import read_models  # noqa: E402
 from ticketstream.embedded_broker import EmbeddedBroker  # noqa: E402
 from ticketstream.event_store import drop_schema  # noqa: E402
 
@@ -55,11 +59,13 @@ class Outcome:
     lost: int
     duplicated: int
     dead_lettered: int
-    wrong_reason: int = 0  # fuzz: attacks not dead-lettered with the reason expected
+    wrong_reason: int = 0  # fuzz, crash: attacks not dead-lettered with the reason expected
+    problems: list[str] = field(default_factory=list)  # crash: what differs from a clean run
 
     @property
     def verdict(self) -> str:
-        return "PASS" if not (self.lost or self.duplicated or self.wrong_reason) else "FAIL"
+        failed = self.lost or self.duplicated or self.wrong_reason or self.problems
+        return "FAIL " + "; ".join(self.problems) if failed else "PASS"
 
     def line(self) -> str:
         return (f"{self.scenario:<26} messages={self.messages:<8} faults={self.faults:<4}"
@@ -114,25 +120,49 @@ class Run:
 
 
 def crash(broker: str, work: Path, events: list[Event], kills: int) -> Outcome:
-    """SIGKILL `consume` at random moments after it has stored something, then restart it.
+    """SIGKILL `consume` in every phase (tests/integration/test_crash.py, at size), then
+    `project` mid-batch; compare with a clean run of the same messages.
 
-    Stops killing once everything is stored (a small data set may not last ``kills`` lives);
-    the line reports the kills made.
+    The data set is made messy (testkit.crash.messy_data: grouped by incident, duplicates,
+    attacks, conflicts, orphans); kills are aimed at the phases' log events and spread over
+    the whole ingest. FAIL names what differs from the clean run: the store (facts, offsets,
+    dead letters, parked events), the dead-letter topic, the read models, or a phase not hit.
     """
-    run = Run(broker, work, "crash", str(work / "crash.db"), TICKETSTREAM_MAX_POLL_RECORDS="20")
-    messages = run.publish(events)
-    rng = random.Random(5)
-    made = 0
-    while made < kills and stored_count(run.store) < len(events):
-        before = stored_count(run.store)
-        consumer = run.start()
-        wait_until(lambda: stored_count(run.store) > before, 120, "progress")
-        time.sleep(rng.uniform(0.0, 0.2))
-        consumer.send_signal(signal.SIGKILL)
-        consumer.wait(timeout=30)
-        made += 1
+    batch = 20
+    run = Run(broker, work, "crash", str(work / "crash.db"), TICKETSTREAM_MAX_POLL_RECORDS=str(batch),
+              TICKETSTREAM_PROJECT_BATCH_SIZE="500")
+    clean = Run(broker, work, "crash-clean", str(work / "crash-clean.db"),
+                TICKETSTREAM_MAX_POLL_RECORDS=str(batch), TICKETSTREAM_PROJECT_BATCH_SIZE="500",
+                **{**topics_env(run.topics), "TICKETSTREAM_TOPICS__DLQ": f"{run.topics.dlq}-clean"})
+    data = messy_data(events, seed=21, attacks_per_kind=max(2, len(events) // 2000))
+    run.cli("consume", "--once")  # creates the topics
+    expected = run.send_raw(data.messages)
+    total = len(data.messages)
+    lives = crash_consume(run.env, work, kills, total, batch, random.Random(5))
     run.cli("consume", "--once")
-    return run.outcome("crash", events, messages, made)
+    clean.cli("consume", "--once")
+    crashed = store_state(run.store)
+    projects = crash_project(run.env, work, 3, len(crashed.facts), 500, random.Random(6))
+    problems = []
+    hits = Counter(life.phase for life in lives if life.hit)
+    if set(hits) != set(PHASES) or len([life for life in lives if not life.hit]):
+        problems.append(f"phases hit {dict(hits)} of {len(lives)} kills")
+    if not all(p.hit for p in projects):
+        problems.append("a project kill missed its batch")
+    if crashed != store_state(clean.store):
+        problems.append("store differs from the clean run's")
+    if set(dlq_topic_letters(broker, run.topics.dlq)) != set(crashed.letters):
+        problems.append("dead-letter topic differs from the dead letters")
+    if read_models(run.env, work) != read_models(clean.env, work):
+        problems.append("read models differ from the clean run's")
+    outcome = run.outcome("crash", data.events, total, len(lives))
+    outcome.wrong_reason = sum((expected - crashed.letters).values()) + sum((crashed.letters - expected).values())
+    outcome.problems = problems
+    in_flight = Counter(life.phase for life in lives if life.in_flight)
+    print(f"crash: kills per phase {dict(hits)}, inside the phase {dict(in_flight)}, deaths at"
+          f" {sorted(round(life.at, 2) for life in lives)} of the ingest; project kills mid-batch"
+          f" {sum(bool(p.in_flight) for p in projects)} of {len(projects)}", flush=True)
+    return outcome
 
 
 def disorder(broker: str, work: Path, events: list[Event]) -> list[Outcome]:

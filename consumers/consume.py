@@ -73,6 +73,7 @@ def consume(
     def read_to_end() -> bool:
         return source.read_to_end(ingest.store.stored_offsets)
 
+    log.info("consume_started", member=ingest.member)
     ride_out(publish_letters, outage, doing="publishing_dead_letters")
     while not should_stop():
         polled = time.perf_counter()

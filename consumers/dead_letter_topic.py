@@ -45,6 +45,7 @@ class DeadLetterTopic:
         """Publish what is stored but not yet on the topic; return how many were sent."""
         sent = 0
         while letters := self.store.dead_letters(unpublished_only=True, limit=1000):
+            log.debug("dead_letters_publishing", topic=self.topic, count=len(letters))
             futures = [self._send(stored) for stored in letters]
             self.producer.flush()
             for future in futures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +59,14 @@ class IngestOptions:
     customer_secret: bytes | None = None
     # Where national phone numbers are read (ISO 3166 code; None: international ones only).
     customer_phone_region: str | None = None
+    # Who stores the batches, recorded with each in the ingest ledger (None: a new id for
+    # this process, see member_id).
+    member: str | None = None
+
+
+def member_id() -> str:
+    """An id for this writer: host, process id and a random suffix (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
 @dataclass
@@ -90,6 +99,7 @@ class Ingest:
         self.secret = self.options.customer_secret or os.urandom(32)
         if self.options.customer_secret is not None:
             check_secret(self.secret, self.store.secret_rotations())
+        self.member = self.options.member or member_id()
         self.vault = self._new_vault()
         self.reload()
 
@@ -142,7 +152,7 @@ class Ingest:
     def _process_once(self, messages: Sequence[Message], read_to_end: ReadToEnd) -> BatchResult:
         fresh = [m for m in messages if m.coordinates.offset > self._position(m)]
         result = BatchResult(messages=len(messages), redelivered=len(messages) - len(fresh))
-        batch = IngestBatch(offsets=_last_offsets(fresh))
+        batch = IngestBatch(offsets=_last_offsets(fresh), member=self.member)
         self.vault = self._new_vault()
         decoded: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
         refused = self._decode(fresh, batch, decoded)
@@ -161,6 +171,10 @@ class Ingest:
         self._expire_parked(batch, read_to_end)
         batch.data_keys = self.vault.new_keys
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
+        released = len(set(batch.unparked) - {d.event_id for d in batch.dead_letters})
+        if released:  # parked events applied at last, about to be stored
+            log.debug("parked_events_releasing", released=released,
+                      to={t.application_name: t.notification_id for t in batch.offsets})  # fmt: skip
         if decision.incidents or batch.offsets or batch.dead_letters or batch.parked or batch.data_keys:
             self.app.save_decision(decision, ingest=batch)
         self._committed(batch)
@@ -177,7 +191,7 @@ class Ingest:
         A letter whose event now applies (or is already in the store) is resolved; one that
         still fails stays open with the reason it fails for now. Nothing is deleted.
         """
-        batch = IngestBatch()
+        batch = IngestBatch(member=self.member)
         self.vault = self._new_vault()
         origin: dict[Fact, StoredDeadLetter] = {}
         for stored in letters:

@@ -90,6 +90,10 @@ class IngestTables:
             # customers and stored messages were re-indexed.
             f"CREATE TABLE IF NOT EXISTS customer_secret_rotations (id {self.id_column},"
             " rotated_at TEXT NOT NULL, fingerprint TEXT NOT NULL, aliases INTEGER NOT NULL)",
+            # One row per stored batch: which consumer (group member) stored how many events,
+            # in the batch's own transaction. No personal data.
+            f"CREATE TABLE IF NOT EXISTS ingest_ledger (id {self.id_column},"
+            " member TEXT NOT NULL, events INTEGER NOT NULL, recorded_at TEXT NOT NULL)",
         ]
 
     def tracking_table(self) -> str:
@@ -154,6 +158,19 @@ class IngestTables:
                 ),
                 [(name, t.isoformat()) for name, t in batch.stream_times.items()],
             )
+
+    def insert_ledger(self, c: Any, batch: IngestBatch, events: int) -> None:
+        """Record who stored this batch and how many events it stored (same transaction)."""
+        if batch.member is not None:
+            c.execute(
+                self.sql("INSERT INTO ingest_ledger (member, events, recorded_at) VALUES (?,?,?)"),
+                [batch.member, events, datetime.now(timezone.utc).isoformat()],
+            )
+
+    def ledger(self) -> list[tuple[int, str, int]]:
+        """Every ledger row, (id, member, events), oldest first."""
+        rows = self._select("SELECT id, member, events FROM ingest_ledger ORDER BY id")
+        return [(int(r["id"]), r["member"], int(r["events"])) for r in rows]
 
     def select_events_of(self, originator_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         """Stored events of each id that has any, in version order (one query per 500 ids)."""
@@ -403,6 +420,7 @@ class SQLiteIngestRecorder(IngestTables, SQLiteProcessRecorder):
             for tracking in batch.offsets:
                 self._insert_tracking(c, tracking)
             self.insert_batch(c, batch)
+            self.insert_ledger(c, batch, len(stored_events))
         return None
 
 
@@ -445,6 +463,7 @@ class PostgresIngestRecorder(IngestTables, PostgresProcessRecorder):
             for tracking in batch.offsets:
                 self._insert_tracking(curs, tracking)
             self.insert_batch(curs, batch)
+            self.insert_ledger(curs, batch, len(stored_events))
         super()._insert_events(curs, stored_events, **kwargs)
 
 

@@ -82,3 +82,6 @@ class IngestBatch:
     letter_updates: list[LetterUpdate] = field(default_factory=list)
     # New customers' data keys, by key id (consumers.personal_data).
     data_keys: dict[str, bytes] = field(default_factory=dict)
+    # Who writes the batch (IngestOptions.member): recorded in the ingest ledger with the
+    # number of events stored; None: no ledger row.
+    member: str | None = None

@@ -161,6 +161,7 @@ class ProjectionRunner:
         end = notifications[-1].id if len(notifications) == self.batch_size else head
         if self.histories is not None:
             self.histories.forget()
+        log.debug("projection_batch_started", after=start, to=end, events=len(notifications))
         events = [(n.id, self._event(n), n.topic) for n in notifications]
         batches = {
             model: [e for i, e, topic in events if i > positions[model.name] and topic in model.topics]

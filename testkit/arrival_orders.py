@@ -1,10 +1,15 @@
-"""Publishing orders of one data set that keep each topic's own order (tests and bench)."""
+"""Publishing orders of one data set (tests and bench): ones that keep each topic's own order,
+and real traffic's that do not (a history export grouped by incident, topics newest first)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from typing import Any
 
 from contracts.routing import TopicMap
+
+Event = dict[str, Any]
 
 
 def interleavings(events: list[dict[str, object]], topics: TopicMap, seed: int) -> dict[str, list[dict[str, object]]]:
@@ -24,3 +29,22 @@ def interleavings(events: list[dict[str, object]], topics: TopicMap, seed: int) 
         "random_interleave": shuffled,
         "twice": events + events,
     }
+
+
+def grouped_by_incident(events: Sequence[Event], rng: random.Random) -> list[Event]:
+    """Incident after incident, each incident's rows shuffled: how history exports come."""
+    groups: dict[str, list[Event]] = {}
+    for event in events:
+        groups.setdefault(str(event["incident_id"]), []).append(event)
+    ordered: list[Event] = []
+    for incident_id in sorted(groups, reverse=True):
+        rows = groups[incident_id]
+        rng.shuffle(rows)
+        ordered += rows
+    return ordered
+
+
+def topics_reversed(events: Sequence[Event], topics: TopicMap) -> list[Event]:
+    """The lifecycle topic first, the receipts last, each topic newest first."""
+    order = list(reversed(topics.incident_topics))
+    return sorted(reversed(events), key=lambda e: order.index(topics.topic_for(str(e["type"]))))

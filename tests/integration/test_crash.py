@@ -1,118 +1,81 @@
-"""kill -9 at random moments while consuming loses nothing and duplicates nothing."""
+"""kill -9 in every phase of a messy ingest, and of its projection: the store ends up as a
+clean run's — facts, offsets, dead letters (table and topic), parked events, read models."""
 
 from __future__ import annotations
 
-import json
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Callable
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from producers.simulator import SimulationSpec, simulate, write_jsonl
+from producers.simulator import SimulationSpec, simulate
 from tests.integration.conftest import Cli
-from tests.integration.test_scale_out import read_models
+from testkit.crash import PHASES, applied, crash_consume, crash_project, dlq_topic_letters, messy_data, store_state
+from testkit.hostile_messages import publish_raw
+from testkit.read_models import read_models
 
 KILLS = 20
-
-
-def _stored(db: Path) -> list[tuple[str, str]]:
-    """(event_id, topic) of every stored event, in a stable order.
-
-    Versions are left out: they number an incident's events in arrival order, which Kafka
-    does not fix across topics (see tests/integration/faults.py StoreSnapshot).
-    """
-    try:
-        with sqlite3.connect(db) as c:
-            rows = c.execute("SELECT topic, state FROM stored_events").fetchall()
-    except sqlite3.OperationalError:  # not created yet
-        return []
-    return sorted((json.loads(state)["event_id"], topic) for topic, state in rows)
-
-
-def _letters(db: Path) -> list[tuple[str, int, int, str]]:
-    with sqlite3.connect(db) as c:
-        return c.execute(
-            "SELECT source_topic, source_partition, source_offset, reason FROM dead_letters"
-            " ORDER BY source_topic, source_partition, source_offset"
-        ).fetchall()
-
-
-def _count(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as c:
-            return int(c.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
-    except sqlite3.OperationalError:  # not created yet
-        return 0
-
-
-def _kill_after_progress(
-    cli: Cli, command: str, progress: Callable[[], int], rng: random.Random, at_most: float
-) -> int:
-    """Start `ticketstream COMMAND`, SIGKILL it a random moment (up to ``at_most`` s) after
-    ``progress()`` has moved; return how far it moved."""
-    before = progress()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ticketstream", command],
-        env=cli.env, cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while progress() == before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, at_most))
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    return progress() - before
-
-
-def _projected(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as c:
-            row = c.execute("SELECT MIN(notification_id) FROM projection_tracking").fetchone()
-    except sqlite3.OperationalError:  # not created yet
-        return 0
-    return int(row[0] or 0)
+BATCH = 5  # messages per batch: many transactions to land in
+PROJECT_KILLS = 5
+PROJECT_BATCH = 50  # notifications per projection batch
 
 
 @pytest.mark.timeout(900)
-def test_killing_the_consumer_twenty_times_mid_ingest_gives_the_same_store_as_a_clean_run(
+def test_killing_consume_in_every_phase_and_project_mid_batch_gives_a_clean_runs_store(
     cli: Cli, tmp_path: Path
 ) -> None:
-    events = simulate(SimulationSpec(months=12, seed=21, start=date(2025, 1, 1)))
-    path = tmp_path / "year.jsonl"
-    with path.open("w") as stream:
-        write_jsonl(events, stream)
-    cli("publish", str(path))
-    cli.env["TICKETSTREAM_MAX_POLL_RECORDS"] = "5"  # many small transactions to land in
-    crashed, clean = tmp_path / "events.db", tmp_path / "clean.db"
+    data = messy_data(simulate(SimulationSpec(months=3, seed=21, start=date(2025, 1, 1))), seed=21)
+    cli("consume", "--once")  # creates the topics
+    expected_letters = publish_raw(cli.bootstrap, lambda c: str(getattr(cli.topics, c)), data.messages)
+    total = len(data.messages)
+    env = {**cli.env, "TICKETSTREAM_MAX_POLL_RECORDS": str(BATCH), "TICKETSTREAM_PROJECT_BATCH_SIZE": str(PROJECT_BATCH)}
+    clean_env = {**env, "TICKETSTREAM_EVENT_STORE": str(tmp_path / "clean.db"),
+                 "TICKETSTREAM_CONSUMER_GROUP": env["TICKETSTREAM_CONSUMER_GROUP"] + "-clean",
+                 "TICKETSTREAM_TOPICS__DLQ": cli.topics.dlq + "-clean"}  # fmt: skip
     rng = random.Random(5)
 
-    progress = [
-        _kill_after_progress(cli, "consume", lambda: _count(crashed), rng, 0.15) for _ in range(KILLS)
-    ]
-    cli("consume", "--once")
-    cli.env["TICKETSTREAM_EVENT_STORE"] = str(clean)
-    cli.env["TICKETSTREAM_CONSUMER_GROUP"] += "-clean"
-    cli("consume", "--once")
+    lives = crash_consume(env, cli.cwd, KILLS, total, BATCH, rng)
+    Cli(env, cli.cwd, cli.topics, cli.bootstrap)("consume", "--once")
+    Cli(clean_env, cli.cwd, cli.topics, cli.bootstrap)("consume", "--once")
+    crashed, clean = store_state(env["TICKETSTREAM_EVENT_STORE"]), store_state(clean_env["TICKETSTREAM_EVENT_STORE"])
+    projects = crash_project(env, cli.cwd, PROJECT_KILLS, len(crashed.facts), PROJECT_BATCH, rng)
+    crashed_models, clean_models = read_models(env, cli.cwd), read_models(clean_env, cli.cwd)
+    on_topic = dlq_topic_letters(cli.bootstrap, cli.topics.dlq)
 
-    clean_models = read_models(cli)
-    cli.env["TICKETSTREAM_EVENT_STORE"] = str(crashed)
-    cli.env["TICKETSTREAM_PROJECT_BATCH_SIZE"] = "5"  # many small transactions to land in
-    projected = [
-        _kill_after_progress(cli, "project", lambda: _projected(crashed), rng, 0.05) for _ in range(3)
-    ]
-
-    assert all(step > 0 for step in progress), progress  # every kill landed mid-ingest
-    assert sum(progress) < len(events)
-    assert [e for e, _ in _stored(crashed)] == sorted(str(e["event_id"]) for e in events)
-    assert _stored(crashed) == _stored(clean)
-    assert _letters(crashed) == _letters(clean)
-    assert all(step > 0 for step in projected), projected  # every kill landed mid-projection
-    assert sum(projected) < len(events)
-    assert read_models(cli) == clean_models
+    hits = Counter(life.phase for life in lives if life.hit)
+    in_flight = Counter(life.phase for life in lives if life.in_flight)
+    print(f"\nkills per phase: {dict(hits)}; landed before the phase's work was stored: {dict(in_flight)};"
+          f" died at {[round(life.at, 2) for life in lives]} of {total} messages;"
+          f" dead-letter topic: {sum(on_topic.values())} messages for {len(on_topic)} letters;"
+          f" project kills mid-batch: {sum(bool(p.in_flight) for p in projects)} of {len(projects)}")  # fmt: skip
+    # Every kill was aimed and landed: its phase came, and a batch kill found batches stored.
+    assert all(life.hit for life in lives), [(life.phase, life.names()[-5:]) for life in lives if not life.hit]
+    assert all(life.progress > 0 for life in lives if life.phase == "batch")
+    assert set(hits) == set(PHASES) and min(hits.values()) >= KILLS // len(PHASES)
+    # Killed inside the phase: while joining (before partitions were assigned), before the
+    # releasing batch was stored, before the letters sent were marked published.
+    assert all(in_flight[phase] > 0 for phase in ("join", "parked_release", "dlq_publish")), in_flight
+    # Spread over the whole ingest: deaths in every quarter of it, none after its end.
+    assert {int(4 * life.at) for life in lives} >= {0, 1, 2, 3}, [life.at for life in lives]
+    assert max(life.after for life in lives) < total
+    # The data was messy, and its mess reached every path.
+    assert sum(e.get("event") == "event_parked" for life in lives for e in life.lines) > 0
+    assert crashed.letters and {"event_id_conflict", "already_received", "orphan"} <= {r for *_, r in crashed.letters}
+    # The end state is the clean run's, and the clean run is right.
+    assert crashed == clean
+    assert [f[0] for f in crashed.facts] == sorted(str(e["event_id"]) for e in data.events)
+    assert applied(crashed.offsets) == total
+    assert crashed.letters == expected_letters  # each with its own reason at its own offset
+    assert all(d[8] for d in crashed.dead_letters)  # marked published
+    assert len(crashed.parked) == data.late_orphans > 0
+    # The dead-letter topic holds every letter at least once, and nothing else.
+    assert set(on_topic) == set(crashed.letters)
+    # project killed mid-batch: the read models equal the clean run's, every dimension.
+    assert all(p.hit for p in projects)
+    assert max(p.after for p in projects) < len(crashed.facts)
+    assert crashed_models == clean_models
+    assert any(p.in_flight for p in projects), "no project kill landed before its batch was stored"
+    departments, clocks = crashed_models["departments"], crashed_models["sla:clocks"]
+    assert isinstance(departments, list) and len(departments) > 1 and isinstance(clocks, list) and clocks

@@ -21,7 +21,7 @@ from tests.integration.conftest import Cli
 from testkit.arrival_orders import interleavings
 from testkit.faults import snapshot
 from tests.integration.test_real_orders import _outcome, _publish_raw, _publish_sdk, _run as _run_order, grouped_by_incident, topics_reversed
-from tests.integration.test_scale_out import read_models
+from testkit.read_models import read_models
 from testkit.hostile_messages import CONTEXT_FREE, DEFAULT_MAX_BYTES, World, publish_raw
 
 
@@ -40,7 +40,7 @@ def _run(cli: Cli, tmp_path: Path, name: str, events: list[dict[str, object]]) -
     run("consume", "--once")
     stored = snapshot(env["TICKETSTREAM_EVENT_STORE"])
     reasons = sorted(reason for _, _, _, reason in stored.letters)
-    return (stored.facts, sorted(set(reasons))), read_models(run)
+    return (stored.facts, sorted(set(reasons))), read_models(run.env, run.cwd)
 
 
 @pytest.mark.timeout(900)

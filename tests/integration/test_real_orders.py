@@ -24,30 +24,12 @@ from producers.jsonl import read_events
 from producers.publisher import Publisher
 from producers.simulator import SimulationSpec, simulate
 from tests.integration.conftest import Cli
+from testkit.arrival_orders import grouped_by_incident, topics_reversed
 
 Event = dict[str, Any]
 READ_MODEL_TABLES = (
     "channel_mix", "channel_mix_receipts", "dynamics", "thanks_share", "sla_clocks",
 )  # fmt: skip
-
-
-def grouped_by_incident(events: Sequence[Event], rng: random.Random) -> list[Event]:
-    """Incident after incident, each incident's rows shuffled: how history exports come."""
-    groups: dict[str, list[Event]] = {}
-    for event in events:
-        groups.setdefault(str(event["incident_id"]), []).append(event)
-    ordered: list[Event] = []
-    for incident_id in sorted(groups, reverse=True):
-        rows = groups[incident_id]
-        rng.shuffle(rows)
-        ordered += rows
-    return ordered
-
-
-def topics_reversed(events: Sequence[Event], topics: TopicMap) -> list[Event]:
-    """The lifecycle topic first, the receipts last, each topic newest first."""
-    order = list(reversed(topics.incident_topics))
-    return sorted(reversed(events), key=lambda e: order.index(topics.topic_for(str(e["type"]))))
 
 
 def _run(cli: Cli, tmp_path: Path, name: str, batch: int = 500) -> tuple[Cli, TopicMap]:

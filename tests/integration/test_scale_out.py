@@ -1,21 +1,25 @@
-"""Two consumers in one group share the partitions; killing one mid-ingest changes nothing."""
+"""Two consumers in one group share the partitions; killing one mid-ingest changes nothing.
+
+Who stored what is read from the store: every stored batch has a row in the ingest ledger
+(the member that stored it and how many events), written in the batch's own transaction.
+"""
 
 from __future__ import annotations
 
-import json
 import signal
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import POSTGRES_URL, Cli
+from testkit.crash import ledger
 from testkit.faults import differences, snapshot, stored_count, wait_until
+from testkit.read_models import read_models
 from tests.integration.test_faults import _log_events, _publish, _start
 from ticketstream.event_store import drop_schema
-
-REPORTS = ("channels", "dynamics", "thanks")
 
 
 @pytest.fixture
@@ -26,24 +30,23 @@ def two_stores() -> Iterator[tuple[str, str]]:
         drop_schema(url)
 
 
-def read_models(cli: Cli) -> dict[str, object]:
-    """Every report, as JSON, after projecting the whole store (SLA clock by clock)."""
-    cli("project", "--once")
-    models: dict[str, object] = {
-        name: json.loads(cli("report", name, "--format", "json", "--to", "2026-12").stdout)
-        for name in REPORTS
-    }
-    sla = cli("report", "sla", "--list", "--as-of", "2026-12-31", "--format", "json").stdout
-    models["sla"] = sorted(json.loads(sla), key=lambda r: (r["incident_id"], r["clock"], r["cycle"]))
-    return models
-
-
 def _assignments(log: Path) -> list[int]:
     return [int(str(e["partitions"])) for e in _log_events(log, "partitions_assigned")]
 
 
 def _assigned(log: Path) -> int:
     return max(_assignments(log), default=0)
+
+
+def _member(log: Path) -> str:
+    """The member id a consumer logged at its start (the one it records in the ledger)."""
+    (started,) = _log_events(log, "consume_started")
+    return str(started["member"])
+
+
+def _stored_by(event_store: str, member: str) -> int:
+    """How many events the ledger says ``member`` stored."""
+    return sum(events for _, who, events in ledger(event_store) if who == member)
 
 
 @pytest.mark.timeout(600)
@@ -60,15 +63,17 @@ def test_two_members_sharing_partitions_with_one_killed_and_restarted_equal_a_cl
     wait_until(lambda: stored_count(shared) > 0, 120, "the first stored batch")
     second = _start(cli, logs[1], "--once")
     wait_until(lambda: _assigned(logs[1]) > 0, 120, "the second member's partitions")
-    progress = stored_count(shared)
-    wait_until(lambda: stored_count(shared) > progress + 100, 120, "more stored batches")
+    wait_until(lambda: bool(_log_events(logs[1], "consume_started")), 60, "the second member's start")
+    wait_until(lambda: _stored_by(shared, _member(logs[1])) >= 100, 120, "the second member's stored batches")
     second.send_signal(signal.SIGKILL)
     second.wait(timeout=30)
-    at_kill = stored_count(shared)
+    at_kill_rows = ledger(shared)  # one snapshot: the rows and the events they stored
+    before_kill = {row for row, _, _ in at_kill_rows}
+    at_kill = sum(events for _, _, events in at_kill_rows)
     restarted = _start(cli, logs[2], "--once")
     assert first.wait(timeout=300) == 0, logs[0].read_text()[-2000:]
     assert restarted.wait(timeout=300) == 0, logs[2].read_text()[-2000:]
-    shared_models = read_models(cli)
+    shared_models = read_models(cli.env, cli.cwd)
     clean = Cli({**cli.env, "TICKETSTREAM_EVENT_STORE": clean_store,
                  "TICKETSTREAM_CONSUMER_GROUP": cli.env["TICKETSTREAM_CONSUMER_GROUP"] + "-clean"},
                 cli.cwd, cli.topics, cli.bootstrap)
@@ -79,5 +84,22 @@ def test_two_members_sharing_partitions_with_one_killed_and_restarted_equal_a_cl
     # Really shared: the first member gave up some partitions, the second one took them.
     assert any(0 < n < 20 for n in _assignments(logs[0])), _assignments(logs[0])
     assert 0 < _assigned(logs[1]) < 20, _assignments(logs[1])
+    # From the store: every stored event is in one member's batch; each member stored a
+    # share; after the kill, the survivor and the restarted member stored the rest.
+    survivor, killed, again = (_member(log) for log in logs)
+    rows = ledger(shared)
+    shares = Counter[str]()
+    for _, member, events in rows:
+        shares[member] += events
+    after = Counter[str]()
+    for row, member, events in rows:
+        if row not in before_kill:
+            after[member] += events
+    print(f"\nevents stored per member: {dict(shares)}; after the kill: {dict(after)}")
+    assert len({survivor, killed, again}) == 3
+    assert sum(shares.values()) == len(expected.events) == stored_count(shared)
+    assert set(shares) == {survivor, killed, again} and min(shares.values()) > 0
+    assert sum(after.values()) == len(expected.events) - at_kill > 0
+    assert set(after) <= {survivor, again} and after[survivor] + after[again] > 0
     assert differences(snapshot(shared), expected) == {}
-    assert shared_models == read_models(clean)
+    assert shared_models == read_models(clean.env, clean.cwd)
