@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -45,6 +45,8 @@ from testkit.hostile_messages import (
     CONTEXT_FREE, World, _event_id_conflict, _second_receipt, interleave,
 )  # fmt: skip
 from ticketstream.event_store import event_store_env, is_postgres
+
+_T = TypeVar("_T")
 
 Event = dict[str, Any]
 LogLine = dict[str, object]
@@ -152,21 +154,20 @@ def store_state(event_store: str) -> StoreState:
 
 def ledger(event_store: str) -> list[tuple[int, str, int]]:
     """The ingest ledger: (row id, member, events stored) of every stored batch."""
-    app = Incidents(env=event_store_env(event_store))
-    try:
-        recorder = app.recorder
-        assert isinstance(recorder, IngestTables)
-        return recorder.ledger()
-    finally:
-        app.close()
+    return _ask_recorder(event_store, IngestTables.ledger)
 
 
 def stored_offsets(event_store: str) -> dict[str, int]:
+    return _ask_recorder(event_store, IngestTables.stored_offsets)
+
+
+def _ask_recorder(event_store: str, question: Callable[[IngestTables], _T]) -> _T:
+    """One question to the ingest tables of the store, opened for it and closed after."""
     app = Incidents(env=event_store_env(event_store))
     try:
         recorder = app.recorder
         assert isinstance(recorder, IngestTables)
-        return recorder.stored_offsets()
+        return question(recorder)
     finally:
         app.close()
 

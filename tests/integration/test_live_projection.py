@@ -25,7 +25,7 @@ from ticketstream.event_store import drop_schema, event_store_env
 from ticketstream.settings import load_settings
 from tests.integration.conftest import POSTGRES_URL
 from tests.unit.test_ingest import messages_of
-from tests.integration.read_model_rows import read_model_rows
+from testkit.read_models import table_rows as read_model_rows
 
 
 @pytest.fixture

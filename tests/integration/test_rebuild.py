@@ -35,7 +35,7 @@ from ticketstream.event_store import drop_schema, ensure_schema, event_store_env
 from projections.read_side import ReadSide
 from projections.store_reader import DatastoreReader
 from ticketstream.sla_reports import SlaQuestion
-from tests.integration.read_model_rows import read_model_rows
+from testkit.read_models import table_rows as read_model_rows
 
 UTC_ZONE = ZoneInfo("UTC")
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
