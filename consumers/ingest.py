@@ -19,7 +19,7 @@ from consumers.records import DeadLetter, IngestBatch, LetterUpdate, Message, Pa
 from consumers.translation import to_fact
 from contracts.codec import DEFAULT_MAX_MESSAGE_BYTES, decode
 from contracts.errors import ContractError
-from domain.application import Incidents
+from domain.application import Decision, Incidents
 from domain.errors import DomainError
 from domain.fact import Fact
 
@@ -163,7 +163,7 @@ class Ingest:
         for message, err, number in refused:
             stored = None if number is None else self.vault.sealed_letter(number)
             batch.dead_letters.append(DeadLetter(message, err.reason, err.detail, stored_value=stored))
-        decision = self.app.decide(origin)
+        decision = self._decided_on_what_is_stored(origin)
         self._judge(origin, dict(decision.rejected), batch)
         # Counted before expiry: an event parked and expired in one batch was parked too;
         # one parked again under another reason is not parked twice.
@@ -286,6 +286,22 @@ class Ingest:
             if seen is None or fact.occurred_at > seen:
                 times[name] = fact.occurred_at
         return refused
+
+    def _decided_on_what_is_stored(self, origin: dict[Fact, tuple[Message, ParkedEvent | None]]) -> Decision:
+        """The batch decided, refusals on cached incidents checked against the store.
+
+        Another group member may have stored more of a cached incident (its other topics'
+        partitions are theirs): a fact refused on the cached state is decided again from the
+        store, or a close would wait for a resolution stored long ago, and expire.
+        """
+        decision = self.app.decide(origin)
+        refused = {fact.incident_id for fact, _ in decision.rejected} & decision.cached.keys()
+        if not refused or not self.app.stale({i: decision.cached[i] for i in refused}):
+            return decision
+        # The first decision changed the cached incidents of this batch: read them all again.
+        self.app.forget_cached({fact.incident_id for fact in origin})
+        log.info("stale_incidents_read_again", incidents=len(refused))
+        return self.app.decide(origin)
 
     def _parked_facts(
         self, incident_ids: set[str]

@@ -42,6 +42,9 @@ class Decision:
     incidents: list[Incident] = field(default_factory=list)
     rejected: list[tuple[Fact, errors.DomainError]] = field(default_factory=list)
     duplicates: int = 0
+    # The version each incident served from the cache had when the decision began: another
+    # writer (a group member) may have stored more of it since (see Incidents.stale).
+    cached: dict[str, int] = field(default_factory=dict)
 
 
 class Incidents(Application[str]):
@@ -69,7 +72,7 @@ class Incidents(Application[str]):
         """
         decision = Decision()
         groups = _by_incident(facts)
-        known = self.find_many(list(groups))
+        known = self.find_many(list(groups), cached=decision.cached)
         now = datetime_now_with_tzinfo()  # the events of one decision are recorded together
         for incident_id, group in groups.items():
             incident = known.get(incident_id)
@@ -107,8 +110,13 @@ class Incidents(Application[str]):
             return None
         return incident
 
-    def find_many(self, incident_ids: Sequence[str]) -> dict[str, Incident]:
-        """The incidents among these ids whose streams have begun (cache first, then one query)."""
+    def find_many(
+        self, incident_ids: Sequence[str], cached: dict[str, int] | None = None
+    ) -> dict[str, Incident]:
+        """The incidents among these ids whose streams have begun (cache first, then one query).
+
+        ``cached`` receives the version of each incident served from the cache.
+        """
         cache = self.repository.cache
         if cache is None or not isinstance(self.recorder, SelectsManyStreams):
             found = {i: self.find(i) for i in incident_ids}
@@ -117,9 +125,13 @@ class Incidents(Application[str]):
         missing = []
         for incident_id in incident_ids:
             try:
-                known[incident_id] = cache.get(incident_id)  # type: ignore[assignment]
+                incident = cache.get(incident_id)
             except KeyError:
                 missing.append(incident_id)
+                continue
+            known[incident_id] = incident
+            if cached is not None:
+                cached[incident_id] = incident.version
         if missing:
             for incident_id, stored in self.recorder.select_events_of(missing).items():
                 incident = project_aggregate(None, map(self.mapper.to_domain_event, stored))
@@ -154,11 +166,27 @@ class Incidents(Application[str]):
                     yield notification.id, event
             start = notifications[-1].id + 1
 
-    def forget_cached(self) -> None:
-        """Drop cached aggregates, e.g. after a failed save left them ahead of the store."""
+    def stale(self, versions: dict[str, int]) -> set[str]:
+        """The incidents among these (id → version) of which the store holds a later version."""
+        if not isinstance(self.recorder, SelectsManyStreams):
+            return {i for i, version in versions.items() if len(self.history(i)) > version}
+        stored = self.recorder.select_events_of(list(versions))
+        return {i for i, events in stored.items() if events[-1].originator_version > versions[i]}
+
+    def forget_cached(self, incident_ids: Iterable[str] | None = None) -> None:
+        """Drop cached aggregates (these, or all), e.g. after a failed save left them ahead
+        of the store or another writer stored more of them."""
         cache = self.repository.cache
-        if isinstance(cache, LRUCache):
+        if not isinstance(cache, LRUCache):
+            return
+        if incident_ids is None:
             self.repository.cache = LRUCache(maxsize=cache.maxsize)
+            return
+        for incident_id in incident_ids:
+            try:
+                cache.get(incident_id, evict=True)
+            except KeyError:
+                pass
 
     def _begin(
         self, group: list[Fact], decision: Decision, timestamp: datetime

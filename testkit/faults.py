@@ -218,6 +218,17 @@ def snapshot(event_store: str) -> StoreSnapshot:
         app.close()
 
 
+def _letter_differences(
+    got: list[tuple[str, int, int, str]], expected: list[tuple[str, int, int, str]]
+) -> dict[str, list[tuple[str, int, int, str]]]:
+    """The dead letters only one side holds (topic, partition, offset, reason), a few of each."""
+    extra, missing = sorted(set(got) - set(expected)), sorted(set(expected) - set(got))
+    found = {"extra": extra[:5], "missing": missing[:5]}
+    if len(got) != len(set(got)):
+        found["repeated"] = sorted({x for x in got if got.count(x) > 1})[:5]
+    return {k: v for k, v in found.items() if v}
+
+
 def stored_count(event_store: str) -> int:
     """How many events the store holds (0 before its table exists); cheap enough to poll."""
     env = event_store_env(event_store)
@@ -242,7 +253,7 @@ def differences(got: StoreSnapshot, expected: StoreSnapshot) -> dict[str, object
         "extra": len(got_ids - expected_ids),
         "duplicated": len(got.event_ids) - len(got_ids),
         "other_topics": len(set(got.facts) ^ set(expected.facts)),
-        "letters": (len(got.letters), len(expected.letters)) if got.letters != expected.letters else 0,
+        "letters": _letter_differences(got.letters, expected.letters),
         "offsets": {k: (got.offsets.get(k), v) for k, v in expected.offsets.items()
                     if got.offsets.get(k) != v},
     }

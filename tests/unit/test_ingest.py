@@ -348,6 +348,48 @@ def test_before_expiring_a_parked_event_is_tried_again_against_what_others_store
     second.close()
 
 
+def test_a_fact_refused_on_a_cached_incident_is_decided_again_on_what_another_member_stored(
+    tmp_path: Path, feed: Feed
+) -> None:
+    # The first member stored the receipt (and keeps the incident cached); the second one
+    # stored the resolution from a partition the first never reads. The close comes to the
+    # first: on its cached incident it is "closed while open", on the store it is valid.
+    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    closing, resolving = Ingest(first), Ingest(second)
+    closing.process([feed(wire("received"))])
+    resolving.process([feed(wire("resolved", hours=1))])
+
+    result = closing.process([feed(wire("closed", hours=2))])
+
+    assert (result.applied, result.parked, result.dead_lettered) == (1, 0, 0)
+    assert kinds(first, "INC-1") == ["Received", "Resolved", "Closed"]
+    assert parked_ids(first) == set()
+    first.close()
+    second.close()
+
+
+def test_a_parked_event_of_a_cached_incident_is_tried_against_the_store_before_it_expires(
+    tmp_path: Path, feed: Feed
+) -> None:
+    # As above, but the close came first and was parked; the resolution is stored by the
+    # other member; before expiring, the close is tried on the store's incident, not the cache.
+    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    options = IngestOptions(orphan_after=timedelta(days=7))
+    closing, resolving = Ingest(first, options), Ingest(second, options)
+    closing.process([feed(wire("received")), feed(wire("closed", hours=2))], read_to_end=lambda: False)
+    assert [p.reason for p in store(first).parked_events()] == ["closed_while_open"]
+    resolving.process([feed(wire("resolved", hours=1)), feed(wire("received", "INC-2", hours=24 * 9))])
+
+    closing.refresh_stream_times()
+    result = closing.process([], read_to_end=lambda: True)
+
+    assert (result.unparked, result.dead_lettered, result.applied) == (1, 0, 1)
+    assert kinds(first, "INC-1") == ["Received", "Resolved", "Closed"]
+    assert reasons(first) == []
+    first.close()
+    second.close()
+
+
 # --- lifecycle rules: fixable violations wait, final ones are refused -----------------------
 
 
