@@ -125,13 +125,13 @@ class Incidents(Application[str]):
         missing = []
         for incident_id in incident_ids:
             try:
-                incident = cache.get(incident_id)
+                hit: Incident = cache.get(incident_id)  # type: ignore[assignment]
             except KeyError:
                 missing.append(incident_id)
                 continue
-            known[incident_id] = incident
+            known[incident_id] = hit
             if cached is not None:
-                cached[incident_id] = incident.version
+                cached[incident_id] = hit.version
         if missing:
             for incident_id, stored in self.recorder.select_events_of(missing).items():
                 incident = project_aggregate(None, map(self.mapper.to_domain_event, stored))
