@@ -81,9 +81,13 @@ GROUPS: dict[str, Group] = {
     "ingest": Group(
         ("consumers/ingest*.py",),
         ("test_ingest", "test_event_id_conflict", "test_consume_summary", "test_dlq_retry",
-         "test_hostile_ingest"),
+         "test_hostile_ingest", "test_customer_data", "test_logging", "test_ingest_records"),
         # 19 s of generated attack mixes; test_a_seeded_mix_of_250_attacks_ends_exactly_as_expected stays.
-        ("tests/unit/test_hostile_ingest.py::test_every_attack_is_dead_lettered_with_its_reason_and_every_valid_event_applied_once",),
+        ("tests/unit/test_hostile_ingest.py::test_every_attack_is_dead_lettered_with_its_reason_and_every_valid_event_applied_once",
+         # The customer CLI in a subprocess (15-19 s each; the subprocess imports the repository's
+         # sources, not the mutants): the in-process secret and rotation tests of the file stay.
+         "tests/unit/test_customer_data.py::test_the_secret_file_is_made_once_owner_only_and_a_bad_request_is_one_line",
+         "tests/unit/test_customer_data.py::test_rotate_secret_replaces_the_secret_file_and_a_configured_secret_needs_the_new_one_given"),
     ),
     "projections": Group(
         ("projections/*.py",),

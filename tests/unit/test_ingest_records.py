@@ -1,0 +1,390 @@
+"""What the ingest step writes beside the events, read back field by field from a real SQLite
+file: dead letters, parked events, stream times, letter updates, the ingest ledger, data keys,
+and the log lines operators search; and the step's retries when another writer wins a race."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from structlog.testing import capture_logs
+
+from consumers.ingest import Ingest, IngestOptions, member_id
+from consumers.ingest_recorder import IngestTables
+from consumers.records import Coordinates, Message
+from domain.application import Incidents
+from tests.unit.test_ingest import T0, TOPICS, Feed, app, feed, open_app, stored_events, store, wire
+
+__all__ = ["app", "feed"]  # the fixtures of test_ingest
+
+
+def _rows(app: Incidents, sql: str) -> list[tuple[Any, ...]]:
+    with app.recorder.datastore.transaction(commit=False) as c:
+        c.execute(sql)
+        return [tuple(row) for row in c.fetchall()]
+
+
+def _recently(stamp: str) -> bool:
+    at = datetime.fromisoformat(stamp)
+    return at.tzinfo is not None and abs(datetime.now(UTC) - at) < timedelta(minutes=5)
+
+
+# --- dead letters and parked events, every field ------------------------------------------
+
+
+def test_a_contract_refusal_is_stored_with_its_coordinates_key_bytes_reason_and_detail(
+    app: Incidents, feed: Feed
+) -> None:
+    feed.raw(b"skipped", TOPICS.resolved, partition=3)  # offsets 0 and 1 of resolved:3 unseen
+    feed.raw(b"skipped", TOPICS.resolved, partition=3)
+    bad = feed.raw(b"{not json", TOPICS.resolved, key=b"INC-9", partition=3)
+    keyless = feed.raw(b"[]", TOPICS.resolved, key=None, partition=3)
+
+    Ingest(app).process([bad, keyless])
+
+    first, second = store(app).dead_letters()
+    assert first.letter.message == Message(Coordinates(TOPICS.resolved, 3, 2), b"INC-9", b"{not json")
+    assert second.letter.message == Message(Coordinates(TOPICS.resolved, 3, 3), None, b"[]")
+    assert (first.letter.reason, first.letter.event_id, first.letter.incident_id) == ("not_json", None, None)
+    assert second.letter.reason == "not_an_object"
+    assert first.letter.detail == "invalid JSON: Invalid JSON: key must be a string at line 1 column 2"
+    assert (first.letter.stored_value, second.letter.stored_value) == (None, None)
+    assert (first.published, first.status, first.attempts) == (False, "open", 0)
+    assert _recently(first.recorded_at)
+    assert _rows(app, "SELECT source_topic, source_partition, source_offset, message_key, payload, event_id,"
+                      " incident_id, published, status, attempts, resolved_at FROM dead_letters ORDER BY id") == [
+        (TOPICS.resolved, 3, 2, b"INC-9", b"{not json", None, None, 0, "open", 0, None),
+        (TOPICS.resolved, 3, 3, None, b"[]", None, None, 0, "open", 0, None),
+    ]  # fmt: skip
+
+
+def test_a_domain_refusal_is_stored_with_the_event_its_incident_and_the_error_s_words(
+    app: Incidents, feed: Feed
+) -> None:
+    second = wire("received", "INC-4", hours=1, channel="phone")
+    ingest = Ingest(app)
+    ingest.process([feed(wire("received", "INC-4"))])
+
+    with capture_logs() as logs:
+        ingest.process([feed(second)])
+
+    [stored] = store(app).dead_letters()
+    assert (stored.letter.reason, stored.letter.event_id, stored.letter.incident_id) == (
+        "already_received", second["event_id"], "INC-4",
+    )  # fmt: skip
+    assert stored.letter.detail == "the incident was already received"
+    assert stored.letter.message == Message(Coordinates(TOPICS.received, 0, 1), b"INC-4", json.dumps(second).encode())
+    [logged] = [e for e in logs if e["event"] == "message_dead_lettered"]
+    assert {k: logged[k] for k in ("topic", "partition", "offset", "reason", "incident_id", "event_id", "log_level")} == {
+        "topic": TOPICS.received, "partition": 0, "offset": 1, "reason": "already_received",
+        "incident_id": "INC-4", "event_id": second["event_id"], "log_level": "warning",
+    }  # fmt: skip
+
+
+def test_a_parked_event_is_stored_whole_in_utc_logged_and_restored_by_a_new_ingest(
+    tmp_path: Path, feed: Feed
+) -> None:
+    # Seen from Yekaterinburg (+05:00): stored in UTC, so the oldest event time sorts first.
+    east = timezone(timedelta(hours=5))
+    later = wire("resolved", "INC-2", hours=2)
+    earlier = {**wire("escalated", "INC-3", hours=1), "occurred_at": (T0 + timedelta(hours=1)).astimezone(east).isoformat()}
+    later_message = feed(later, partition=1)
+    earlier_message = feed(earlier, partition=2)
+    app = open_app(tmp_path / "e.db")
+    with capture_logs() as logs:
+        result = Ingest(app).process([later_message, earlier_message])
+
+    assert result.parked == 2
+    assert _rows(app, "SELECT event_id, incident_id, occurred_at, source_topic, source_partition, source_offset,"
+                      " message_key, reason FROM parked_events ORDER BY occurred_at") == [
+        (earlier["event_id"], "INC-3", (T0 + timedelta(hours=1)).isoformat(), TOPICS.escalated, 2, 0, b"INC-3", "not_received"),
+        (later["event_id"], "INC-2", (T0 + timedelta(hours=2)).isoformat(), TOPICS.resolved, 1, 0, b"INC-2", "not_received"),
+    ]  # fmt: skip
+    first, second = store(app).parked_events()
+    assert (first.message, second.message) == (earlier_message, later_message)
+    assert (first.occurred_at, second.occurred_at) == (T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    assert (first.detail, second.detail) == ("escalated for an incident not received yet",
+                                             "resolved for an incident not received yet")
+    assert (first.stored_value, second.stored_value) == (None, None)
+    parked_logs = [e for e in logs if e["event"] == "event_parked"]
+    assert [(e["topic"], e["partition"], e["offset"], e["reason"], e["incident_id"], e["event_id"], e["log_level"])
+            for e in parked_logs] == [
+        (TOPICS.resolved, 1, 0, "not_received", "INC-2", later["event_id"], "info"),
+        (TOPICS.escalated, 2, 0, "not_received", "INC-3", earlier["event_id"], "info"),
+    ]  # fmt: skip
+    app.close()
+
+    reopened = open_app(tmp_path / "e.db")
+    restarted = Ingest(reopened)
+    assert restarted.parked == {"INC-2": {later["event_id"]: second}, "INC-3": {earlier["event_id"]: first}}
+    assert restarted.stream_times == {
+        f"{TOPICS.resolved}:1": T0 + timedelta(hours=2), f"{TOPICS.escalated}:2": T0 + timedelta(hours=1),
+    }  # fmt: skip
+    reopened.close()
+
+
+def test_a_parked_event_refused_for_another_reason_is_kept_parked_under_the_new_reason(
+    app: Incidents, feed: Feed
+) -> None:
+    rated = wire("rated", "INC-5", hours=5)
+    ingest = Ingest(app)
+    first = ingest.process([feed(rated)])
+    [before] = store(app).parked_events()
+
+    second = ingest.process([feed(wire("received", "INC-5"))])  # begun, but not resolved yet
+
+    [after] = store(app).parked_events()
+    assert (first.parked, second.parked, second.unparked) == (1, 0, 0)
+    assert (before.reason, after.reason) == ("not_received", "rated_before_resolution")
+    assert after.detail != before.detail
+    assert (after.event_id, after.message) == (before.event_id, before.message)
+    assert ingest.parked["INC-5"][rated["event_id"]].reason == "rated_before_resolution"
+    third = ingest.process([feed(wire("resolved", "INC-5", hours=4))])
+    assert (third.applied, third.unparked, third.parked) == (2, 1, 0)
+    assert store(app).parked_events() == [] and ingest.parked == {}
+
+
+def test_an_expired_event_keeps_its_parked_reason_except_a_missing_receipt_which_is_an_orphan(
+    app: Incidents, feed: Feed
+) -> None:
+    rated = wire("rated", "INC-6", hours=1)
+    lost = wire("resolved", "INC-LOST", hours=1)
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=1)))
+    ingest.process([feed(wire("received", "INC-6")), feed(rated), feed(lost)])
+    parked = {p.event_id: p.detail for p in store(app).parked_events()}
+
+    with capture_logs() as logs:
+        result = ingest.process([feed(wire("received", "INC-7", hours=30))], read_to_end=lambda: True)
+
+    assert result.reasons == {"rated_before_resolution": 1, "orphan": 1}
+    letters = {s.letter.event_id: s.letter for s in store(app).dead_letters()}
+    prefix = ("still parked when every partition was read to its end, older than the newest event time"
+              " minus 1 day, 0:00:00: ")  # fmt: skip
+    assert letters[rated["event_id"]].reason == "rated_before_resolution"
+    assert letters[lost["event_id"]].reason == "orphan"
+    assert {e: letter.detail for e, letter in letters.items()} == {e: prefix + d for e, d in parked.items()}
+    assert letters[lost["event_id"]].incident_id == "INC-LOST"
+    assert [e["event_id"] for e in logs if e["event"] == "message_dead_lettered"] == [rated["event_id"], lost["event_id"]]
+    assert store(app).parked_events() == [] and ingest.parked == {}
+
+
+def test_an_event_exactly_as_old_as_the_orphan_time_does_not_expire(app: Incidents, feed: Feed) -> None:
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(days=1)))
+    ingest.process([feed(wire("resolved", "INC-LOST"))])
+    assert not ingest.expirable()
+
+    held = ingest.process([feed(wire("received", "INC-2", hours=24))], read_to_end=lambda: True)
+
+    assert (held.dead_lettered, ingest.expirable()) == (0, False)
+    ingest.process([feed(wire("received", "INC-3", hours=24.5))], read_to_end=lambda: False)
+    assert ingest.expirable()
+
+
+def test_an_ingest_with_nothing_seen_has_nothing_to_expire(app: Incidents) -> None:
+    ingest = Ingest(app)
+
+    assert ingest.expirable() is False
+    assert ingest.process([], read_to_end=lambda: True).dead_lettered == 0
+
+
+# --- stream times, offsets, counts ---------------------------------------------------------
+
+
+def test_each_partition_s_stream_time_is_the_newest_event_time_read_from_it_and_is_stored(
+    app: Incidents, feed: Feed
+) -> None:
+    ingest = Ingest(app)
+    ingest.process([feed(wire("received", "INC-1", hours=5)), feed(wire("received", "INC-2", hours=2)),
+                    feed(wire("received", "INC-3", hours=1), partition=1)])  # fmt: skip
+    ingest.process([feed(wire("received", "INC-4", hours=3))])  # older: the time stays
+
+    expected = {f"{TOPICS.received}:0": T0 + timedelta(hours=5), f"{TOPICS.received}:1": T0 + timedelta(hours=1)}
+    assert store(app).stream_times() == expected
+    assert ingest.stream_times == expected
+    ingest.process([feed(wire("received", "INC-5", hours=6), partition=1)])
+    assert store(app).stream_times()[f"{TOPICS.received}:1"] == T0 + timedelta(hours=6)
+
+
+def test_a_batch_counts_each_reason_as_often_as_it_occurs(app: Incidents, feed: Feed) -> None:
+    batch = [feed.raw(b"{", TOPICS.received), feed(wire("received")), feed.raw(b"{{", TOPICS.received),
+             feed.raw(b"[]", TOPICS.received)]  # fmt: skip
+
+    result = Ingest(app).process(batch)
+
+    assert result.reasons == {"not_json": 2, "not_an_object": 1}
+    assert (result.messages, result.applied, result.dead_lettered, result.redelivered) == (4, 1, 3, 0)
+
+
+def test_only_offsets_after_the_stored_one_are_read_again(app: Incidents, feed: Feed) -> None:
+    first = [feed(wire("received", "INC-1")), feed(wire("received", "INC-2"))]
+    ingest = Ingest(app)
+    ingest.process(first)
+    third = feed(wire("received", "INC-3"))
+
+    again = ingest.process([first[1], third])
+
+    assert (again.redelivered, again.applied, again.duplicates) == (1, 1, 0)
+    assert ingest.reload() == {f"{TOPICS.received}:0": 2}
+
+
+# --- the ledger: who stored what ------------------------------------------------------------
+
+
+def test_every_stored_batch_has_a_ledger_row_naming_its_member_and_its_event_count(
+    app: Incidents, feed: Feed
+) -> None:
+    ingest = Ingest(app, IngestOptions(member="consumer-a"))
+    ingest.process([feed(wire("received", "INC-1")), feed(wire("resolved", "INC-1", hours=1))])
+    ingest.process([feed.raw(b"{", TOPICS.received)])  # a dead letter, no event
+    Ingest(app, IngestOptions(member="consumer-b")).process([feed(wire("received", "INC-2"))])
+
+    assert store(app).ledger() == [(1, "consumer-a", 2), (2, "consumer-a", 0), (3, "consumer-b", 1)]
+    [(recorded_at,)] = _rows(app, "SELECT recorded_at FROM ingest_ledger WHERE id=1")
+    assert _recently(recorded_at)
+
+
+def test_a_member_without_a_name_is_its_host_process_and_a_random_suffix(app: Incidents, feed: Feed) -> None:
+    named = member_id()
+
+    assert re.fullmatch(rf"{re.escape(socket.gethostname())}:{__import__('os').getpid()}:[0-9a-f]{{6}}", named)
+    assert member_id() != named
+    ingest = Ingest(app)
+    ingest.process([feed(wire("received"))])
+    assert [member for _, member, _ in store(app).ledger()] == [ingest.member]
+    assert ingest.member.rsplit(":", 1)[0] == named.rsplit(":", 1)[0]
+
+
+# --- retrying dead letters: the stored update -----------------------------------------------
+
+
+def test_a_retried_letter_records_its_outcome_attempts_and_when_it_was_resolved(
+    app: Incidents, feed: Feed
+) -> None:
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(hours=1)))
+    ingest.process([feed.raw(b"{", TOPICS.received), feed(wire("resolved", "INC-9", hours=1)),
+                    feed(wire("received", "INC-2", hours=5))], read_to_end=lambda: True)  # fmt: skip
+    broken, orphan = store(app).dead_letters()
+    ingest.process([feed(wire("received", "INC-9"))])
+
+    updates = ingest.retry([broken, orphan])
+
+    assert [(u.letter_id, u.resolved, u.reason) for u in updates] == [
+        (broken.id, False, "not_json"), (orphan.id, True, "orphan"),
+    ]  # fmt: skip
+    assert updates[1].detail == orphan.letter.detail
+    assert updates[0].detail == broken.letter.detail
+    rows = _rows(app, "SELECT id, status, reason, detail, attempts, resolved_at FROM dead_letters ORDER BY id")
+    assert [r[:5] for r in rows] == [
+        (broken.id, "open", "not_json", broken.letter.detail, 1),
+        (orphan.id, "resolved", "orphan", orphan.letter.detail, 1),
+    ]  # fmt: skip
+    assert rows[0][5] is None and _recently(rows[1][5])
+    assert store(app).settled_coordinates() == {(f"{TOPICS.received}:0", 0)}
+    assert store(app).open_dead_letter_counts() == {"not_json": 1}
+    assert [s.id for s in store(app).dead_letters(open_only=True)] == [broken.id]
+    assert [s.id for s in store(app).dead_letters(reason="orphan", open_only=True)] == []
+
+
+def test_a_retried_letter_refused_by_the_domain_says_the_error_s_code_and_words(
+    app: Incidents, feed: Feed
+) -> None:
+    ingest = Ingest(app)
+    ingest.process([feed(wire("received")), feed(wire("received", hours=1))])
+    [letter] = store(app).dead_letters()
+
+    [update] = ingest.retry([letter])
+
+    assert (update.resolved, update.reason, update.detail) == (False, "already_received", letter.letter.detail)
+    [again] = store(app).dead_letters()
+    assert (again.status, again.attempts, again.letter.reason) == ("open", 1, "already_received")
+
+
+# --- a writer that keeps losing the race ------------------------------------------------------
+
+
+def _losing(app: Incidents, monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """Make the next ``times`` saves fail as if another writer stored first; count the saves."""
+    saves: list[int] = []
+    save = app.save_decision
+
+    def racing(*args: Any, **kwargs: Any) -> int:
+        saves.append(len(saves) + 1)
+        if len(saves) <= times:
+            raise IntegrityError("another writer stored these offsets first")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(app, "save_decision", racing)
+    return saves
+
+
+def test_a_batch_that_loses_the_race_twice_is_read_again_and_stored_on_the_third_try(
+    app: Incidents, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest = Ingest(app)
+    saves = _losing(app, monkeypatch, 2)
+
+    with capture_logs() as logs:
+        result = ingest.process([feed(wire("received")), feed.raw(b"{", TOPICS.received)])
+
+    assert saves == [1, 2, 3]
+    assert (result.applied, result.dead_lettered) == (1, 1)
+    assert [(e["attempt"], e["log_level"]) for e in logs if e["event"] == "batch_conflict_retried"] == [
+        (1, "warning"), (2, "warning"),
+    ]  # fmt: skip
+    assert len(stored_events(app)) == 1
+
+
+def test_a_batch_that_loses_the_race_three_times_fails_having_stored_nothing(
+    app: Incidents, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest = Ingest(app)
+    saves = _losing(app, monkeypatch, 3)
+
+    with capture_logs() as logs, pytest.raises(IntegrityError):
+        ingest.process([feed(wire("received"))])
+
+    assert saves == [1, 2, 3]
+    assert [e["attempt"] for e in logs if e["event"] == "batch_conflict_retried"] == [1, 2, 3]
+    assert (stored_events(app), ingest.positions) == ([], {})
+
+
+# --- the recorder's queries, more than one chunk of 500 -------------------------------------
+
+
+def test_data_keys_and_aliases_are_found_however_many_are_asked_for(app: Incidents) -> None:
+    books: IngestTables = store(app)
+    keys = {f"key-{n:04}": n.to_bytes(2, "big") * 16 for n in range(1203)}
+    books.rewrite_states([], keys)
+    aliases = {f"index-{n:04}": f"key-{n:04}" for n in range(1203)}
+
+    books.replace_aliases({**aliases, "key-0001": "key-0001"}, "fingerprint-1")
+
+    assert books.data_keys([*keys, "key-unknown"]) == keys
+    assert books.data_keys(["key-0500"]) == {"key-0500": keys["key-0500"]}
+    assert books.data_keys([]) == {}
+    assert books.customer_aliases([*aliases, "key-0001"]) == aliases  # a customer under its own key: no alias
+    [(when, fingerprint, counted)] = books.secret_rotations()
+    assert (fingerprint, counted, _recently(when)) == ("fingerprint-1", 1204, True)
+    books.replace_aliases({"index-x": "key-0002"}, "fingerprint-2")
+    assert books.customer_aliases(list(aliases)) == {}
+    assert [f for _, f, _ in books.secret_rotations()] == ["fingerprint-1", "fingerprint-2"]
+
+
+def test_the_events_of_more_than_500_incidents_are_read_back_in_version_order(
+    app: Incidents, feed: Feed
+) -> None:
+    ids = [f"INC-{n:04}" for n in range(1002)]
+    Ingest(app).process([feed(wire("received", i)) for i in ids] + [feed(wire("resolved", ids[-1], hours=1))])
+
+    found = store(app).select_events_of([*ids, "INC-NONE"])
+
+    assert sorted(found) == ids
+    assert [e.originator_version for e in found[ids[-1]]] == [1, 2]
+    assert all(len(events) == 1 for i, events in found.items() if i != ids[-1])
+    assert found[ids[0]][0].originator_id == ids[0] and found[ids[0]][0].state
