@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,19 +16,47 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from structlog.testing import capture_logs
 
-from consumers.ingest import Ingest, IngestOptions, member_id
+from consumers.ingest import ERASED_DETAIL, ERASED_REASON, Ingest, IngestOptions, member_id
 from consumers.ingest_recorder import IngestTables
 from consumers.records import Coordinates, Message
 from domain.application import Incidents
 from tests.unit.test_ingest import T0, TOPICS, Feed, app, feed, open_app, stored_events, store, wire
+from ticketstream import customer_data
 
 __all__ = ["app", "feed"]  # the fixtures of test_ingest
+
+
+class ExactRow(dict[str, Any]):
+    """A row as PostgreSQL's recorder reads it (psycopg's dict_row): its columns by their exact
+    names. SQLite's own rows find ``row["REASON"]`` too, which PostgreSQL's never would; by
+    position as well, as the library reads some."""
+
+    def __init__(self, cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> None:
+        super().__init__(zip([column[0] for column in cursor.description], row, strict=True))
+        self.values_in_order = row
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.values_in_order[key] if isinstance(key, int) else super().__getitem__(key)
+
+
+@pytest.fixture(autouse=True)
+def exact_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection opened in these tests reads rows as PostgreSQL's recorder does."""
+    monkeypatch.setattr(sqlite3, "Row", ExactRow)
 
 
 def _rows(app: Incidents, sql: str) -> list[tuple[Any, ...]]:
     with app.recorder.datastore.transaction(commit=False) as c:
         c.execute(sql)
-        return [tuple(row) for row in c.fetchall()]
+        return [tuple(row.values_in_order) for row in c.fetchall()]
+
+
+def test_these_tests_read_rows_by_their_exact_column_names(app: Incidents) -> None:
+    with app.recorder.datastore.transaction(commit=False) as c:
+        c.execute("SELECT 7 AS reason")
+        [row] = c.fetchall()
+
+    assert (row["reason"], row[0], "REASON" in row) == (7, 7, False)
 
 
 def _recently(stamp: str) -> bool:
@@ -388,3 +417,54 @@ def test_the_events_of_more_than_500_incidents_are_read_back_in_version_order(
     assert [e.originator_version for e in found[ids[-1]]] == [1, 2]
     assert all(len(events) == 1 for i, events in found.items() if i != ids[-1])
     assert found[ids[0]][0].originator_id == ids[0] and found[ids[0]][0].state
+
+
+def test_every_transaction_of_the_ingest_tables_hands_its_cursor_to_enter(
+    app: Incidents, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL's recorder finds its schema in enter(cursor) (SET LOCAL search_path): every
+    # transaction of the shared queries must call it with that transaction's cursor.
+    Ingest(app).process([feed(wire("received")), feed.raw(b"{", TOPICS.received)])
+    books = store(app)
+    seen: list[Any] = []
+    monkeypatch.setattr(books, "enter", seen.append)
+
+    [letter] = books.dead_letters()
+    books.mark_published([letter.id])
+    books.replace_aliases({"index-1": "key-1"}, "fingerprint")
+    books.rewrite_states([], {"key-1": b"k" * 32})
+    assert books.erase_data_key("key-1") is True
+    assert books.erase_data_key("key-1") is False
+    assert books.select_events_of(["INC-1"])["INC-1"][0].originator_version == 1
+
+    assert len(seen) == 7 and all(hasattr(c, "execute") for c in seen)
+    assert _rows(app, "SELECT key_id, had_key FROM customer_erasures ORDER BY id") == [("key-1", 1), ("key-1", 0)]
+    assert books.dead_letters()[0].published is True
+
+
+def test_a_retry_says_which_letters_can_never_be_read_again_and_judges_the_others(
+    app: Incidents, feed: Feed
+) -> None:
+    secret, anna, boris = b"unit-test secret, thirty-two b..", {"phone": "+7 903 111 22 33"}, {"phone": "+7 903 999 88 77"}
+    ingest = Ingest(app, IngestOptions(customer_secret=secret, member="retrier"))
+    ingest.process([feed(wire("received", "A-1", customer=anna)),
+                    feed(wire("received", "A-2", channel="", customer=anna)),  # refused: sealed under her key
+                    feed(wire("received", "B-2", channel="", customer=boris)),
+                    feed.raw(b"{", TOPICS.received)])  # fmt: skip
+    hers, his, plain = store(app).dead_letters()
+    assert hers.letter.stored_value is not None and his.letter.stored_value is not None
+    [key] = customer_data.keys_of(app, secret, "+79031112233", None, None, None)
+    assert customer_data.erase(app, key) is True
+    hers, his, plain = store(app).dead_letters()
+    assert (hers.letter.message.value, his.letter.message.value[:1]) == (b"", b"{")
+
+    updates = ingest.retry([hers, his, plain])
+
+    assert [(u.letter_id, u.resolved, u.reason) for u in updates] == [
+        (hers.id, False, ERASED_REASON), (his.id, False, "schema_violation"), (plain.id, False, "not_json"),
+    ]  # fmt: skip
+    assert updates[0].detail == ERASED_DETAIL and updates[1].detail == his.letter.detail
+    assert [(s.status, s.attempts, s.letter.reason) for s in store(app).dead_letters()] == [
+        ("open", 1, ERASED_REASON), ("open", 1, "schema_violation"), ("open", 1, "not_json"),
+    ]  # fmt: skip
+    assert store(app).ledger()[-1][1:] == ("retrier", 0)
