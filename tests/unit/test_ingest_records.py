@@ -46,13 +46,13 @@ def exact_rows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _rows(app: Incidents, sql: str) -> list[tuple[Any, ...]]:
-    with app.recorder.datastore.transaction(commit=False) as c:
+    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
         c.execute(sql)
         return [tuple(row.values_in_order) for row in c.fetchall()]
 
 
 def test_these_tests_read_rows_by_their_exact_column_names(app: Incidents) -> None:
-    with app.recorder.datastore.transaction(commit=False) as c:
+    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
         c.execute("SELECT 7 AS reason")
         [row] = c.fetchall()
 
