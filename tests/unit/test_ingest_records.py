@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from structlog.testing import capture_logs
 
 from consumers.ingest import ERASED_DETAIL, ERASED_REASON, Ingest, IngestOptions, member_id
 from consumers.ingest_recorder import IngestTables
+from consumers.personal_data import seal_payload
 from consumers.records import Coordinates, Message
 from domain.application import Incidents
 from tests.unit.test_ingest import T0, TOPICS, Feed, app, feed, open_app, stored_events, store, wire
@@ -171,7 +173,7 @@ def test_a_parked_event_refused_for_another_reason_is_kept_parked_under_the_new_
     [after] = store(app).parked_events()
     assert (first.parked, second.parked, second.unparked) == (1, 0, 0)
     assert (before.reason, after.reason) == ("not_received", "rated_before_resolution")
-    assert after.detail != before.detail
+    assert (before.detail, after.detail) == ("rated for an incident not received yet", "rated before any resolution")
     assert (after.event_id, after.message) == (before.event_id, before.message)
     assert ingest.parked["INC-5"][rated["event_id"]].reason == "rated_before_resolution"
     third = ingest.process([feed(wire("resolved", "INC-5", hours=4))])
@@ -468,3 +470,173 @@ def test_a_retry_says_which_letters_can_never_be_read_again_and_judges_the_other
         ("open", 1, ERASED_REASON), ("open", 1, "schema_violation"), ("open", 1, "not_json"),
     ]  # fmt: skip
     assert store(app).ledger()[-1][1:] == ("retrier", 0)
+
+
+def test_a_parked_event_accepted_once_is_released_though_the_size_limit_was_lowered_since(
+    tmp_path: Path, feed: Feed
+) -> None:
+    long = wire("escalated", "INC-8", hours=1, reason="r" * 1500)
+    app = open_app(tmp_path / "e.db")
+    Ingest(app).process([feed(long)])
+    app.close()
+    reopened = open_app(tmp_path / "e.db")
+    strict = Ingest(reopened, IngestOptions(max_message_bytes=1024))
+
+    with capture_logs() as logs:
+        result = strict.process([feed(wire("received", "INC-8")), feed(wire("escalated", "INC-9", reason="r" * 1500))])
+
+    assert (result.applied, result.unparked, result.reasons) == (2, 1, {"oversized": 1})
+    assert [(e["released"], e["to"]) for e in logs if e["event"] == "parked_events_releasing"] == [
+        (1, {f"{TOPICS.received}:0": 0, f"{TOPICS.escalated}:0": 1}),
+    ]  # fmt: skip
+    assert store(reopened).parked_events() == []
+    reopened.close()
+
+
+def test_the_offset_stored_for_a_partition_is_its_highest_in_the_batch_whatever_the_order(
+    app: Incidents,
+) -> None:
+    def at(offset: int, incident_id: str) -> Message:
+        event = wire("received", incident_id)
+        return Message(Coordinates(TOPICS.received, 0, offset), incident_id.encode(), json.dumps(event).encode())
+
+    ingest = Ingest(app)
+    ingest.process([at(7, "INC-7"), at(3, "INC-3"), at(5, "INC-5")])
+
+    assert store(app).stored_offsets() == {f"{TOPICS.received}:0": 7}
+    assert ingest.process([at(6, "INC-6"), at(8, "INC-8")]).redelivered == 1
+
+
+def test_an_erasure_blocked_by_a_reader_is_checkpointed_ten_times_with_growing_waits_then_left(
+    app: Incidents, feed: Feed, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    Ingest(app).process([feed(wire("received"))])
+    books = store(app)
+    books.rewrite_states([], {"key-1": b"1" * 32, "key-2": b"2" * 32})
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute("PRAGMA busy_timeout=0")  # a blocked checkpoint says so at once (30 s here)
+    reader = sqlite3.connect(tmp_path / "e.db")
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM customer_keys").fetchall()  # another process, reading
+
+    with capture_logs() as logs:
+        assert books.erase_data_key("key-1") is True
+
+    assert waits == pytest.approx([0.1 * n for n in range(1, 11)])
+    assert [(e["event"], e["reason"], e["log_level"]) for e in logs] == [
+        ("erasure_checkpoint_deferred", "another process is reading the store", "warning"),
+    ]  # fmt: skip
+    reader.rollback()
+    reader.close()
+    waits.clear()
+    with capture_logs() as logs:
+        assert books.erase_data_key("key-2") is True
+    assert (waits, logs) == ([], [])
+    assert books.data_keys(["key-1", "key-2"]) == {}
+    rows = _rows(app, "SELECT key_id, erased_at, had_key FROM customer_erasures ORDER BY id")
+    assert [(k, had) for k, _, had in rows] == [("key-1", 1), ("key-2", 1)]
+    assert all(_recently(erased_at) for _, erased_at, _ in rows)
+
+
+def test_what_the_ingest_tables_hold_as_stored_bytes_names_each_letter_and_parked_event(
+    app: Incidents, feed: Feed
+) -> None:
+    parked = wire("resolved", "INC-2", hours=1)
+    Ingest(app).process([feed.raw(b"{", TOPICS.received), feed(parked), feed.raw(b"[]", TOPICS.received)])
+    first, second = store(app).dead_letters()
+
+    assert store(app).stored_payloads() == [
+        ("dead_letter", first.id, b"{"), ("dead_letter", second.id, b"[]"),
+        ("parked", parked["event_id"], json.dumps(parked).encode()),
+    ]  # fmt: skip
+    store(app).rewrite_states([], {"key-1": b"1" * 32})
+    [(created_at,)] = _rows(app, "SELECT created_at FROM customer_keys")
+    assert _recently(created_at)
+
+
+def test_a_parked_event_stored_sealed_is_read_back_open_and_expires_still_sealed(
+    tmp_path: Path, feed: Feed
+) -> None:
+    early = wire("escalated", "INC-3", hours=1)
+    app = open_app(tmp_path / "e.db")
+    Ingest(app).process([feed(early)])
+    key = b"k" * 32
+    sealed = seal_payload("key-1", key, json.dumps(early).encode())
+    store(app).rewrite_states([], {"key-1": key}, parked=[(sealed, early["event_id"])])
+    app.close()
+    app = open_app(tmp_path / "e.db")
+    restarted = Ingest(app, IngestOptions(orphan_after=timedelta(hours=1)))
+    [waiting] = store(app).parked_events()
+    assert (waiting.message.value, waiting.stored_value) == (json.dumps(early).encode(), sealed)
+    assert restarted.parked["INC-3"][early["event_id"]] == waiting
+
+    restarted.process([feed(wire("received", "INC-4", hours=5))], read_to_end=lambda: True)
+
+    [letter] = store(app).dead_letters()
+    assert (letter.letter.reason, letter.letter.message.value, letter.letter.stored_value) == (
+        "orphan", json.dumps(early).encode(), sealed,
+    )  # fmt: skip
+    assert _rows(app, "SELECT payload FROM dead_letters") == [(sealed,)]
+    app.close()
+
+
+def test_a_retried_letter_is_judged_by_the_same_contract_its_key_and_the_configured_size_limit(
+    app: Incidents, feed: Feed
+) -> None:
+    mismatched = feed(wire("received", "INC-1"), key=b"INC-OTHER")
+    oversized = feed(wire("received", "INC-2", summary="s" * 1500))
+    ingest = Ingest(app, IngestOptions(max_message_bytes=1024))
+    ingest.process([mismatched, oversized])
+    letters = store(app).dead_letters()
+    assert [s.letter.reason for s in letters] == ["key_mismatch", "oversized"]
+
+    updates = ingest.retry(letters)
+
+    assert [(u.resolved, u.reason) for u in updates] == [(False, "key_mismatch"), (False, "oversized")]
+    assert stored_events(app) == []
+
+
+def test_a_released_or_retried_event_is_stored_with_where_it_first_arrived(
+    app: Incidents, feed: Feed
+) -> None:
+    early = feed(wire("escalated", "INC-1", hours=1), partition=2)
+    orphan = feed(wire("resolved", "INC-9", hours=1), partition=1)
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(hours=1)))
+    ingest.process([early, orphan, feed(wire("received", "INC-2", hours=5))], read_to_end=lambda: False)
+    ingest.process([feed(wire("received", "INC-1"))], read_to_end=lambda: True)
+    [letter] = store(app).dead_letters()
+    ingest.process([feed(wire("received", "INC-9"))])
+
+    ingest.retry([letter])
+
+    escalated = app.history("INC-1")[1]
+    resolved = app.history("INC-9")[1]
+    assert (escalated.arrival_stream, escalated.arrival_position) == (f"{TOPICS.escalated}:2", 0)  # type: ignore[attr-defined]
+    assert (resolved.arrival_stream, resolved.arrival_position) == (f"{TOPICS.resolved}:1", 0)  # type: ignore[attr-defined]
+
+
+def test_a_sealed_parked_event_parked_again_for_another_reason_stays_sealed_when_it_expires(
+    tmp_path: Path, feed: Feed
+) -> None:
+    rated = wire("rated", "INC-3", hours=1)
+    app = open_app(tmp_path / "e.db")
+    Ingest(app).process([feed(rated)])
+    key = b"k" * 32
+    sealed = seal_payload("key-1", key, json.dumps(rated).encode())
+    store(app).rewrite_states([], {"key-1": key}, parked=[(sealed, rated["event_id"])])
+    ingest = Ingest(app, IngestOptions(orphan_after=timedelta(hours=2)))
+
+    ingest.process([feed(wire("received", "INC-3"))])  # begun, not resolved: parked again
+
+    [again] = store(app).parked_events()
+    assert (again.reason, again.detail, again.stored_value) == (
+        "rated_before_resolution", "rated before any resolution", sealed,
+    )  # fmt: skip
+    assert ingest.parked["INC-3"][rated["event_id"]].stored_value == sealed
+    ingest.process([feed(wire("received", "INC-4", hours=5))], read_to_end=lambda: True)
+    [letter] = store(app).dead_letters()
+    assert (letter.letter.reason, letter.letter.stored_value) == ("rated_before_resolution", sealed)
+    assert _rows(app, "SELECT payload FROM dead_letters") == [(sealed,)]
+    app.close()
