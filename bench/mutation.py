@@ -164,6 +164,10 @@ _NOT_FROM_JSON = ("decode validates JSON bytes only: a non-object there is a dic
                   " and model_attributes_type arise only for Python objects, which never reach it")
 _UNICODE_ESCAPE = "the unicode_escape codec encodes every character, so its error handler is never called"
 _CODEC_NAMES = "codec names are case-insensitive (UNICODE_ESCAPE, ASCII are the same codecs)"
+_SQL_NAME_CASE = "a column name in a condition in upper case: unquoted identifiers are case-insensitive in SQLite and PostgreSQL"
+_READ_ONLY = ("commit=True/None for a transaction that writes nothing (a read, or one whose statements"
+              " run outside it): committing or rolling back an empty transaction stores the same")
+_BELOW_EVERY_OFFSET = "Kafka offsets are never negative: -1 and -2 are both below every offset (nothing read yet)"
 EQUIVALENT: dict[str, str] = {
     "contracts.codec.x__contract_error__mutmut_[4-7]": _ERRORS_READ,
     "contracts.codec.x__contract_error__mutmut_2[89]": _NOT_FROM_JSON,
@@ -175,6 +179,22 @@ EQUIVALENT: dict[str, str] = {
         "the shortcut for timelines without a shared instant turned off: the search gives the same order",
     # (data_keys__mutmut_8 and _13 were listed here for its own chunking, since moved to
     # _select_in: by then those numbers named a letter-case change and r["DATA_KEY"].)
+    "consumers.ingest.xǁIngestǁ_position__mutmut_6": _BELOW_EVERY_OFFSET,
+    "consumers.ingest.x__last_offsets__mutmut_13": _BELOW_EVERY_OFFSET,
+    "consumers.ingest.xǁIngestǁ_decode__mutmut_29":
+        "an event at the very instant of its partition's stream time replaces it with an equal"
+        " datetime: every comparison, and the time read back, is the same",
+    "consumers.ingest.xǁIngestǁ_decided_on_what_is_stored__mutmut_9":
+        "forget_cached(None) forgets every cached incident, not only the batch's: the others are"
+        " read from the store when next needed, the same state; only slower",
+    "consumers.ingest_recorder.xǁIngestTablesǁdead_letters__mutmut_1[26]": _SQL_NAME_CASE,
+    "consumers.ingest_recorder.xǁIngestTablesǁdead_letters__mutmut_20": "' AND ' → ' and ' joins the conditions: a keyword, case-insensitive",
+    "consumers.ingest_recorder.xǁIngestTablesǁselect_events_of__mutmut_[23]": _READ_ONLY,
+    "consumers.ingest_recorder.xǁSQLiteIngestRecorderǁafter_erasing__mutmut_[23]": _READ_ONLY,
+    "consumers.ingest_recorder.x__parked_row__mutmut_6":
+        "a parked row's payload is written with its message's bytes when first parked (only"
+        " received facts are sealed, and a refused receipt is never parked, it is dead-lettered);"
+        " parked again, the row keeps its payload (ON CONFLICT updates reason and detail only)",
     "consumers.ingest.xǁIngestǁprocess__mutmut_7":
         "range(1, MAX_SAVE_ATTEMPTS + 2): the loop raises at attempt == MAX_SAVE_ATTEMPTS, so the"
         " extra fourth turn is never reached",
@@ -354,7 +374,8 @@ def _matching(listed: dict[str, str], name: str) -> str | None:
     return next((reason for pattern, reason in listed.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
 
-_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT)\b|\b(FROM|WHERE|GROUP BY|ORDER BY)\b")
+_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|CREATE)\b"
+                  r"|\b(FROM|WHERE|GROUP BY|ORDER BY|TEXT|INTEGER|NOT NULL|PRIMARY KEY)\b")
 _QUOTED = re.compile(r"'[^']*'")
 SQL_CASE = ("only the letter case of an SQL statement changed: keywords and unquoted identifiers are"
             " case-insensitive in SQLite and PostgreSQL (and SQLite's pragma names and values)")

@@ -9,6 +9,7 @@ import re
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,18 @@ def test_a_domain_refusal_is_stored_with_the_event_its_incident_and_the_error_s_
     }  # fmt: skip
 
 
+@pytest.fixture
+def in_yekaterinburg(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time is UTC+05:00 (so local time is never mistaken for UTC)."""
+    monkeypatch.setenv("TZ", "Asia/Yekaterinburg")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_a_parked_event_is_stored_whole_in_utc_logged_and_restored_by_a_new_ingest(
-    tmp_path: Path, feed: Feed
+    tmp_path: Path, feed: Feed, in_yekaterinburg: None
 ) -> None:
     # Seen from Yekaterinburg (+05:00): stored in UTC, so the oldest event time sorts first.
     east = timezone(timedelta(hours=5))
@@ -560,8 +571,9 @@ def test_a_parked_event_stored_sealed_is_read_back_open_and_expires_still_sealed
     tmp_path: Path, feed: Feed
 ) -> None:
     early = wire("escalated", "INC-3", hours=1)
+    early_message = feed(early)
     app = open_app(tmp_path / "e.db")
-    Ingest(app).process([feed(early)])
+    Ingest(app).process([early_message])
     key = b"k" * 32
     sealed = seal_payload("key-1", key, json.dumps(early).encode())
     store(app).rewrite_states([], {"key-1": key}, parked=[(sealed, early["event_id"])])
@@ -569,7 +581,7 @@ def test_a_parked_event_stored_sealed_is_read_back_open_and_expires_still_sealed
     app = open_app(tmp_path / "e.db")
     restarted = Ingest(app, IngestOptions(orphan_after=timedelta(hours=1)))
     [waiting] = store(app).parked_events()
-    assert (waiting.message.value, waiting.stored_value) == (json.dumps(early).encode(), sealed)
+    assert (waiting.message, waiting.stored_value) == (early_message, sealed)
     assert restarted.parked["INC-3"][early["event_id"]] == waiting
 
     restarted.process([feed(wire("received", "INC-4", hours=5))], read_to_end=lambda: True)
@@ -640,3 +652,67 @@ def test_a_sealed_parked_event_parked_again_for_another_reason_stays_sealed_when
     assert (letter.letter.reason, letter.letter.stored_value) == ("rated_before_resolution", sealed)
     assert _rows(app, "SELECT payload FROM dead_letters") == [(sealed,)]
     app.close()
+
+
+def test_only_a_refusal_on_a_stale_cached_incident_reads_the_batch_s_incidents_again(
+    tmp_path: Path, feed: Feed
+) -> None:
+    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    closing, resolving = Ingest(first), Ingest(second)
+    closing.process([feed(wire("received")), feed(wire("received", "INC-2"))])
+    with capture_logs() as fresh:
+        refused = closing.process([feed(wire("closed", "INC-2", hours=2))])  # cached, not stale: parked
+    resolving.process([feed(wire("resolved", hours=1))])
+
+    with capture_logs() as stale:
+        result = closing.process([feed(wire("closed", hours=2))])
+
+    assert (refused.parked, result.applied) == (1, 1)
+    assert [e for e in fresh if e["event"] == "stale_incidents_read_again"] == []
+    assert [(e["incidents"], e["log_level"]) for e in stale if e["event"] == "stale_incidents_read_again"] == [(1, "info")]
+    first.close()
+    second.close()
+
+
+def test_a_parked_event_whose_customer_was_erased_waits_and_the_others_are_still_released(
+    app: Incidents, feed: Feed
+) -> None:
+    erased, other = wire("escalated", "INC-3", hours=1), wire("resolved", "INC-3", hours=2)
+    Ingest(app).process([feed(erased), feed(other)])
+    key = b"k" * 32
+    store(app).rewrite_states([], {"key-1": key}, parked=[(seal_payload("key-1", key, json.dumps(erased).encode()), erased["event_id"])])
+    assert store(app).erase_data_key("key-1") is True
+    ingest = Ingest(app)
+
+    result = ingest.process([feed(wire("received", "INC-3"))])
+
+    assert (result.applied, result.unparked) == (2, 1)
+    assert [p.event_id for p in store(app).parked_events()] == [erased["event_id"]]
+    assert [type(e).__name__ for e in app.history("INC-3")] == ["Received", "Resolved"]
+
+
+def test_a_parked_event_is_tried_again_only_once_older_than_the_orphan_time_and_everything_read(
+    tmp_path: Path, feed: Feed
+) -> None:
+    # The receipt is stored by another member: the waiting event applies when tried again.
+    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    options = IngestOptions(orphan_after=timedelta(days=1))
+    waiting, receiving = Ingest(first, options), Ingest(second, options)
+    waiting.process([feed(wire("resolved", hours=1))])
+    receiving.process([feed(wire("received"))])
+
+    exactly = waiting.process([feed(wire("received", "INC-2", hours=25))], read_to_end=lambda: True)
+    unread = waiting.process([feed(wire("received", "INC-3", hours=26))], read_to_end=lambda: False)
+    read = waiting.process([], read_to_end=lambda: True)
+
+    assert [(r.unparked, r.dead_lettered) for r in (exactly, unread, read)] == [(0, 0), (0, 0), (1, 0)]
+    assert [type(e).__name__ for e in first.history("INC-1")] == ["Received", "Resolved"]
+    first.close()
+    second.close()
+
+
+def test_the_dead_letter_list_holds_at_most_1000_letters_unless_asked_for_more(app: Incidents, feed: Feed) -> None:
+    Ingest(app).process([feed.raw(b"{", TOPICS.received) for _ in range(1001)])
+
+    assert len(store(app).dead_letters()) == 1000
+    assert len(store(app).dead_letters(limit=2000)) == 1001
