@@ -190,6 +190,14 @@ EQUIVALENT: dict[str, str] = {
     "consumers.ingest_recorder.xǁIngestTablesǁdead_letters__mutmut_1[26]": _SQL_NAME_CASE,
     "consumers.ingest_recorder.xǁIngestTablesǁdead_letters__mutmut_20": "' AND ' → ' and ' joins the conditions: a keyword, case-insensitive",
     "consumers.ingest_recorder.xǁIngestTablesǁselect_events_of__mutmut_[23]": _READ_ONLY,
+    "consumers.ingest_recorder.xǁIngestTablesǁinsert_batch__mutmut_28": _SQL_NAME_CASE,
+    "consumers.ingest_recorder.xǁIngestTablesǁ_select_in__mutmut_8":
+        "chunks start at every value instead of every 500th (each up to 500 long): every value is"
+        " still asked for, some twice; both callers (data_keys, customer_aliases) build a dict by"
+        " the value, so the repeated rows collapse: more queries, the same result",
+    "consumers.ingest_recorder.xǁIngestTablesǁ_select_in__mutmut_13":
+        "chunks of 501 values stepped by 500 overlap by one: the repeated row collapses in the"
+        " callers' dicts (data_keys, customer_aliases), the same result",
     "consumers.ingest_recorder.xǁSQLiteIngestRecorderǁafter_erasing__mutmut_[23]": _READ_ONLY,
     "consumers.ingest_recorder.x__parked_row__mutmut_6":
         "a parked row's payload is written with its message's bytes when first parked (only"
@@ -374,8 +382,8 @@ def _matching(listed: dict[str, str], name: str) -> str | None:
     return next((reason for pattern, reason in listed.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
 
-_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|CREATE)\b"
-                  r"|\b(FROM|WHERE|GROUP BY|ORDER BY|TEXT|INTEGER|NOT NULL|PRIMARY KEY)\b")
+_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|BEGIN|COMMIT|CREATE|VALUES)\b"
+                  r"|\b(FROM|WHERE|GROUP BY|ORDER BY|NOT NULL|PRIMARY KEY)\b|\b(TEXT|INTEGER)\)")
 _QUOTED = re.compile(r"'[^']*'")
 SQL_CASE = ("only the letter case of an SQL statement changed: keywords and unquoted identifiers are"
             " case-insensitive in SQLite and PostgreSQL (and SQLite's pragma names and values)")

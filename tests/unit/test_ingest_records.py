@@ -716,3 +716,11 @@ def test_the_dead_letter_list_holds_at_most_1000_letters_unless_asked_for_more(a
 
     assert len(store(app).dead_letters()) == 1000
     assert len(store(app).dead_letters(limit=2000)) == 1001
+
+
+def test_a_data_key_made_by_a_batch_is_stored_with_when_in_utc(app: Incidents, feed: Feed) -> None:
+    Ingest(app, IngestOptions(customer_secret=b"unit-test secret, thirty-two b..")).process(
+        [feed(wire("received", customer={"phone": "+7 903 111 22 33"}))])  # fmt: skip
+
+    [(created_at,)] = _rows(app, "SELECT created_at FROM customer_keys")
+    assert _recently(created_at)
