@@ -203,6 +203,18 @@ EQUIVALENT: dict[str, str] = {
         "a parked row's payload is written with its message's bytes when first parked (only"
         " received facts are sealed, and a refused receipt is never parked, it is dead-lettered);"
         " parked again, the row keeps its payload (ON CONFLICT updates reason and detail only)",
+    "consumers.ingest.xǁIngestǁprocess__mutmut_2[012]":
+        "the message of the AssertionError after the retry loop: every turn returns or, at the"
+        " last, raises, so the line is never reached",
+    "consumers.ingest.xǁIngestǁ_process_once__mutmut_79":
+        "`... or (batch.parked and batch.data_keys)`: a batch with parked events or new data keys"
+        " always has offsets too (both come only from messages read in it; an empty batch's"
+        " re-try of old parked events applies them or, still refused, expires them to dead letters)",
+    "consumers.ingest_recorder.xǁIngestTablesǁtracking_table__mutmut_2":
+        "\"TRACKING\" for tracking: an unquoted table name, case-insensitive in SQLite",
+    "consumers.ingest_recorder.xǁSQLiteIngestRecorderǁ_insert_events__mutmut_[123]":
+        "the fast path for text ids turned off: the library's own _insert_events binds the same"
+        " rows (text ids as they are) to the same statement; only slower",
     "consumers.ingest.xǁIngestǁprocess__mutmut_7":
         "range(1, MAX_SAVE_ATTEMPTS + 2): the loop raises at attempt == MAX_SAVE_ATTEMPTS, so the"
         " extra fourth turn is never reached",
