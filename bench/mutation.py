@@ -190,6 +190,9 @@ EQUIVALENT: dict[str, str] = {
     "consumers.ingest_recorder.xǁIngestTablesǁdead_letters__mutmut_1[26]": _SQL_NAME_CASE,
     "consumers.ingest_recorder.xǁIngestTablesǁdead_letters__mutmut_20": "' AND ' → ' and ' joins the conditions: a keyword, case-insensitive",
     "consumers.ingest_recorder.xǁIngestTablesǁselect_events_of__mutmut_[23]": _READ_ONLY,
+    "consumers.ingest_recorder.xǁIngestTablesǁ_select__mutmut_[12]": _READ_ONLY,
+    "consumers.ingest_recorder.xǁIngestTablesǁ_payload_keys__mutmut_7":
+        "data_keys of no key ids makes no query and returns {}: the same as not asking",
     "consumers.ingest_recorder.xǁIngestTablesǁinsert_batch__mutmut_28": _SQL_NAME_CASE,
     "consumers.ingest_recorder.xǁIngestTablesǁ_select_in__mutmut_8":
         "chunks start at every value instead of every 500th (each up to 500 long): every value is"

@@ -724,3 +724,13 @@ def test_a_data_key_made_by_a_batch_is_stored_with_when_in_utc(app: Incidents, f
 
     [(created_at,)] = _rows(app, "SELECT created_at FROM customer_keys")
     assert _recently(created_at)
+
+
+def test_the_shared_statements_take_each_database_s_placeholder() -> None:
+    class PostgresPlaceholders(IngestTables):
+        placeholder = "%s"
+
+    statement = "UPDATE dead_letters SET status=?, reason=? WHERE id=?"
+
+    assert PostgresPlaceholders().sql(statement) == "UPDATE dead_letters SET status=%s, reason=%s WHERE id=%s"
+    assert IngestTables().sql(statement) == statement
