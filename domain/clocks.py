@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal, Protocol
 
 from domain.calendar import BusinessCalendar, as_utc as _utc
@@ -331,8 +331,3 @@ def _merged(lines: Iterable[TraceLine]) -> list[TraceLine]:
         else:
             merged.append(line)
     return merged
-
-
-def _minutes(lines: Iterable[TraceLine], kind: LineKind) -> float:
-    total = sum((line.end - line.start for line in lines if line.kind == kind), timedelta())
-    return total.total_seconds() / 60
