@@ -123,12 +123,13 @@ def consume(
 def _expire_when_idle(
     ingest: Ingest, read_to_end: Callable[[], bool], totals: ConsumeTotals, outage: OutagePolicy
 ) -> bool:
-    """With nothing to read, expire parked events that are old enough, once all is read.
+    """With nothing to read, once all is read: try every parked event again (another group
+    member may have stored what it waits for) and expire those that are old enough.
 
     Returns whether dead letters were stored (to be published).
     """
     ride_out(ingest.refresh_stream_times, outage, doing="reading_stream_times")
-    if not ingest.expirable():
+    if not ingest.parked:
         return False
     result = ride_out(
         lambda: ingest.process([], read_to_end), outage, doing="expiring_parked_events",

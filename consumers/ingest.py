@@ -156,7 +156,7 @@ class Ingest:
         self.vault = self._new_vault()
         decoded: dict[Fact, tuple[Message, ParkedEvent | None]] = {}
         refused = self._decode(fresh, batch, decoded)
-        touched = {f.incident_id for f in decoded} | self._expiring_incidents(batch, read_to_end)
+        touched = {f.incident_id for f in decoded} | self._retried_incidents(batch, read_to_end, idle=not messages)
         # Waiting events arrived first: they claim their event ids before the new messages.
         origin = {**self._parked_facts(touched), **decoded}
         self.vault.seal()  # the batch's data keys, refused messages' too: one lookup
@@ -363,18 +363,23 @@ class Ingest:
         times = [*self.stream_times.values(), *batch_times.values()]
         return max(times) - self.options.orphan_after if times else None
 
-    def _expiring_incidents(self, batch: IngestBatch, read_to_end: ReadToEnd) -> set[str]:
-        """Incidents of old parked events to try once more before they expire."""
-        limit = self._expiry_limit(batch.stream_times)
-        if limit is None:
-            return set()
-        old = {
-            p.incident_id
-            for group in self.parked.values()
-            for p in group.values()
-            if p.occurred_at < limit
-        }
-        return old if old and read_to_end() else set()
+    def _retried_incidents(self, batch: IngestBatch, read_to_end: ReadToEnd, idle: bool) -> set[str]:
+        """Incidents of parked events to try again once everything is read: those of old
+        events (before they expire), and when idle (an empty batch) all of them, for another
+        group member may have begun or continued them from partitions this one never reads."""
+        if idle:
+            waiting = set(self.parked)
+        else:
+            limit = self._expiry_limit(batch.stream_times)
+            if limit is None:
+                return set()
+            waiting = {
+                p.incident_id
+                for group in self.parked.values()
+                for p in group.values()
+                if p.occurred_at < limit
+            }
+        return waiting if waiting and read_to_end() else set()
 
     def _expire_parked(self, batch: IngestBatch, read_to_end: ReadToEnd) -> None:
         limit = self._expiry_limit(batch.stream_times)

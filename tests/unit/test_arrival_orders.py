@@ -157,3 +157,53 @@ def test_every_arrival_order_stores_the_same_facts_and_read_models(
     if any(not e["type"].endswith(("received", "thanked")) for e in events):
         assert results["topics_reversed"][1]["parked"] > 0
     assert results["twice"][1]["duplicates"] >= len(events)
+
+
+def shared_outcome(members: Sequence[Sequence[Sequence[Message]]], turns: Sequence[int]) -> Outcome:
+    """What one store holds after group members, each with its own Ingest (and cache), took
+    turns with their batches (``turns`` names whose batch comes next; leftovers come after),
+    then, idle as running members are once everything is read, tried their waiting events
+    again in turn until a round releases nothing (one member's release can be what another's
+    waiting event waits for)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "events.db"
+        apps = [Incidents(env=event_store_env(str(path))) for _ in members]
+        ingests = [Ingest(app, IngestOptions()) for app in apps]
+        queues = [list(batches) for batches in members]
+        order = [t % len(members) for t in turns] + [m for m, q in enumerate(queues) for _ in q]
+        for member in order:
+            if queues[member]:
+                ingests[member].process(queues[member].pop(0), read_to_end=lambda: False)
+        for _ in range(len(ingests) * 20):
+            idle = []
+            for ingest in ingests:
+                ingest.refresh_stream_times()
+                idle.append(ingest.process([], read_to_end=lambda: True))
+            if not any(r.unparked or r.applied for r in idle):
+                break
+        outcome = _stored(apps[0])
+        for app in apps:
+            app.close()
+    return outcome
+
+
+@settings(max_examples=40)
+@given(
+    data_sets(), st.randoms(use_true_random=False), st.lists(st.integers(1, 40), max_size=6),
+    st.lists(st.integers(0, 1), max_size=30),
+)
+def test_two_group_members_sharing_the_topics_store_what_one_consumer_stores(
+    events: list[Event], rng: Random, cuts: list[int], turns: list[int]
+) -> None:
+    # One member reads the receipts' and resolutions' topics, the other the rest: every
+    # incident has two writers, each with its own cached incidents (issue 14's scale-out).
+    expected, _ = outcome_of([messages_of(sorted(events, key=lambda e: datetime.fromisoformat(e["occurred_at"])))])
+    assert len(expected["facts"]) == len(events) and expected["parked"] == []
+    first_topics = {TOPICS.received, TOPICS.resolved}
+    for name, order in arrival_orders(events, rng).items():
+        messages = messages_of(order)
+        shares = [[m for m in messages if (m.coordinates.topic in first_topics) == mine] for mine in (True, False)]
+        outcome = shared_outcome([_in_batches(share, cuts) for share in shares], turns)
+        assert {k: outcome[k] for k in ("facts", "timelines", "letters", "parked")} == {
+            k: expected[k] for k in ("facts", "timelines", "letters", "parked")
+        }, name

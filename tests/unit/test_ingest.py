@@ -136,6 +136,15 @@ def feed() -> Feed:
     return Feed()
 
 
+@pytest.fixture
+def two_members(tmp_path: Path) -> Iterator[tuple[Incidents, Incidents]]:
+    """Two group members' applications on one store (each its own cache of incidents)."""
+    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    yield first, second
+    first.close()
+    second.close()
+
+
 # --- events, offsets and dead letters in one transaction ------------------------------------
 
 
@@ -328,11 +337,11 @@ def test_whether_everything_is_read_is_asked_only_when_something_could_expire(
 
 
 def test_before_expiring_a_parked_event_is_tried_again_against_what_others_stored(
-    tmp_path: Path, feed: Feed
+    two_members: tuple[Incidents, Incidents], feed: Feed
 ) -> None:
     # Two group members share one store: one parked a resolution whose receipt the other
     # stored, on a partition the first never reads.
-    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    first, second = two_members
     options = IngestOptions(orphan_after=timedelta(days=7))
     parking, receiving = Ingest(first, options), Ingest(second, options)
     resolved = wire("resolved", hours=1)
@@ -344,17 +353,32 @@ def test_before_expiring_a_parked_event_is_tried_again_against_what_others_store
 
     assert (result.unparked, result.dead_lettered, result.applied) == (1, 0, 1)
     assert kinds(first, "INC-1") == ["Received", "Resolved"]
-    first.close()
-    second.close()
+
+
+def test_when_idle_a_young_parked_event_is_tried_again_against_what_another_member_stored(
+    two_members: tuple[Incidents, Incidents], feed: Feed
+) -> None:
+    # Far from the orphan time, so not about to expire: only idleness tries it again.
+    first, second = two_members
+    waiting, receiving = Ingest(first), Ingest(second)
+    waiting.process([feed(wire("escalated", hours=1))], read_to_end=lambda: True)
+    receiving.process([feed(wire("received"))])
+
+    busy = waiting.process([feed(wire("received", "INC-2", hours=2))], read_to_end=lambda: True)
+    idle = waiting.process([], read_to_end=lambda: True)
+
+    assert (busy.unparked, idle.unparked, idle.applied, idle.dead_lettered) == (0, 1, 1, 0)
+    assert kinds(first, "INC-1") == ["Received", "Escalated"]
+    assert parked_ids(first) == set()
 
 
 def test_a_fact_refused_on_a_cached_incident_is_decided_again_on_what_another_member_stored(
-    tmp_path: Path, feed: Feed
+    two_members: tuple[Incidents, Incidents], feed: Feed
 ) -> None:
     # The first member stored the receipt (and keeps the incident cached); the second one
     # stored the resolution from a partition the first never reads. The close comes to the
     # first: on its cached incident it is "closed while open", on the store it is valid.
-    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    first, second = two_members
     closing, resolving = Ingest(first), Ingest(second)
     closing.process([feed(wire("received"))])
     resolving.process([feed(wire("resolved", hours=1))])
@@ -364,16 +388,14 @@ def test_a_fact_refused_on_a_cached_incident_is_decided_again_on_what_another_me
     assert (result.applied, result.parked, result.dead_lettered) == (1, 0, 0)
     assert kinds(first, "INC-1") == ["Received", "Resolved", "Closed"]
     assert parked_ids(first) == set()
-    first.close()
-    second.close()
 
 
 def test_a_parked_event_of_a_cached_incident_is_tried_against_the_store_before_it_expires(
-    tmp_path: Path, feed: Feed
+    two_members: tuple[Incidents, Incidents], feed: Feed
 ) -> None:
     # As above, but the close came first and was parked; the resolution is stored by the
     # other member; before expiring, the close is tried on the store's incident, not the cache.
-    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    first, second = two_members
     options = IngestOptions(orphan_after=timedelta(days=7))
     closing, resolving = Ingest(first, options), Ingest(second, options)
     closing.process([feed(wire("received")), feed(wire("closed", hours=2))], read_to_end=lambda: False)
@@ -386,8 +408,6 @@ def test_a_parked_event_of_a_cached_incident_is_tried_against_the_store_before_i
     assert (result.unparked, result.dead_lettered, result.applied) == (1, 0, 1)
     assert kinds(first, "INC-1") == ["Received", "Resolved", "Closed"]
     assert reasons(first) == []
-    first.close()
-    second.close()
 
 
 # --- lifecycle rules: fixable violations wait, final ones are refused -----------------------

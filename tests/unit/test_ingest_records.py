@@ -23,7 +23,7 @@ from consumers.ingest_recorder import IngestTables
 from consumers.personal_data import seal_payload
 from consumers.records import Coordinates, Message
 from domain.application import Incidents
-from tests.unit.test_ingest import T0, TOPICS, Feed, app, feed, open_app, stored_events, store, wire
+from tests.unit.test_ingest import T0, TOPICS, Feed, app, feed, open_app, stored_events, store, two_members, wire
 from ticketstream import customer_data
 
 __all__ = ["app", "feed"]  # the fixtures of test_ingest
@@ -655,9 +655,9 @@ def test_a_sealed_parked_event_parked_again_for_another_reason_stays_sealed_when
 
 
 def test_only_a_refusal_on_a_stale_cached_incident_reads_the_batch_s_incidents_again(
-    tmp_path: Path, feed: Feed
+    two_members: tuple[Incidents, Incidents], feed: Feed
 ) -> None:
-    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    first, second = two_members
     closing, resolving = Ingest(first), Ingest(second)
     closing.process([feed(wire("received")), feed(wire("received", "INC-2"))])
     with capture_logs() as fresh:
@@ -670,8 +670,6 @@ def test_only_a_refusal_on_a_stale_cached_incident_reads_the_batch_s_incidents_a
     assert (refused.parked, result.applied) == (1, 1)
     assert [e for e in fresh if e["event"] == "stale_incidents_read_again"] == []
     assert [(e["incidents"], e["log_level"]) for e in stale if e["event"] == "stale_incidents_read_again"] == [(1, "info")]
-    first.close()
-    second.close()
 
 
 def test_a_parked_event_whose_customer_was_erased_waits_and_the_others_are_still_released(
@@ -692,10 +690,10 @@ def test_a_parked_event_whose_customer_was_erased_waits_and_the_others_are_still
 
 
 def test_a_parked_event_is_tried_again_only_once_older_than_the_orphan_time_and_everything_read(
-    tmp_path: Path, feed: Feed
+    two_members: tuple[Incidents, Incidents], feed: Feed
 ) -> None:
     # The receipt is stored by another member: the waiting event applies when tried again.
-    first, second = open_app(tmp_path / "e.db"), open_app(tmp_path / "e.db")
+    first, second = two_members
     options = IngestOptions(orphan_after=timedelta(days=1))
     waiting, receiving = Ingest(first, options), Ingest(second, options)
     waiting.process([feed(wire("resolved", hours=1))])
@@ -707,8 +705,6 @@ def test_a_parked_event_is_tried_again_only_once_older_than_the_orphan_time_and_
 
     assert [(r.unparked, r.dead_lettered) for r in (exactly, unread, read)] == [(0, 0), (0, 0), (1, 0)]
     assert [type(e).__name__ for e in first.history("INC-1")] == ["Received", "Resolved"]
-    first.close()
-    second.close()
 
 
 def test_the_dead_letter_list_holds_at_most_1000_letters_unless_asked_for_more(app: Incidents, feed: Feed) -> None:
