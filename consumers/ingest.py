@@ -106,11 +106,16 @@ class Ingest:
     def reload(self) -> dict[str, int]:
         """Re-read offsets, parked events and stream times from the store; return the offsets."""
         self.positions = self.store.stored_offsets()
+        self._reload_parked()
+        self.stream_times = self.store.stream_times()
+        return dict(self.positions)
+
+    def _reload_parked(self) -> None:
+        # Every group member's: the table is shared, and one member's waiting event may be
+        # what another's waits for.
         self.parked = {}
         for parked in self.store.parked_events():
             self.parked.setdefault(parked.incident_id, {})[parked.event_id] = parked
-        self.stream_times = self.store.stream_times()
-        return dict(self.positions)
 
     def process(
         self, messages: Sequence[Message], read_to_end: ReadToEnd | None = None
@@ -145,6 +150,9 @@ class Ingest:
             p.occurred_at < limit for group in self.parked.values() for p in group.values()
         )
 
+    def _parked_ids(self) -> set[str]:
+        return {event_id for group in self.parked.values() for event_id in group}
+
     def refresh_stream_times(self) -> None:
         """Re-read every partition's stream time (other group members advance theirs)."""
         self.stream_times.update(self.store.stream_times())
@@ -171,7 +179,12 @@ class Ingest:
         self._expire_parked(batch, read_to_end)
         batch.data_keys = self.vault.new_keys
         result.applied = sum(len(i.pending_events) for i in decision.incidents)
-        released = len(set(batch.unparked) - {d.event_id for d in batch.dead_letters})
+        leaving = batch.unparked
+        # Only stored rows are deleted, and each must still be there (the save fails if
+        # another member released or expired one meanwhile); an event parked and expired
+        # within this batch never had a row.
+        batch.unparked = [e for e in leaving if e in self._parked_ids()]
+        released = len(set(leaving) - {d.event_id for d in batch.dead_letters})
         if released:  # parked events applied at last, about to be stored
             log.debug("parked_events_releasing", released=released,
                       to={t.application_name: t.notification_id for t in batch.offsets})  # fmt: skip
@@ -179,7 +192,7 @@ class Ingest:
             self.app.save_decision(decision, ingest=batch)
         self._committed(batch)
         result.duplicates = decision.duplicates
-        result.unparked = len(batch.unparked)
+        result.unparked = len(leaving)
         result.dead_lettered = len(batch.dead_letters)
         for letter in batch.dead_letters:
             result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
@@ -366,9 +379,17 @@ class Ingest:
     def _retried_incidents(self, batch: IngestBatch, read_to_end: ReadToEnd, idle: bool) -> set[str]:
         """Incidents of parked events to try again once everything is read: those of old
         events (before they expire), and when idle (an empty batch) all of them, for another
-        group member may have begun or continued them from partitions this one never reads."""
+        group member may have begun or continued them from partitions this one never reads.
+
+        Idle, the parked events are read again first: those other members parked too. Two
+        members may each hold half of what makes an incident's history valid (a reopening
+        parked by one, the resolution before it by the other); tried together they apply.
+        """
         if idle:
-            waiting = set(self.parked)
+            if not self.parked or not read_to_end():
+                return set()
+            self._reload_parked()
+            return set(self.parked)
         else:
             limit = self._expiry_limit(batch.stream_times)
             if limit is None:

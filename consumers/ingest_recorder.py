@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor, SQLiteProcessRecorder
 
@@ -104,6 +104,11 @@ class IngestTables:
         """The statement with this database's placeholder."""
         return statement.replace("?", self.placeholder)
 
+    def rows_changed(self, c: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Run the statement once per row; return how many rows it changed in all."""
+        c.executemany(statement, rows)
+        return int(c.sqlite_cursor.rowcount)
+
     def insert_batch(self, c: Any, batch: IngestBatch) -> None:
         """Write a batch's letters, parked events and stream times (not its offsets)."""
         if batch.data_keys:
@@ -115,10 +120,14 @@ class IngestTables:
                 [(k, v, now) for k, v in batch.data_keys.items()],
             )
         if batch.unparked:
-            c.executemany(
-                self.sql("DELETE FROM parked_events WHERE event_id=?"),
+            deleted = self.rows_changed(
+                c, self.sql("DELETE FROM parked_events WHERE event_id=?"),
                 [(e,) for e in batch.unparked],
-            )
+            )  # fmt: skip
+            if deleted != len(set(batch.unparked)):
+                # Another group member released or expired one of them meanwhile: the batch
+                # was decided on a stale view of the parked events.
+                raise IntegrityError("a parked event was released by another writer")
         if batch.parked:
             c.executemany(
                 self.sql(
@@ -452,6 +461,13 @@ class PostgresIngestRecorder(IngestTables, PostgresProcessRecorder):
 
     def tracking_table(self) -> str:
         return f'"{self.datastore.schema}"."{self.tracking_table_name}"'
+
+    def rows_changed(self, c: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        # The batch is written in pipeline mode: counts are known only once synced, which
+        # leaving a nested pipeline does.
+        with c.connection.pipeline():
+            c.executemany(statement, rows)
+        return int(c.rowcount)
 
     def enter(self, c: Any) -> None:
         c.execute(f'SET LOCAL search_path TO "{self.datastore.schema}"')

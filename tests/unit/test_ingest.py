@@ -11,7 +11,7 @@ from functools import cache
 from itertools import count, pairwise
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +25,8 @@ from domain.application import Incidents
 from domain.incident import Incident
 from producers.simulator import SimulationSpec, simulate
 from ticketstream.assembly import ingest_recorder
-from ticketstream.event_store import event_store_env
+from tests.integration.conftest import POSTGRES_URL
+from ticketstream.event_store import drop_schema, ensure_schema, event_store_env
 
 Event = dict[str, Any]
 Outcome = tuple[frozenset[tuple[str, str]], tuple[tuple[str, int, int, str], ...], frozenset[str]]
@@ -143,6 +144,24 @@ def two_members(tmp_path: Path) -> Iterator[tuple[Incidents, Incidents]]:
     yield first, second
     first.close()
     second.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_members_on_each_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Incidents, Incidents]]:
+    """As ``two_members``, on an SQLite file and on the local PostgreSQL (own schema)."""
+    if request.param == "sqlite":
+        location = str(tmp_path / "e.db")
+    else:
+        location = f"{POSTGRES_URL}?schema=unit_{uuid4().hex[:12]}"
+        ensure_schema(location)
+    first, second = (Incidents(env=event_store_env(location)) for _ in range(2))
+    yield first, second
+    first.close()
+    second.close()
+    if request.param == "postgresql":
+        drop_schema(location)
 
 
 # --- events, offsets and dead letters in one transaction ------------------------------------
@@ -408,6 +427,60 @@ def test_a_parked_event_of_a_cached_incident_is_tried_against_the_store_before_i
     assert (result.unparked, result.dead_lettered, result.applied) == (1, 0, 1)
     assert kinds(first, "INC-1") == ["Received", "Resolved", "Closed"]
     assert reasons(first) == []
+
+
+def test_events_two_members_parked_that_only_apply_together_are_released_together(
+    two_members_on_each_store: tuple[Incidents, Incidents], feed: Feed
+) -> None:
+    # Stored: received, resolved, reopened at 4 h. One member parks a second resolution (at
+    # 3 h it follows the first with no reopening), the other the reopening at 2 h (then the
+    # one at 4 h follows a reopening with no resolution). Each alone stays refused for ever.
+    first, second = two_members_on_each_store
+    Ingest(first).process([feed(wire("received")), feed(wire("resolved", hours=1)),
+                           feed(wire("reopened", hours=4))])  # fmt: skip
+    resolving, reopening = Ingest(first), Ingest(second)
+    assert resolving.process([feed(wire("resolved", hours=3))]).parked == 1
+    assert reopening.process([feed(wire("reopened", hours=2))]).parked == 1
+
+    idle = resolving.process([], read_to_end=lambda: True)
+    late = reopening.process([], read_to_end=lambda: True)
+
+    assert (idle.unparked, idle.applied, late.unparked, late.applied) == (2, 2, 0, 0)
+    first.forget_cached()
+    incident = first.find("INC-1")
+    assert incident is not None
+    assert [e.kind for e in incident.timeline] == ["received", "resolved", "reopened", "resolved", "reopened"]
+    assert parked_ids(first) == set() and reasons(first) == []
+
+
+def test_a_parked_event_another_member_released_meanwhile_is_not_also_expired(
+    two_members_on_each_store: tuple[Incidents, Incidents], feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both members hold the orphan escalation (the second read it from the store). While the
+    # second decides to expire it, the first stores the receipt and releases it: the second's
+    # save must fail on the vanished parked row and decide again, not dead-letter a stored event.
+    first, second = two_members_on_each_store
+    options = IngestOptions(orphan_after=timedelta(days=7))
+    releasing = Ingest(first, options)
+    releasing.process([feed(wire("escalated", hours=1))], read_to_end=lambda: False)
+    expiring = Ingest(second, options)
+    assert len(expiring.parked) == 1
+    save = second.save_decision
+    calls = []
+
+    def released_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            releasing.process([feed(wire("received"))], read_to_end=lambda: False)
+        calls.append(1)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(second, "save_decision", released_meanwhile)
+    late = feed(wire("received", "INC-2", hours=24 * 9), partition=1)
+    result = expiring.process([late], read_to_end=lambda: True)
+
+    assert len(calls) == 2  # the first save failed, the second decision was saved
+    assert (result.dead_lettered, reasons(first)) == (0, [])
+    assert kinds(first, "INC-1") == ["Received", "Escalated"] and parked_ids(first) == set()
 
 
 # --- lifecycle rules: fixable violations wait, final ones are refused -----------------------
