@@ -526,8 +526,7 @@ def test_an_erasure_blocked_by_a_reader_is_checkpointed_ten_times_with_growing_w
     books.rewrite_states([], {"key-1": b"1" * 32, "key-2": b"2" * 32})
     waits: list[float] = []
     monkeypatch.setattr(time, "sleep", waits.append)
-    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
-        c.execute("PRAGMA busy_timeout=0")  # a blocked checkpoint says so at once (30 s here)
+    # Each blocked checkpoint waits a tenth of a second, not the store's 30 s lock timeout.
     reader = sqlite3.connect(tmp_path / "e.db")
     reader.execute("BEGIN")
     reader.execute("SELECT * FROM customer_keys").fetchall()  # another process, reading
@@ -539,6 +538,9 @@ def test_an_erasure_blocked_by_a_reader_is_checkpointed_ten_times_with_growing_w
     assert [(e["event"], e["reason"], e["log_level"]) for e in logs] == [
         ("erasure_checkpoint_deferred", "another process is reading the store", "warning"),
     ]  # fmt: skip
+    with app.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute("PRAGMA busy_timeout")
+        assert c.fetchone()[0] > 1000  # writers still wait out the store's lock timeout
     reader.rollback()
     reader.close()
     waits.clear()
