@@ -373,11 +373,20 @@ def crash_project(
 ) -> list[Life]:
     """Kill `project` ``kills`` times mid-batch, each after a random number of its batches,
     on average the remaining batches shared among the remaining kills and a last run; every
-    second kill at a random moment of its batch, the others at its start."""
+    second kill at a random moment of its batch, the others at its start.
+
+    Whether a kill lands before its batch is stored is a race. If none did, up to
+    ``kills`` more lives are killed at their first batch's start (the slowest batch of a life)
+    while two batches or more are left, until one does."""
+    store = env["TICKETSTREAM_EVENT_STORE"]
     lives = []
     for n in range(kills):
-        share = (notifications - projected(env["TICKETSTREAM_EVENT_STORE"])) / batch_size / (kills - n + 1)
+        share = (notifications - projected(store)) / batch_size / (kills - n + 1)
         lives.append(kill_project(env, cwd, rng.randint(1, max(1, round(2 * share) - 1)), rng, spread=n % 2 == 1))
+    for _ in range(kills):
+        if any(life.in_flight for life in lives) or notifications - projected(store) < 2 * batch_size:
+            break
+        lives.append(kill_project(env, cwd, 1, rng, spread=False))
     return lives
 
 
