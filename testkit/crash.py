@@ -44,6 +44,7 @@ from testkit.arrival_orders import grouped_by_incident
 from testkit.hostile_messages import (
     CONTEXT_FREE, World, _event_id_conflict, _second_receipt, interleave,
 )  # fmt: skip
+from testkit.log_lines import log_event
 from ticketstream.event_store import event_store_env, is_postgres
 
 _T = TypeVar("_T")
@@ -52,7 +53,6 @@ Event = dict[str, Any]
 LogLine = dict[str, object]
 Raw = tuple[str, bytes, bytes, str | None]
 
-_DECODER = json.JSONDecoder()
 PHASES = ("batch", "join", "parked_release", "dlq_publish")
 _AIMED_AT = {"parked_release": "parked_events_releasing", "dlq_publish": "dead_letters_publishing"}
 
@@ -251,11 +251,10 @@ def kill_on(
         assert process.stderr is not None
         for line in process.stderr:
             heard[0] = time.monotonic()
-            if not line.startswith("{"):
+            event = log_event(line)
+            if event is None:
                 continue
-            # kafka-python's threads log through the standard library, and their lines can
-            # land between a JSON line and its newline: the JSON object is what comes first.
-            life.lines.append(_DECODER.raw_decode(line)[0])
+            life.lines.append(event)
             if not life.hit and aim(life.lines):
                 life.hit, life.trigger = True, life.lines[-1]
                 time.sleep(delay(life.lines))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -64,8 +63,8 @@ def _start(cli: Cli, log: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def _log_events(log: Path, name: str) -> list[dict[str, object]]:
-    lines = [line for line in log.read_text().splitlines() if line.startswith("{")]
-    return [e for e in map(json.loads, lines) if e.get("event") == name]
+    events = (log_event(line) for line in log.read_text().splitlines())
+    return [e for e in events if e is not None and e.get("event") == name]
 
 
 def _clean_run(cli: Cli, event_store: str) -> None:

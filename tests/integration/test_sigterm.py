@@ -3,7 +3,6 @@ stored, the consumer exits 0, and a restart loses and repeats nothing."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from tests.integration.conftest import Cli
 from tests.integration.test_faults import _publish
 from testkit.faults import snapshot
+from testkit.log_lines import log_event
 
 
 @pytest.mark.timeout(600)
@@ -33,8 +33,8 @@ def test_sigterm_mid_batch_finishes_the_batch_and_a_restart_repeats_nothing(cli:
     def read() -> None:
         assert consumer.stderr is not None
         for line in consumer.stderr:
-            if line.startswith("{"):
-                event = json.loads(line)
+            event = log_event(line)
+            if event is not None:
                 lines.append(event)
                 # A batch in the middle of the backlog.
                 starts = sum(e["event"] == "batch_started" for e in lines)
