@@ -72,7 +72,11 @@ GROUPS: dict[str, Group] = {
         ("domain/*.py",),
         ("test_incident", "test_event_construction", "test_kinds", "test_clocks", "test_sla_rules",
          "test_timeline", "test_calendar", "test_ownership", "test_reclassification",
-         "test_customer_key", "test_event_id_conflict", "test_simulator"),
+         "test_customer_key", "test_event_id_conflict", "test_simulator", "test_sla_fingerprint"),
+        # The CLI in a subprocess (9 s and 1 s; the subprocess imports the repository's sources,
+        # not the mutants): the in-process fingerprint and read-model tests of the file stay.
+        ("tests/unit/test_sla_fingerprint.py::test_reports_status_and_config_check_say_when_the_rules_changed_until_a_rebuild",
+         "tests/unit/test_sla_fingerprint.py::test_config_check_does_not_create_an_event_store"),
     ),
     "contracts": Group(
         ("contracts/*.py",),
@@ -168,6 +172,11 @@ _SQL_NAME_CASE = "a column name in a condition in upper case: unquoted identifie
 _READ_ONLY = ("commit=True/None for a transaction that writes nothing (a read, or one whose statements"
               " run outside it): committing or rolling back an empty transaction stores the same")
 _BELOW_EVERY_OFFSET = "Kafka offsets are never negative: -1 and -2 are both below every offset (nothing read yet)"
+_FAST_PATH_OFF = ("the incremental check turned off (no end state kept, or the shortcut declined):"
+                  " every check arranges and steps through the whole timeline: the same verdicts, slower")
+_CACHE_OFF = "a lookup cache not read: the same value computed again, only slower"
+_UNIQUE_INDEX = ("max over (specificity, index, rule) without the key, or by [:3]: the index is unique,"
+                 " so the comparison never reaches the rule and picks the same one")
 EQUIVALENT: dict[str, str] = {
     "contracts.codec.x__contract_error__mutmut_[4-7]": _ERRORS_READ,
     "contracts.codec.x__contract_error__mutmut_2[89]": _NOT_FROM_JSON,
@@ -225,6 +234,45 @@ EQUIVALENT: dict[str, str] = {
         "column 1 of wal_checkpoint(TRUNCATE) is the log's frame count: 0 after a checkpoint that"
         " truncated it, > 0 while a reader blocks it (the erasure just wrote frames), so it is"
         " truthy exactly when column 0 (busy) is; measured (0, 0, 0) and (1, 6, 0)",
+    "domain.application.xǁIncidentsǁevents_since__mutmut_1":
+        "the default page of 10,001 notifications for 10,000: every event is still read, in order;"
+        " only the number of queries differs",
+    "domain.incident.xǁIncidentǁ_follow__mutmut_[1]": _FAST_PATH_OFF,
+    "domain.incident.xǁIncidentǁ_follow__mutmut_22": _FAST_PATH_OFF,
+    "domain.incident.xǁIncidentǁ_add_entry__mutmut_1[48]": _FAST_PATH_OFF,
+    "domain.incident.x__state_after__mutmut_[14]": _FAST_PATH_OFF,
+    "domain.incident.xǁIncidentǁ_follow__mutmut_8":
+        "`self.timeline or True`: an incident's timeline is never empty (it begins with its"
+        " receipt, or a standalone thanks), so the last instant is always read",
+    "domain.incident.xǁIncidentǁ_trigger__mutmut_1[468]":
+        "the entry made by apply() from the stored event instead of from the fact: every class"
+        " _trigger records (no beginning) keeps Event.apply, and entry_of(event) equals the"
+        " fact's entry (tested through a reload); only slower",
+    "domain.incident.x_entry_of__mutmut_21": "bool(getattr(event, 'standalone', None)): bool(None) is bool(False)",
+    "domain.incident_timeline.x_ordered_incident__mutmut_1[578]":
+        "the shortcut for events given in increasing instants turned off (each instant compared"
+        " with itself): arrange gives the same order",
+    "domain.incident_timeline.x_ordered_incident__mutmut_3[79]":
+        "classification_history reads the instants from the events again: the same UTC instants",
+    "domain.sla_rules.xǁPolicyRuleǁmatches__mutmut_1[01]":
+        "zip(strict=...) of two 4-tuples built side by side: never of unequal length",
+    "domain.sla_rules.xǁPolicyVersionǁrule_for__mutmut_2": _CACHE_OFF,
+    "domain.sla_rules.xǁSlaRulesǁcalendar_for__mutmut_2": _CACHE_OFF,
+    "domain.sla_rules.xǁSlaRulesǁcalendar_for__mutmut_1[23]":
+        "the calendar cache's bound of 10,000 keys one larger: a lookup cache, the same calendars",
+    "domain.sla_rules.x__most_specific__mutmut_1[68]": _UNIQUE_INDEX,
+    "domain.sla_rules.x__most_specific__mutmut_20": _UNIQUE_INDEX,
+    "domain.sla_rules.x__dotted__mutmut_7":
+        "lstrip('XX.XX') strips '.' and 'X': a key's first part is a lower-case field name or an"
+        " index, so only the leading '.' is ever stripped",
+    "domain.attribution.x_attribution__mutmut_6":
+        "a handover started exactly at as_of has 0 minutes then, and parties with 0 are left out",
+    "domain.attribution.x_attribution__mutmut_38":
+        "a holder whose span starts at as_of holds [as_of, as_of]: no counted piece lies in it",
+    "domain.attribution.x_attribution__mutmut_43":
+        "a resolution clock started exactly at as_of has counted nothing by then",
+    "domain.attribution.x__split_by_holder__mutmut_[45]":
+        "a holder's start or end equal to the line's start or end adds a cut already there (a set)",
 }
 # Mutants of functions that run only while their module is imported: mutmut switches a mutant on
 # in a process forked after every module was imported, so no test can see them. Left out; the

@@ -3,10 +3,13 @@ spelling of their phone or e-mail; two people, two keys."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.customer_key import customer_key, normalised_phone
+from domain.customer_key import customer_key, normalised_email, normalised_phone, phone_regions
 
 SECRET = b"a test secret of thirty-two bytes"
 _SEPARATORS = st.sampled_from([" ", "-", ".", "\u00a0", "\u2011", "\t", "", "  ", "/"])
@@ -74,3 +77,30 @@ def test_different_people_get_different_keys(pair: list[str], data: st.DataObjec
 def test_a_customer_with_neither_phone_nor_email_has_no_key() -> None:
     assert customer_key(SECRET, None, None) is None
     assert customer_key(SECRET, "ext. 12", "  ") is None
+
+
+def test_the_key_is_c_and_32_hex_digits_of_the_hmac_of_the_normalised_phone_or_email() -> None:
+    # Stored in read models and reports: the same customer must get the same key in every version.
+    def expected(subject: str) -> str:
+        return "c" + hmac.new(SECRET, subject.encode(), hashlib.sha256).hexdigest()[:32]
+
+    assert customer_key(SECRET, "+7 912 345-67-89", None) == expected("phone:+79123456789")
+    assert customer_key(SECRET, None, " Ann.Lee@Example.ORG ") == expected("email:ann.lee@example.org")
+    assert normalised_email(" Ann.Lee@Example.ORG ") == "ann.lee@example.org"
+
+
+def test_an_international_number_is_read_as_such_in_any_region_and_a_national_one_in_the_region() -> None:
+    assert normalised_phone(" +7 912 345 67 89", "DE") == "79123456789"
+    assert normalised_phone("79123456789", "DE") == "4979123456789"  # a German number without the +
+
+
+def test_an_unparsed_number_keeps_its_digits_and_five_digits_are_enough() -> None:
+    assert normalised_phone("1234-5678") == "12345678"  # no region: kept as written
+    assert normalised_phone("0012345678") == "12345678"  # the international 00 dropped
+    assert normalised_phone("12345") == "12345"
+    assert normalised_phone("1234") is None
+
+
+def test_national_numbers_can_be_read_in_the_regions_phonenumbers_knows() -> None:
+    assert {"RU", "DE", "GB", "US"} <= phone_regions()
+    assert "XX" not in phone_regions()

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from itertools import count
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import errors
 from domain.application import Incidents
+from domain.classification import CUSTOMER_SERVICE, classification_history
 from domain.fact import Fact, Primitive
-from domain.incident import Incident
+from domain.incident import Incident, in_timeline_order
+from ticketstream.event_store import event_store_env
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 T0 = datetime(2024, 8, 14, 9, 40, tzinfo=MOSCOW)
@@ -572,3 +576,227 @@ def test_an_unknown_incident_is_not_found_and_has_no_history() -> None:
 
     assert found is None
     assert app.history("INC-404") == []
+
+
+# --- the Incidents application on SQLite (the store and cache the CLI uses) ------------------
+
+
+def sqlite_incidents(path: Path) -> Incidents:
+    return Incidents(env=event_store_env(str(path)))
+
+
+def test_the_histories_of_many_incidents_are_read_together_in_version_order(tmp_path: Path) -> None:
+    for app in (new_incidents(), sqlite_incidents(tmp_path / "e.db")):
+        one = [fact("received", 0), fact("escalated", 10), fact("resolved", 20)]
+        app.save_decision(app.decide([*one, fact("received", 5, "INC-2")]))
+
+        found = app.histories(["INC-1", "INC-2", "INC-404"])
+
+        assert sorted(found) == ["INC-1", "INC-2"]
+        assert [e.event_id for e in found["INC-1"]] == [f.event_id for f in one]
+        assert [e.originator_version for e in found["INC-2"]] == [1]
+
+
+def test_events_since_reads_every_later_event_page_by_page_in_recorded_order(tmp_path: Path) -> None:
+    app = sqlite_incidents(tmp_path / "e.db")
+    batches = [[fact("received", 0), fact("escalated", 10)], [fact("received", 5, "INC-2")],
+               [fact("resolved", 20)]]  # fmt: skip
+    for batch in batches:
+        app.save_decision(app.decide(batch))
+    recorded = [f.event_id for batch in batches for f in batch]
+
+    everything = list(app.events_since(0, page=2))
+
+    assert [e.event_id for _, e in everything] == recorded
+    ids = [n for n, _ in everything]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    assert [e.event_id for _, e in app.events_since(ids[0], page=1)] == recorded[1:]
+    assert [e.event_id for _, e in app.events_since(ids[1])] == recorded[2:]
+    assert list(app.events_since(ids[-1])) == []
+
+
+def test_an_incident_is_stale_only_when_the_store_holds_a_later_version(tmp_path: Path) -> None:
+    for app in (new_incidents(), sqlite_incidents(tmp_path / "e.db")):
+        app.save_decision(app.decide([fact("received", 0), fact("escalated", 10)]))
+
+        assert app.stale({"INC-1": 2}) == set()
+        assert app.stale({"INC-1": 1}) == {"INC-1"}
+
+
+def test_the_duplicates_and_waiting_facts_of_a_decision_are_counted_over_every_incident() -> None:
+    app = new_incidents()
+    app.save_decision(app.decide([fact("received", 0)]))
+    resolution = fact("resolved", 10)
+    waiting = fact("resolved", 10, "INC-2")
+    conflict = Fact(kind="resolved", incident_id="INC-2", event_id=waiting.event_id,
+                    occurred_at=waiting.occurred_at, source="edms", details=waiting.details)  # fmt: skip
+    lone = fact("escalated", 5, "INC-3")
+
+    decision = app.decide([resolution, resolution, waiting, waiting, conflict, lone, lone])
+
+    # INC-1's duplicate, INC-2's and INC-3's: waiting facts and a conflict are no duplicates.
+    assert decision.duplicates == 3
+    reasons = sorted((f.incident_id, type(e).__name__) for f, e in decision.rejected)
+    assert reasons == [("INC-2", "EventIdConflict"), ("INC-2", "IncidentNotReceived"),
+                       ("INC-3", "IncidentNotReceived")]  # fmt: skip
+    not_received = [e for _, e in decision.rejected if isinstance(e, errors.IncidentNotReceived)]
+    assert sorted(e.event_id for e in not_received) == sorted([waiting.event_id, lone.event_id])
+    [clash] = [(f, e) for f, e in decision.rejected if isinstance(e, errors.EventIdConflict)]
+    assert clash[0] is conflict and clash[1].event_id == waiting.event_id
+
+
+def test_the_events_of_one_decision_are_recorded_at_one_time() -> None:
+    app = new_incidents()
+    app.save_decision(app.decide([fact("received", 0)]))
+
+    decision = app.decide([fact("resolved", 10), fact("received", 0, "INC-2"), fact("paused", 5, "INC-2")])
+
+    stamps = {e.timestamp for i in decision.incidents for e in i.pending_events}
+    [stamp] = stamps
+    assert isinstance(stamp, datetime) and stamp.tzinfo is not None
+
+
+def test_a_decision_says_which_cached_incidents_it_used_and_at_which_version(tmp_path: Path) -> None:
+    app = sqlite_incidents(tmp_path / "e.db")
+    app.save_decision(app.decide([fact("received", 0), fact("escalated", 10), fact("received", 0, "INC-2")]))
+    app.forget_cached(["INC-2"])
+
+    decision = app.decide([fact("resolved", 20), fact("resolved", 20, "INC-2")])
+
+    assert decision.cached == {"INC-1": 2}
+    assert decision.rejected == []
+
+
+def test_an_incident_read_from_the_store_is_cached_for_the_next_decision(tmp_path: Path) -> None:
+    app = sqlite_incidents(tmp_path / "e.db")
+    app.save_decision(app.decide([fact("received", 0)]))
+    app.forget_cached()
+
+    first = app.decide([fact("escalated", 10)])
+    second = app.decide([fact("paused", 20)])
+
+    assert first.cached == {} and second.cached == {"INC-1": 2}
+    assert [kinds(i) for i in second.incidents] == [["received", "escalated", "paused"]]
+
+
+def test_forgetting_a_cached_incident_reads_what_another_writer_stored(tmp_path: Path) -> None:
+    ours, theirs = sqlite_incidents(tmp_path / "e.db"), sqlite_incidents(tmp_path / "e.db")
+    ours.save_decision(ours.decide([fact("received", 0), fact("received", 0, "INC-2")]))
+    theirs.save_decision(theirs.decide([fact("escalated", 10), fact("escalated", 10, "INC-2")]))
+
+    ours.forget_cached(["INC-1"])
+
+    known = ours.find_many(["INC-1", "INC-2"])
+    assert kinds(known["INC-1"]) == ["received", "escalated"]
+    assert kinds(known["INC-2"]) == ["received"]  # still the cached one: not forgotten
+
+
+def test_a_reloaded_incident_keeps_each_facts_sequence_and_arrival(tmp_path: Path) -> None:
+    app = sqlite_incidents(tmp_path / "e.db")
+    facts = [
+        Fact("received", "INC-1", "r-1", T0, "store-014", _DETAILS["received"], 3, ("crm-0", 12)),
+        Fact("paused", "INC-1", "p-1", T0, "store-014", _DETAILS["paused"], 4, ("crm-0", 13)),
+        Fact("resumed", "INC-1", "s-1", T0 + timedelta(minutes=5), "store-014", {}, None, None),
+    ]
+    decision = app.decide(facts)
+    [decided] = decision.incidents
+    app.save_decision(decision)
+    app.forget_cached()
+
+    reloaded = app.find("INC-1")
+
+    assert reloaded is not None and reloaded.timeline == decided.timeline
+    assert [(e.sequence, e.stream, e.position) for e in reloaded.timeline] == [
+        (3, "crm-0", 12), (4, "crm-0", 13), (None, None, None)
+    ]
+    stored = app.history("INC-1")
+    assert [(e.sequence, e.arrival_stream, e.arrival_position) for e in stored] == [  # type: ignore[attr-defined]
+        (3, "crm-0", 12), (4, "crm-0", 13), (None, None, None)
+    ]
+    # Whoever reads the stored beginning (the library, another version) builds an Incident.
+    assert stored[0].originator_topic == get_topic(Incident)  # type: ignore[attr-defined]
+
+
+def test_stored_events_come_back_once_each_in_timeline_order() -> None:
+    app = new_incidents()
+    batch = [fact("received", 0), fact("resolved", 10), fact("reopened", 20), fact("escalated", 5)]
+    app.save_decision(app.decide(batch))
+    events = app.history("INC-1")
+
+    ordered = in_timeline_order([events[2], events[0], *events[::-1]])
+
+    assert [type(e).__name__ for e in ordered] == ["Received", "Escalated", "Resolved", "Reopened"]
+
+
+def test_a_fact_that_breaks_a_recorded_one_is_rejected_and_a_later_valid_one_admitted() -> None:
+    incident = received()
+    incident.record([fact("resolved", 30)])
+    early, rating = fact("resolved", 10), fact("rated", 40)
+
+    rejected = incident.record([early, rating])
+
+    assert list(rejected) == [early]
+    assert kinds(incident) == ["received", "resolved", "rated"]
+
+
+def test_the_invalid_fact_itself_is_rejected_not_the_latest_beside_it() -> None:
+    incident = received()
+    stray, escalation = fact("resumed", 10), fact("escalated", 20)
+
+    rejected = incident.record([stray, escalation])
+
+    assert list(rejected) == [stray]
+    assert kinds(incident) == ["received", "escalated"]
+
+
+def test_facts_listed_latest_first_are_checked_in_event_time() -> None:
+    incident = received()
+    incident.record([fact("resolved", 30)])
+    rating, reopening = fact("rated", 40), fact("reopened", 20)
+
+    rejected = incident.record([rating, reopening])
+
+    # Reopened at 20, the incident was still open (resolved only at 30).
+    assert list(rejected) == [reopening]
+    assert kinds(incident) == ["received", "resolved", "rated"]
+
+
+def test_a_fact_at_the_instant_of_the_last_one_takes_its_place_by_kind() -> None:
+    incident = received()
+    incident.record([fact("resolved", 30)])
+
+    rejected = incident.record([fact("escalated", 30)])
+
+    assert rejected == {}
+    assert kinds(incident) == ["received", "escalated", "resolved"]
+
+
+# --- the classification history --------------------------------------------------------------
+
+
+def test_the_classification_in_force_follows_each_reclassification_and_reassignment() -> None:
+    app = new_incidents()
+    change = {"priority": None, "category": None, "channel": None}
+    app.save_decision(app.decide([
+        fact("received", 0),
+        Fact("reclassified", "INC-1", "c-1", T0 + timedelta(minutes=10), "crm", {**change, "channel": "phone"}),
+        Fact("reassigned", "INC-1", "a-1", T0 + timedelta(minutes=20), "crm",
+             {"department": "tech_support", "assignee": None, "reason": None}),
+    ]))  # fmt: skip
+
+    history = classification_history(in_timeline_order(app.history("INC-1")))
+
+    assert history is not None
+    first, reclassified, reassigned = history.values
+    assert (first.channel, first.holder) == ("in_store", CUSTOMER_SERVICE)
+    assert (reclassified.channel, reclassified.category) == ("phone", "product_quality")
+    assert reclassified.holder == CUSTOMER_SERVICE
+    assert (reassigned.channel, reassigned.holder) == ("phone", "tech_support")
+    assert history.final == reassigned
+    # At an instant: the change at that very instant included; before the receipt, the first.
+    assert history.at(T0 - timedelta(hours=1)) == first
+    assert history.at(T0 + timedelta(minutes=9)) == first
+    assert history.at(T0 + timedelta(minutes=10)) == reclassified
+    assert history.at((T0 + timedelta(minutes=15)).astimezone(timezone.utc)) == reclassified
+    assert history.at(T0 + timedelta(minutes=20)) == reassigned
+    assert history.at(T0 + timedelta(days=9)) == reassigned

@@ -169,3 +169,37 @@ def test_attribution_as_of_a_moment_knows_only_the_stretches_begun_by_then() -> 
 
     assert attribution(rows, RULES, at(MONDAY, 10)) == {"customer_service": 60}
     assert attribution(rows, RULES, at(MONDAY, 12)) == {"customer_service": 120, "call_centre": 60}
+
+
+def test_the_handover_belongs_to_the_source_department_and_work_done_to_the_store_until_cs_is_told() -> None:
+    saturday, monday = FRIDAY + timedelta(1), FRIDAY + timedelta(3)
+    # Reported on Friday at 20:30:20; the store works 10-22, Customer Service Mon-Fri 9-18.
+    receipt = fact("received", at(saturday, 11), reported_at=at(FRIDAY, 20, 30) + timedelta(seconds=20))
+    resolved = fact("resolved", at(monday, 10, 30), completed_at=at(saturday, 21))
+
+    shares = attribution(clocks_of(receipt, resolved), RULES, at(monday, 12))
+
+    # 89 min 40 s on Friday and an hour on Saturday; Monday 9:00-10:30 the store had it.
+    assert shares == {"source_department": 149.67, "store": 90}
+
+
+def test_a_party_with_less_than_a_minute_is_still_named() -> None:
+    saturday, monday = FRIDAY + timedelta(1), FRIDAY + timedelta(3)
+    receipt = fact("received", at(saturday, 11), reported_at=at(saturday, 10, 59) + timedelta(seconds=30))
+
+    shares = attribution(clocks_of(receipt, fact("resolved", at(monday, 10, 30))), RULES, at(monday, 12))
+
+    assert shares == {"source_department": 0.5, "customer_service": 90}
+
+
+def test_the_stretch_ended_by_the_resolution_carries_its_root_cause_and_resolution() -> None:
+    facts = [
+        fact("reassigned", at(MONDAY, 11), department="tech_support"),
+        fact("resolved", at(MONDAY, 15), root_cause="supplier_delay", resolution="refund"),
+    ]
+
+    held = stretches(clocks_of(on_monday(), *facts))
+
+    assert [(r.party, r.root_cause, r.resolution) for r in held] == [
+        ("customer_service", None, None), ("tech_support", "supplier_delay", "refund"),
+    ]  # fmt: skip

@@ -356,3 +356,48 @@ def test_a_malformed_rule_is_refused_naming_its_field(make: object, message: str
 def test_rules_are_values() -> None:
     assert default_rules() == default_rules()
     assert replace(default_rules(), at_risk=AtRiskRule(0.1)) != default_rules()
+
+
+def test_stores_work_ten_to_ten_every_day_but_not_on_russian_holidays() -> None:
+    calendar = default_rules().calendar("retail_store")
+    monday, new_year = datetime(2025, 6, 16, tzinfo=MOSCOW), datetime(2025, 1, 1, tzinfo=MOSCOW)
+
+    assert calendar.working_minutes(monday, monday.replace(day=23)) == 7 * 720
+    assert calendar.working_minutes(new_year, new_year.replace(day=2)) == 0
+
+
+def test_the_default_escalation_calendar_is_open_around_the_clock_in_moscow_time() -> None:
+    assert default_rules().calendar("24/7") == BusinessCalendar.always_open("24/7", "Europe/Moscow")
+
+
+def test_the_default_policy_is_version_1_in_force_since_2000() -> None:
+    [policy] = default_rules().policies
+
+    assert (policy.version, policy.effective_from) == (1, datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def test_an_at_risk_share_may_be_0_or_1() -> None:
+    assert AtRiskRule(0, 30).share == 0
+    assert AtRiskRule(1, 30).share == 1
+
+
+def test_the_messages_of_an_unknown_clock_or_calendar_list_the_known_ones() -> None:
+    with pytest.raises(SlaRulesError) as clock:
+        PolicyRule("handoff", 60)
+    with pytest.raises(SlaRulesError) as calendar:
+        default_rules().calendar("night_shift")
+
+    assert str(clock.value) == (
+        "clock: unknown clock 'handoff' (clocks: handover, escalation_response, completion_report,"
+        " resolution, ownership)"
+    )
+    assert str(calendar.value) == (
+        "unknown calendar 'night_shift' (calendars: 24/7, customer_service, office, retail_store)"
+    )
+
+
+def test_an_error_without_a_key_is_only_its_reason() -> None:
+    error = SlaRulesError("something is wrong")
+
+    assert (str(error), error.reason, error.key) == ("something is wrong", "something is wrong", ())
+    assert str(SlaRulesError("bad", ("policies", 0, "rules"))) == "policies[0].rules: bad"
