@@ -16,6 +16,10 @@ from consumers.ingest import Ingest
 from domain.application import Incidents
 from domain.sla_fingerprint import rules_fingerprint
 from domain.sla_rules import AtRiskRule, PolicyRule, PolicyVersion, SlaRules, default_rules
+from projections.channel_mix import ChannelMix
+from projections.errors import ProjectionError
+from projections.incident_summaries import IncidentSummaries
+from projections.recompute import recompute_incidents
 from projections.runner import ProjectionRunner
 from projections.sla_clocks import STALE_RULES, SlaClocks, recorded_fingerprint
 from projections.read_side import ReadSide
@@ -250,3 +254,69 @@ def test_config_check_does_not_create_an_event_store(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "SLA read model: none yet" in result.stdout
     assert not (tmp_path / "e.db").exists()
+
+
+# --- `projections rebuild --incident`: some incidents' rows computed again in place ----------
+
+
+def _two_incidents(path: Path) -> Incidents:
+    """Two incidents resolved after 30 h (met under the defaults), projected under RULES."""
+    app = open_app(path)
+    Ingest(app).process(messages_of([
+        wire("received", "INC-1"), wire("resolved", "INC-1", hours=30),
+        wire("received", "INC-2"), wire("resolved", "INC-2", hours=30),
+    ]))  # fmt: skip
+    ProjectionRunner(app, [SlaClocks(RULES, app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)]).catch_up()
+    return app
+
+
+def _rows(runner: ProjectionRunner, sql: str) -> list[tuple[object, ...]]:
+    with runner.transaction(commit=False) as c:
+        c.execute(sql)
+        return [tuple(r) for r in c.fetchall()]
+
+
+def test_recomputing_one_incident_applies_the_new_rules_to_its_rows_only_and_keeps_the_positions(
+    tmp_path: Path,
+) -> None:
+    app = _two_incidents(tmp_path / "e.db")
+    runner = ProjectionRunner(app, [SlaClocks(stricter(), app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)])
+    positions = runner.positions()
+    targets = "SELECT incident_id, target_minutes FROM sla_clocks WHERE clock = 'resolution' ORDER BY incident_id"
+    before = _rows(runner, targets)
+
+    read = recompute_incidents(runner, list(runner.read_models.values()), ["INC-1", "INC-1"])
+
+    assert read == 2  # INC-1's two events, read once however often it is named
+    after = _rows(runner, targets)
+    assert after[0] == ("INC-1", 600) and before[0] != after[0]
+    assert after[1] == before[1] != ("INC-2", 600)
+    assert runner.positions() == positions
+
+
+def test_recomputing_brings_back_rows_of_every_per_incident_model_as_projecting_made_them(tmp_path: Path) -> None:
+    app = _two_incidents(tmp_path / "e.db")
+    runner = ProjectionRunner(app, [SlaClocks(RULES, app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)])
+    everything = ("SELECT * FROM incident_summaries ORDER BY incident_id", "SELECT * FROM sla_clocks ORDER BY 1, 2, 3")
+    projected = [_rows(runner, sql) for sql in everything]
+    with runner.transaction(commit=True) as c:
+        c.execute("DELETE FROM incident_summaries WHERE incident_id = 'INC-2'")
+        c.execute("UPDATE sla_clocks SET final_status = 'wrong', elapsed_minutes = -1")
+
+    assert recompute_incidents(runner, list(runner.read_models.values()), ["INC-2", "INC-1"]) == 4
+
+    assert [_rows(runner, sql) for sql in everything] == projected
+
+
+def test_recomputing_an_unknown_incident_or_an_aggregate_model_says_which_and_changes_nothing(tmp_path: Path) -> None:
+    app = _two_incidents(tmp_path / "e.db")
+    runner = ProjectionRunner(app, [SlaClocks(stricter(), app.histories, UTC_ZONE), ChannelMix(UTC_ZONE, app.histories)])
+    clocks = _rows(runner, "SELECT * FROM sla_clocks ORDER BY 1, 2, 3")
+    sla, channels = runner.read_models["sla_clocks"], runner.read_models["channel_mix"]
+
+    with pytest.raises(ProjectionError, match="^no incident 'INC-404' in the event store$"):
+        recompute_incidents(runner, [sla], ["INC-1", "INC-404"])
+    with pytest.raises(ProjectionError, match="^'channel_mix' is not kept per incident: rebuild it whole$"):
+        recompute_incidents(runner, [sla, channels], ["INC-1"])
+
+    assert _rows(runner, "SELECT * FROM sla_clocks ORDER BY 1, 2, 3") == clocks
