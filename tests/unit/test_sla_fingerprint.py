@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,9 @@ from projections.channel_mix import ChannelMix
 from projections.errors import ProjectionError
 from projections.incident_summaries import IncidentSummaries
 from projections.recompute import recompute_incidents
+from projections import shadow as shadow_module
 from projections.runner import ProjectionRunner
+from projections.shadow import rebuild
 from projections.sla_clocks import STALE_RULES, SlaClocks, recorded_fingerprint
 from projections.read_side import ReadSide
 from projections.store_reader import DatastoreReader
@@ -320,3 +323,62 @@ def test_recomputing_an_unknown_incident_or_an_aggregate_model_says_which_and_ch
         recompute_incidents(runner, [sla, channels], ["INC-1"])
 
     assert _rows(runner, "SELECT * FROM sla_clocks ORDER BY 1, 2, 3") == clocks
+
+
+# --- `projections rebuild`: shadow tables, their diff with the live ones, the swap ----------
+
+
+def _shadows() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("ticketstream-shadow-*")}
+
+
+def test_a_dry_run_rebuild_under_stricter_rules_says_what_would_change_and_changes_nothing(tmp_path: Path) -> None:
+    app = _two_incidents(tmp_path / "e.db")
+    runner = ProjectionRunner(app, [SlaClocks(stricter(), app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)])
+    clocks, positions, shadows = _rows(runner, "SELECT * FROM sla_clocks ORDER BY 1, 2, 3"), runner.positions(), _shadows()
+
+    rebuilt = rebuild(runner, ["sla_clocks"], dry_run=True)
+
+    assert (rebuilt.notifications, rebuilt.swapped) == (4, False)
+    assert [d.lines() for d in rebuilt.diffs] == [
+        ["sla_clocks: 0 rows added, 0 removed, 2 changed", "  2 clocks: met → breached 2"],
+        ["sla_clocks_rules: 0 rows added, 0 removed, 1 changed"],  # the rules' fingerprint
+    ]
+    assert _rows(runner, "SELECT * FROM sla_clocks ORDER BY 1, 2, 3") == clocks
+    assert runner.positions() == positions and _shadows() == shadows  # the shadow is gone
+
+
+def test_a_rebuild_swaps_in_what_a_fresh_projection_makes_its_count_and_position_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _two_incidents(tmp_path / "e.db")
+    runner = ProjectionRunner(app, [SlaClocks(stricter(), app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)])
+    fresh = _two_incidents(tmp_path / "fresh.db")
+    fresh_runner = ProjectionRunner(fresh, [SlaClocks(stricter(), fresh.histories, UTC_ZONE)])
+    fresh_runner.rebuild("sla_clocks")
+    monkeypatch.setattr(shadow_module, "_COPY_CHUNK", 1)  # rows copied back one chunk at a time
+
+    first = rebuild(runner, ["sla_clocks"])
+    second = rebuild(runner, ["sla_clocks"])
+
+    everything = "SELECT * FROM sla_clocks ORDER BY 1, 2, 3"
+    assert first.swapped and _rows(runner, everything) == _rows(fresh_runner, everything)
+    assert [d.lines() for d in second.diffs] == [
+        ["sla_clocks: 0 rows added, 0 removed, 0 changed"], ["sla_clocks_rules: 0 rows added, 0 removed, 0 changed"],
+    ]  # fmt: skip
+    assert _rows(runner, "SELECT projection, rebuilds FROM projection_rebuilds") == [("sla_clocks", 2)]
+    assert runner.positions()["sla_clocks"] == 4
+
+
+def test_rows_without_a_primary_key_are_compared_as_a_multiset_and_running_clocks_say_so() -> None:
+    keyless = shadow_module._compared("t", [], ["a"], [(1,), (1,), (2,)], [(1,), (3,), (3,)])
+    keyed = shadow_module._compared(
+        "sla_clocks", [0], ["id", "final_status"],
+        [(1, None), (2, "met"), (3, "met"), (4, "met")], [(1, "met"), (2, "breached"), (3, "breached"), (5, None)],
+    )  # fmt: skip
+
+    assert (keyless.added, keyless.removed, keyless.changed) == (2, 2, 0)
+    assert (keyed.added, keyed.removed, keyed.changed) == (1, 1, 3)
+    assert keyed.lines() == [
+        "sla_clocks: 1 rows added, 1 removed, 3 changed", "  3 clocks: met → breached 2, running → met 1",
+    ]  # fmt: skip
