@@ -22,6 +22,7 @@ from testkit.faults import (
     stored_count,
     wait_until,
 )
+from testkit.log_lines import log_event
 from ticketstream.embedded_broker import EmbeddedBroker
 from ticketstream.event_store import drop_schema
 
