@@ -178,6 +178,10 @@ _CACHE_OFF = "a lookup cache not read: the same value computed again, only slowe
 _UNIQUE_INDEX = ("max over (specificity, index, rule) without the key, or by [:3]: the index is unique,"
                  " so the comparison never reaches the rule and picks the same one")
 EQUIVALENT: dict[str, str] = {
+    "projections.recompute.x_incident_table__mutmut_2": "'sla_clocks' → 'SLA_CLOCKS' as a table name: unquoted identifiers are case-insensitive in SQLite and PostgreSQL",
+    "projections.recompute.x_recompute_incidents__mutmut_17": _READ_ONLY,
+    "projections.recompute.x_recompute_incidents__mutmut_1[89]": "a model's prepare() not called: it only plans the rows before the write lock, and process() plans them itself when no plan is left",
+    "projections.recompute.x_recompute_incidents__mutmut_2[345]": "a model's prepare() looked up by another name or without a default: every per-incident model has one, and without it process() plans the rows itself",
     "contracts.codec.x__contract_error__mutmut_[4-7]": _ERRORS_READ,
     "contracts.codec.x__contract_error__mutmut_2[89]": _NOT_FROM_JSON,
     "contracts.codec.x__contract_error__mutmut_3[01]": _NOT_FROM_JSON,

@@ -6,12 +6,15 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
+from structlog.testing import capture_logs
 
 from consumers.ingest import Ingest
 from domain.application import Incidents
@@ -20,14 +23,16 @@ from domain.sla_rules import AtRiskRule, PolicyRule, PolicyVersion, SlaRules, de
 from projections.channel_mix import ChannelMix
 from projections.errors import ProjectionError
 from projections.incident_summaries import IncidentSummaries
-from projections.recompute import recompute_incidents
 from projections import shadow as shadow_module
+from projections.recompute import recompute_incidents
 from projections.runner import ProjectionRunner
 from projections.shadow import rebuild
 from projections.sla_clocks import STALE_RULES, SlaClocks, recorded_fingerprint
 from projections.read_side import ReadSide
 from projections.store_reader import DatastoreReader
+from tests.integration.conftest import POSTGRES_URL
 from tests.unit.test_ingest import messages_of, open_app, wire
+from ticketstream.event_store import drop_schema, ensure_schema, event_store_env
 
 RULES = default_rules()
 UTC_ZONE = ZoneInfo("UTC")
@@ -262,9 +267,9 @@ def test_config_check_does_not_create_an_event_store(tmp_path: Path) -> None:
 # --- `projections rebuild --incident`: some incidents' rows computed again in place ----------
 
 
-def _two_incidents(path: Path) -> Incidents:
+def _two_incidents(location: Path | str) -> Incidents:
     """Two incidents resolved after 30 h (met under the defaults), projected under RULES."""
-    app = open_app(path)
+    app = Incidents(env=event_store_env(str(location)))
     Ingest(app).process(messages_of([
         wire("received", "INC-1"), wire("resolved", "INC-1", hours=30),
         wire("received", "INC-2"), wire("resolved", "INC-2", hours=30),
@@ -332,8 +337,28 @@ def _shadows() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("ticketstream-shadow-*")}
 
 
-def test_a_dry_run_rebuild_under_stricter_rules_says_what_would_change_and_changes_nothing(tmp_path: Path) -> None:
-    app = _two_incidents(tmp_path / "e.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Makes stores by name: SQLite files, or schemas of the local PostgreSQL (dropped after)."""
+    made: list[str] = []
+
+    def store(name: str) -> str:
+        if request.param == "sqlite":
+            return str(tmp_path / f"{name}.db")
+        location = f"{POSTGRES_URL}?schema=unit_{name}_{uuid4().hex[:12]}"
+        ensure_schema(location)
+        made.append(location)
+        return location
+
+    yield store
+    for location in made:
+        drop_schema(location)
+
+
+def test_a_dry_run_rebuild_under_stricter_rules_says_what_would_change_and_changes_nothing(
+    stores: Callable[[str], str],
+) -> None:
+    app = _two_incidents(stores("e"))
     runner = ProjectionRunner(app, [SlaClocks(stricter(), app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)])
     clocks, positions, shadows = _rows(runner, "SELECT * FROM sla_clocks ORDER BY 1, 2, 3"), runner.positions(), _shadows()
 
@@ -349,17 +374,23 @@ def test_a_dry_run_rebuild_under_stricter_rules_says_what_would_change_and_chang
 
 
 def test_a_rebuild_swaps_in_what_a_fresh_projection_makes_its_count_and_position_with_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stores: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _two_incidents(tmp_path / "e.db")
+    app = _two_incidents(stores("e"))
     runner = ProjectionRunner(app, [SlaClocks(stricter(), app.histories, UTC_ZONE), IncidentSummaries(app.histories, UTC_ZONE)])
-    fresh = _two_incidents(tmp_path / "fresh.db")
+    fresh = _two_incidents(stores("fresh"))
     fresh_runner = ProjectionRunner(fresh, [SlaClocks(stricter(), fresh.histories, UTC_ZONE)])
     fresh_runner.rebuild("sla_clocks")
     monkeypatch.setattr(shadow_module, "_COPY_CHUNK", 1)  # rows copied back one chunk at a time
 
-    first = rebuild(runner, ["sla_clocks"])
+    with capture_logs() as logs:
+        first = rebuild(runner, ["sla_clocks"])
     second = rebuild(runner, ["sla_clocks"])
+
+    said = [(e["event"], e["projections"], e.get("positions", e.get("dry_run"))) for e in logs if "projections" in e]
+    assert said == [
+        ("projection_rebuild_started", ["sla_clocks"], False), ("projection_rebuild_swapped", ["sla_clocks"], {"sla_clocks": 4}),
+    ]  # fmt: skip
 
     everything = "SELECT * FROM sla_clocks ORDER BY 1, 2, 3"
     assert first.swapped and _rows(runner, everything) == _rows(fresh_runner, everything)
