@@ -183,7 +183,8 @@ class Ingest:
         # Only stored rows are deleted, and each must still be there (the save fails if
         # another member released or expired one meanwhile); an event parked and expired
         # within this batch never had a row.
-        batch.unparked = [e for e in leaving if e in self._parked_ids()]
+        with_rows = self._parked_ids()
+        batch.unparked = [e for e in leaving if e in with_rows]
         released = len(set(leaving) - {d.event_id for d in batch.dead_letters})
         if released:  # parked events applied at last, about to be stored
             log.debug("parked_events_releasing", released=released,
